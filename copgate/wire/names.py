@@ -1,0 +1,108 @@
+"""Host names normalised one way everywhere: DNS, SNI, HTTP Host, lists.
+
+A ``Name`` is lower case, has no trailing dot and is ASCII (IDN labels in
+punycode, RFC 3492 / RFC 5891). A name that is not a valid host name (control
+bytes, empty labels, over-long) is still returned, marked invalid with the
+reason, and its text has every byte outside printable ASCII escaped as
+``\\xNN`` (and ``\\`` as ``\\\\``) so that logs can show it safely and policy
+can decide on it. This module never raises for a bad name: badness is data.
+
+Underscores and hyphens at label edges are accepted as valid: they are not
+legal in host names (RFC 952/1123) but appear in real queries (``_dmarc``,
+SRV names, ``-foo.blogspot.com``), and refusing them would break real sites.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_LABEL = 63  # RFC 1035 §2.3.4
+MAX_NAME_TEXT = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 as dotted text
+
+_VALID_ASCII = re.compile(rb"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
+_PRINTABLE = re.compile(rb"[\x21-\x5b\x5d-\x7e]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A normalised host name as a client asked for it."""
+
+    text: str
+    """Lower case, no trailing dot, punycode; escaped (``\\x07``) when invalid."""
+    valid: bool
+    """False when the name is not a valid host name; ``reason`` says why."""
+    reason: str | None = None
+    """Why the name is invalid, or None."""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def escape(raw: bytes) -> str:
+    """Show arbitrary bytes as printable ASCII: ``\\xNN`` for the rest."""
+    if _PRINTABLE.fullmatch(raw):
+        return raw.decode("ascii")
+    out = []
+    for byte in raw:
+        if byte == 0x5C:
+            out.append("\\\\")
+        elif 0x21 <= byte <= 0x7E:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+def name_from_bytes(raw: bytes) -> Name:
+    """Normalise a dotted name as sent in an SNI, HTTP Host or list line."""
+    lowered = raw.lower()
+    if lowered.endswith(b".") and lowered != b".":
+        lowered = lowered[:-1]
+    if len(lowered) <= MAX_NAME_TEXT and _VALID_ASCII.fullmatch(lowered):
+        return Name(lowered.decode("ascii"), True)
+    return _slow_path(lowered)
+
+
+def name_from_labels(labels: list[bytes]) -> Name:
+    """Normalise a name given as DNS wire labels (which may hold dots or NULs)."""
+    if any(b"." in label for label in labels):
+        joined = b".".join(labels).lower()
+        return Name(escape(joined), False, "a label contains a dot")
+    return name_from_bytes(b".".join(labels))
+
+
+def _slow_path(lowered: bytes) -> Name:
+    if not lowered or lowered == b".":
+        return Name("", False, "empty name")
+    try:
+        text = lowered.decode("utf-8")
+    except UnicodeDecodeError:
+        return Name(escape(lowered), False, "bytes that are neither ASCII nor UTF-8")
+    if text.isascii():
+        return Name(escape(lowered), False, _ascii_reason(lowered))
+    try:
+        labels = [_idn_label(label) for label in text.split(".")]
+    except UnicodeError:
+        return Name(escape(lowered), False, "an IDN label that cannot be encoded")
+    return name_from_bytes(b".".join(labels))
+
+
+def _idn_label(label: str) -> bytes:
+    if label.isascii():
+        return label.encode("ascii")
+    # The stdlib codec applies nameprep (RFC 3491) and punycode (RFC 3492).
+    return label.encode("idna").lower()
+
+
+def _ascii_reason(lowered: bytes) -> str:
+    if len(lowered) > MAX_NAME_TEXT:
+        return f"longer than {MAX_NAME_TEXT} characters"
+    labels = lowered.split(b".")
+    if any(not label for label in labels):
+        return "an empty label"
+    if any(len(label) > MAX_LABEL for label in labels):
+        return f"a label longer than {MAX_LABEL} octets"
+    if any(byte < 0x20 or byte == 0x7F for byte in lowered):
+        return "control bytes"
+    return "characters not allowed in a host name"

@@ -1,0 +1,83 @@
+"""What the wire core reports: a client's question, or why it has none yet.
+
+These are the values that flow from the wire core to policy and to the
+inspector. They are immutable and carry no behaviour; they never hold
+references to buffers or flow state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from copgate.wire.names import Name
+
+
+class Kind(enum.StrEnum):
+    """Which protocol a question was read from."""
+
+    DNS = "dns"
+    TLS = "tls"
+    QUIC = "quic"
+    HTTP = "http"
+
+
+class Ech(enum.StrEnum):
+    """What a ClientHello says about Encrypted Client Hello."""
+
+    NONE = "none"
+    """No ECH or ESNI extension: the SNI is the real name."""
+    GREASE = "grease"
+    """An ECH extension with an ordinary outer SNI: GREASE, the SNI is real."""
+    REAL = "real"
+    """ECH with a provider's public name outside: the real name is hidden."""
+    ESNI = "esni"
+    """The older draft ESNI extension (0xffce): the real name is hidden."""
+
+
+Address = tuple[bytes, int]
+"""An endpoint: packed IPv4 (4 bytes) or IPv6 (16 bytes) address and port."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    """What copgate reads from a TLS ClientHello (over TCP or in QUIC CRYPTO)."""
+
+    sni: Name | None
+    """The server_name (RFC 6066 §3), or None when the hello carries none."""
+    alpn: tuple[str, ...]
+    """ALPN protocol ids offered (RFC 7301), escaped like names."""
+    ech: Ech
+    """Whether and how the real name is hidden."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsQuery:
+    """The question of a DNS message (RFC 1035 §4.1.2) and what goes with it."""
+
+    name: Name
+    qtype: int
+    qclass: int
+    msg_id: int
+    """The message ID, which a forged answer must echo."""
+    response: bool
+    """True for a response (QR=1): the inspector reads both directions."""
+    edns_udp_size: int | None
+    """The OPT record's UDP payload size (RFC 6891), None without EDNS."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A name a client is about to reach, read from the first packets of a flow."""
+
+    kind: Kind
+    name: Name | None
+    """None only for a TLS or QUIC hello without SNI (HTTPS to a bare address)."""
+    client: Address
+    server: Address
+    hello: ClientHello | None = None
+    """TLS and QUIC only."""
+    dns: DnsQuery | None = None
+    """DNS only."""
+    quic_version: int | None = None
+    """QUIC only: the version of the Initial packets."""

@@ -1,0 +1,41 @@
+"""Shared test fixtures: where ../shared/data is, and the CI skip rule.
+
+Tests that read ``../shared/data`` skip with a clear reason where it is absent
+(a user's fresh clone). Under ``CI=true`` it must be present and every skip is
+a failure: CI proves the real-data and lab tests ran.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def shared_data(relative: str) -> Path:
+    """The path of a file under ../shared/data, or skip the test (fail in CI)."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        message = f"{path} is absent: the shared test data sits beside the project"
+        if IN_CI:
+            pytest.fail(f"CI=true but {message}")
+        pytest.skip(message)
+    return path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true a skipped test turns the run into a failure."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; a skip is a failure in CI")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
