@@ -1,0 +1,129 @@
+"""DNS messages: the question a client asks, over UDP or TCP.
+
+Reads the header and question section (RFC 1035 §4.1) and, for queries, the
+OPT pseudo-record of EDNS (RFC 6891 §6.1) in the additional section. It
+never reads answer data: copgate judges questions, not answers. Hostile
+names are wire errors: compression pointers must point strictly backwards
+(so there are no loops), labels are at most 63 octets and names at most 255
+(RFC 1035 §2.3.4), and the extended label types of RFC 6891 §5 are refused.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+
+from copgate.errors import WireError
+from copgate.wire.names import name_from_labels
+from copgate.wire.question import DnsQuery
+
+MAX_LABEL = 63  # RFC 1035 §2.3.4
+MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4, octets including length bytes
+MAX_POINTERS = 32  # far more than any real name needs; bounds hostile chains
+HEADER_SIZE = 12  # RFC 1035 §4.1.1
+TCP_LENGTH_SIZE = 2  # RFC 1035 §4.2.2: two-octet length before each message
+TYPE_OPT = 41  # RFC 6891 §6.1.1
+TYPE_HTTPS = 65  # RFC 9460
+QR_BIT = 0x8000
+OPCODE_MASK = 0x7800
+
+_HEADER = Struct("!HHHHHH")
+_RR_FIXED = Struct("!HHIH")
+
+
+def read_dns_message(data: bytes) -> DnsQuery:
+    """The question of one DNS message (a UDP payload, or one TCP-framed message)."""
+    if len(data) < HEADER_SIZE:
+        raise WireError(f"DNS header needs {HEADER_SIZE} bytes, have {len(data)}")
+    msg_id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    if qdcount != 1:
+        # RFC 9619: a query holds exactly one question. Zero-question messages
+        # (DNS cookies) name nothing copgate could judge.
+        raise WireError(f"DNS message with {qdcount} questions, expected 1")
+    labels, pos = _read_name(data, HEADER_SIZE)
+    if pos + 4 > len(data):
+        raise WireError(f"DNS question cut after its name at offset {pos}")
+    qtype = int.from_bytes(data[pos : pos + 2], "big")
+    qclass = int.from_bytes(data[pos + 2 : pos + 4], "big")
+    response = bool(flags & QR_BIT)
+    edns = None
+    if arcount and not response:
+        edns = _read_edns_size(data, pos + 4, ancount + nscount, arcount)
+    return DnsQuery(name_from_labels(labels), qtype, qclass, msg_id, response, edns)
+
+
+def read_dns_tcp(stream: bytes) -> tuple[list[DnsQuery], int]:
+    """Every complete length-framed message at the start of a TCP stream.
+
+    Returns the questions and the number of bytes they took; the rest is an
+    incomplete message that needs more bytes.
+    """
+    out: list[DnsQuery] = []
+    pos = 0
+    while pos + TCP_LENGTH_SIZE <= len(stream):
+        length = int.from_bytes(stream[pos : pos + 2], "big")
+        if length < HEADER_SIZE:
+            raise WireError(f"DNS-over-TCP message length {length} at offset {pos} is too short")
+        end = pos + TCP_LENGTH_SIZE + length
+        if end > len(stream):
+            break
+        out.append(read_dns_message(stream[pos + TCP_LENGTH_SIZE : end]))
+        pos = end
+    return out, pos
+
+
+def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
+    """Labels of the name at ``pos`` and the offset just past it."""
+    labels: list[bytes] = []
+    wire_length = 1
+    after: int | None = None
+    pointers = 0
+    limit = len(data)
+    while True:
+        if pos >= limit:
+            raise WireError(f"DNS name cut at offset {pos}")
+        length = data[pos]
+        if length == 0:
+            pos += 1
+            break
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 2 > limit:
+                raise WireError(f"DNS compression pointer cut at offset {pos}")
+            target = ((length & 0x3F) << 8) | data[pos + 1]
+            # Only backward pointers (RFC 1035 §4.1.4 points to a prior
+            # occurrence): this alone rules out loops.
+            if target >= pos:
+                raise WireError(f"DNS compression pointer at {pos} points forward to {target}")
+            pointers += 1
+            if pointers > MAX_POINTERS:
+                raise WireError(f"more than {MAX_POINTERS} DNS compression pointers")
+            if after is None:
+                after = pos + 2
+            pos = target
+            continue
+        if kind:
+            raise WireError(f"DNS label type 0x{kind:02x} at offset {pos} is not supported")
+        end = pos + 1 + length
+        if end > limit:
+            raise WireError(f"DNS label at offset {pos} passes the message end")
+        wire_length += length + 1
+        if wire_length > MAX_NAME_WIRE:
+            raise WireError(f"DNS name longer than {MAX_NAME_WIRE} octets")
+        labels.append(data[pos + 1 : end])
+        pos = end
+    return labels, pos if after is None else after
+
+
+def _read_edns_size(data: bytes, pos: int, skip: int, arcount: int) -> int | None:
+    """The UDP payload size of the OPT record, or None when there is none."""
+    for index in range(skip + arcount):
+        _labels, pos = _read_name(data, pos)
+        if pos + _RR_FIXED.size > len(data):
+            raise WireError(f"DNS resource record cut at offset {pos}")
+        rtype, rclass, _ttl, rdlength = _RR_FIXED.unpack_from(data, pos)
+        pos += _RR_FIXED.size + rdlength
+        if pos > len(data):
+            raise WireError(f"DNS record data passes the message end at offset {pos}")
+        if index >= skip and rtype == TYPE_OPT:
+            return int(rclass)
+    return None

@@ -1,0 +1,170 @@
+"""IPv4, IPv6 and their transport headers: from an IP datagram to a ``Packet``.
+
+Reads what the netfilter queue hands to user space (an IP datagram, no link
+header): the IPv4 header (RFC 791) or the IPv6 header and its extension
+headers (RFC 8200 §4), through IP-in-IP tunnels (4in4, 6in4, 4in6, 6in6:
+RFC 2003, RFC 4213, RFC 2473) to the innermost TCP (RFC 9293) or UDP
+(RFC 768) header. It never reassembles IP fragments (the kernel's conntrack
+does that before the queue); a first fragment is read as far as it goes and
+flagged, a later fragment carries no transport header and is reported as
+such. Checksums are not verified: the kernel already did, and a capture's
+offloaded checksums are often wrong.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+from typing import NamedTuple
+
+from copgate.errors import WireError
+
+PROTO_TCP = 6
+PROTO_UDP = 17
+PROTO_IPV4 = 4  # IP-in-IP, RFC 2003
+PROTO_IPV6 = 41  # IPv6 encapsulation, RFC 2473 / RFC 4213
+PROTO_NONE = 59  # IPv6 No Next Header, RFC 8200 §4.7
+
+# IPv6 extension headers that share the (next header, length in 8-octet units
+# minus one) layout of RFC 8200 §4.2; AH (RFC 4302) counts in 4-octet units.
+_EXT_GENERIC = frozenset({0, 43, 60, 135, 139, 140})
+_EXT_FRAGMENT = 44
+_EXT_AH = 51
+
+MAX_TUNNEL_DEPTH = 3  # deeper nesting is not something a LAN client sends
+MAX_EXT_HEADERS = 8  # RFC 8200 §4.1 expects each at most once or twice
+
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_ACK = 0x10
+
+_IPV4 = Struct("!BBHHHBBH4s4s")
+_IPV6 = Struct("!IHBB16s16s")
+_TCP = Struct("!HHIIBB")
+_UDP = Struct("!HHH")
+
+
+class Packet(NamedTuple):
+    """A transport segment, read from the innermost IP header.
+
+    A NamedTuple for speed (see ``copgate.wire.names.Name``).
+    """
+
+    version: int
+    """4 or 6: the innermost IP header's version."""
+    src: bytes
+    """Packed source address (4 or 16 bytes)."""
+    dst: bytes
+    proto: int
+    """IP protocol of the transport: 6 TCP, 17 UDP, or another number."""
+    sport: int
+    """Transport ports; 0 for other protocols and later fragments."""
+    dport: int
+    payload: bytes
+    """The transport payload (TCP data, UDP datagram data)."""
+    seq: int = 0
+    """TCP sequence number of the first payload byte (0 for UDP)."""
+    flags: int = 0
+    """TCP flags (``TCP_SYN`` ...); 0 for UDP."""
+    fragment: bool = False
+    """Part of a fragmented datagram: payload may be cut, or absent (later fragment)."""
+
+
+def read_ip(data: bytes) -> Packet:
+    """Read an IP datagram down to its innermost transport header."""
+    return _read_ip(data, 0)
+
+
+def _read_ip(data: bytes, depth: int) -> Packet:
+    if not data:
+        raise WireError("empty IP datagram")
+    version = data[0] >> 4
+    if version == 4:
+        return _read_ipv4(data, depth)
+    if version == 6:
+        return _read_ipv6(data, depth)
+    raise WireError(f"IP version {version} is neither 4 nor 6")
+
+
+def _read_ipv4(data: bytes, depth: int) -> Packet:
+    if len(data) < 20:
+        raise WireError(f"IPv4 header needs 20 bytes, have {len(data)}")
+    vihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst = _IPV4.unpack_from(data)
+    ihl = (vihl & 0x0F) * 4
+    if ihl < 20:
+        raise WireError(f"IPv4 header length {ihl} is under 20 (RFC 791)")
+    # A total length of 0 is what TSO-offloaded captures carry; trust the buffer.
+    end = total if 0 < total <= len(data) else len(data)
+    if ihl > end:
+        raise WireError(f"IPv4 header length {ihl} passes the datagram's {end} bytes")
+    more_fragments = bool(frag & 0x2000)
+    offset = frag & 0x1FFF
+    return _transport(4, src, dst, proto, data[ihl:end], depth, more_fragments or offset > 0, offset)
+
+
+def _read_ipv6(data: bytes, depth: int) -> Packet:
+    if len(data) < 40:
+        raise WireError(f"IPv6 header needs 40 bytes, have {len(data)}")
+    _vtcfl, plen, next_header, _hops, src, dst = _IPV6.unpack_from(data)
+    end = 40 + plen if 0 < plen and 40 + plen <= len(data) else len(data)
+    pos = 40
+    fragment = False
+    frag_offset = 0
+    for _ in range(MAX_EXT_HEADERS):
+        if next_header in _EXT_GENERIC or next_header == _EXT_AH:
+            if pos + 2 > end:
+                raise WireError(f"IPv6 extension header {next_header} cut at {pos}")
+            unit = 4 if next_header == _EXT_AH else 8
+            length = (data[pos + 1] + (2 if next_header == _EXT_AH else 1)) * unit
+            next_header = data[pos]
+            pos += length
+        elif next_header == _EXT_FRAGMENT:
+            if pos + 8 > end:
+                raise WireError(f"IPv6 fragment header cut at {pos}")
+            frag_field = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            frag_offset = frag_field >> 3
+            fragment = True
+            next_header = data[pos]
+            pos += 8
+        else:
+            break
+    else:
+        raise WireError(f"more than {MAX_EXT_HEADERS} IPv6 extension headers")
+    if pos > end:
+        raise WireError(f"IPv6 extension headers pass the datagram's {end} bytes")
+    return _transport(6, src, dst, next_header, data[pos:end], depth, fragment, frag_offset)
+
+
+def _transport(
+    version: int,
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    body: bytes,
+    depth: int,
+    fragment: bool,
+    frag_offset: int,
+) -> Packet:
+    if frag_offset:
+        return Packet(version, src, dst, proto, 0, 0, b"", fragment=True)
+    if proto == PROTO_UDP:
+        if len(body) < 8:
+            raise WireError(f"UDP header needs 8 bytes, have {len(body)}")
+        sport, dport, length = _UDP.unpack_from(body)
+        # Length 0 is legal for IPv6 jumbograms (RFC 2675); otherwise trust it
+        # unless the datagram is a fragment or the field overstates.
+        end = length if 8 <= length <= len(body) and not fragment else len(body)
+        return Packet(version, src, dst, proto, sport, dport, body[8:end], fragment=fragment)
+    if proto == PROTO_TCP:
+        if len(body) < 20:
+            raise WireError(f"TCP header needs 20 bytes, have {len(body)}")
+        sport, dport, seq, _ack, offset_byte, flags = _TCP.unpack_from(body)
+        header = (offset_byte >> 4) * 4
+        if header < 20 or header > len(body):
+            raise WireError(f"TCP data offset {header} is out of the segment's {len(body)} bytes")
+        return Packet(version, src, dst, proto, sport, dport, body[header:], seq, flags, fragment)
+    if proto in (PROTO_IPV4, PROTO_IPV6) and not fragment:
+        if depth >= MAX_TUNNEL_DEPTH:
+            raise WireError(f"IP tunnels nested deeper than {MAX_TUNNEL_DEPTH}")
+        return _read_ip(body, depth + 1)
+    return Packet(version, src, dst, proto, 0, 0, body, fragment=fragment)
