@@ -77,6 +77,7 @@ def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
     wire_length = 1
     after: int | None = None
     pointers = 0
+    floor = pos
     limit = len(data)
     while True:
         if pos >= limit:
@@ -90,10 +91,12 @@ def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
             if pos + 2 > limit:
                 raise WireError(f"DNS compression pointer cut at offset {pos}")
             target = ((length & 0x3F) << 8) | data[pos + 1]
-            # Only backward pointers (RFC 1035 §4.1.4 points to a prior
-            # occurrence): this alone rules out loops.
-            if target >= pos:
+            # RFC 1035 §4.1.4 points to a prior occurrence: each pointer must
+            # land before the part of the name that led to it, so targets
+            # strictly decrease and no chain can loop.
+            if target >= floor:
                 raise WireError(f"DNS compression pointer at {pos} points forward to {target}")
+            floor = target
             pointers += 1
             if pointers > MAX_POINTERS:
                 raise WireError(f"more than {MAX_POINTERS} DNS compression pointers")

@@ -198,8 +198,7 @@ class FlowTracker:
         if offset >= SEQ_MODULO // 2:  # before the anchor
             if flow.synced or flow.kind is not None:
                 return Observation(Seen.IGNORED, reason="data before the stream start")
-            flow.stream = flow.stream.shifted(SEQ_MODULO - offset)
-            flow.anchor = packet.seq
+            self._reanchor(flow, packet.seq, SEQ_MODULO - offset)
             offset = 0
         before = flow.stream.size
         try:
@@ -303,6 +302,18 @@ class FlowTracker:
         if not queries:
             return Observation(Seen.PENDING)
         return Observation(Seen.QUESTION, tuple(self._dns_question(packet, q) for q in queries))
+
+    def _reanchor(self, flow: _Flow, seq: int, delta: int) -> None:
+        """The stream starts ``delta`` bytes earlier than thought (no SYN seen)."""
+        before = flow.stream.size
+        try:
+            flow.stream = flow.stream.shifted(delta)
+        except StreamOverflow:
+            # The earlier pieces now lie past the byte bound: they were not
+            # the start of a ClientHello this one belongs to.
+            flow.stream = StreamBuffer(self.limits.max_flow_bytes)
+        flow.anchor = seq
+        self._held += flow.stream.size - before
 
     def _consume(self, key: FlowKey, flow: _Flow, count: int) -> None:
         """Move past a message that was read; a long-lived flow then counts as new."""

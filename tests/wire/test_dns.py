@@ -1,0 +1,102 @@
+"""DNS questions over UDP and TCP, and hostile names as wire errors (RFC 1035)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from copgate.errors import WireError
+from copgate.wire.dns import read_dns_message, read_dns_tcp
+from tests.wire.builders import dns_query
+
+HEADER_ONE_QUESTION = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
+
+
+def test_a_query_with_edns() -> None:
+    query = read_dns_message(dns_query("WWW.Example.COM", qtype=65, msg_id=7, edns=1232))
+    assert query.name.text == "www.example.com" and query.name.valid
+    assert (query.qtype, query.qclass, query.msg_id) == (65, 1, 7)
+    assert query.edns_udp_size == 1232 and not query.response
+
+
+def test_a_pointer_back_to_the_start_of_its_own_name_is_a_loop_and_refused() -> None:
+    # Name at offset 12: label "a", then a pointer to offset 12, which reads "a" again.
+    message = HEADER_ONE_QUESTION + b"\x01a\xc0\x0c" + struct.pack("!HH", 1, 1)
+    with pytest.raises(WireError, match="points forward"):
+        read_dns_message(message)
+
+
+def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> None:
+    base = dns_query("example.org", edns=None)
+    header = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 1)
+    # An additional record whose owner name is a pointer back to the question name.
+    record = b"\xc0\x0c" + struct.pack("!HHIH", 41, 4096, 0, 0)
+    query = read_dns_message(header + base[12:] + record)
+    assert query.edns_udp_size == 4096
+
+
+@pytest.mark.parametrize(
+    ("name_wire", "message"),
+    [
+        (b"\xc0\x20", "forward"),  # pointer past itself
+        (b"\x40abc\x00", "label type"),  # RFC 6891 §5 extended label
+        (b"\x05ab", "passes the message end"),
+        (b"\x03abc", "cut"),
+        (b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63 + b"\x3f" + b"c" * 63 + b"\x3f" + b"d" * 63
+         + b"\x00", "longer than 255"),
+    ],
+)
+def test_hostile_names_are_wire_errors(name_wire: bytes, message: str) -> None:
+    with pytest.raises(WireError, match=message):
+        read_dns_message(HEADER_ONE_QUESTION + name_wire + struct.pack("!HH", 1, 1))
+
+
+def test_a_label_of_64_octets_cannot_be_encoded() -> None:
+    # 64 = 0x40 sets the extended-label bits: RFC 1035's 63-octet limit by construction.
+    with pytest.raises(WireError):
+        read_dns_message(HEADER_ONE_QUESTION + b"\x40" + b"a" * 64 + b"\x00" + b"\x00\x01\x00\x01")
+
+
+def test_a_name_of_255_octets_is_accepted_and_marked_invalid_as_text() -> None:
+    labels = b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63 + b"\x3f" + b"c" * 63 + b"\x3d" + b"d" * 61
+    query = read_dns_message(HEADER_ONE_QUESTION + labels + b"\x00\x00\x01\x00\x01")
+    assert len(query.name.text) == 253 and query.name.valid
+
+
+def test_question_counts_other_than_one_are_refused() -> None:
+    message = struct.pack("!HHHHHH", 1, 0x0100, 2, 0, 0, 0) + b"\x00\x00\x01\x00\x01" * 2
+    with pytest.raises(WireError, match="2 questions"):
+        read_dns_message(message)
+
+
+def test_control_bytes_in_a_label_give_an_invalid_escaped_name() -> None:
+    message = HEADER_ONE_QUESTION + b"\x04a\x07bc\x07example\x00\x00\x01\x00\x01"
+    name = read_dns_message(message).name
+    assert not name.valid and name.text == "a\\x07bc.example" and name.reason == "control bytes"
+
+
+def test_a_dot_inside_a_label_is_invalid() -> None:
+    name = read_dns_message(HEADER_ONE_QUESTION + b"\x03a.b\x03com\x00\x00\x01\x00\x01").name
+    assert not name.valid and name.reason == "a label contains a dot"
+
+
+def test_tcp_framing_gives_complete_messages_and_what_they_used() -> None:
+    one, two = dns_query("a.example"), dns_query("b.example")
+    stream = len(one).to_bytes(2, "big") + one + len(two).to_bytes(2, "big") + two[:5]
+    queries, used = read_dns_tcp(stream)
+    assert [q.name.text for q in queries] == ["a.example"]
+    assert used == 2 + len(one)
+    with pytest.raises(WireError, match="too short"):
+        read_dns_tcp(b"\x00\x03abc")
+
+
+def test_every_truncation_of_a_query_is_a_wire_error() -> None:
+    message = dns_query("www.example.com", edns=512)
+    for end in range(len(message)):
+        try:
+            read_dns_message(message[:end])
+        except WireError:
+            continue
+        # The OPT record is optional in parsing terms only if arcount allows; never here.
+        raise AssertionError(f"truncation at {end} parsed")
