@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "copgate.tools.inspect_cmd",
     "copgate.tools.lists_cmd",
     "copgate.tools.policy_cmd",
+    "copgate.tools.demo_cmd",
 )
 
 

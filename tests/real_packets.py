@@ -22,7 +22,7 @@ from tests.conftest import shared_data
 
 class CapturedDatagram(NamedTuple):
     capture: str
-    index: int
+    frame: int
     data: bytes
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from copgate.errors import CaptureError, WireError
+from copgate.tools.capture import read_capture
 from copgate.wire.flows import FlowTracker, Limits, Seen
 from copgate.wire.link import ip_datagram
 from copgate.wire.packet import PROTO_UDP, read_ip
@@ -76,8 +77,6 @@ class CaptureSummary:
 
 def inspect_capture(path: Path, summary: CaptureSummary | None = None) -> Iterator[dict[str, Any]]:
     """One row per distinct (protocol, client, server, name) in the capture."""
-    from copgate.tools.capture import read_capture
-
     summary = summary or CaptureSummary()
     tracker = FlowTracker(INSPECT_LIMITS)
     reported: set[tuple[str, Address, Address, str | None]] = set()
@@ -172,7 +171,9 @@ def _print_rows(rows: Iterable[dict[str, Any]], as_json: bool, path: Path) -> No
     if not table:
         print(f"{path}: no names found")
         return
-    widths = [max(len(str(cell)) for cell in column) for column in zip(TABLE_COLUMNS, *table)]
+    columns = zip(TABLE_COLUMNS, *table, strict=True)
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
     print(f"== {path}")
     for line in (TABLE_COLUMNS, *table):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        cells = zip(line, widths, strict=True)
+        print("  ".join(str(cell).ljust(width) for cell, width in cells).rstrip())

@@ -12,6 +12,7 @@ ranges. This module writes files; it never reads the network.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,11 @@ def write_sample_capture(path: Path) -> None:
         for index, datagram in enumerate(sample_datagrams()):
             usec = index * 1000
             record = struct.pack(
-                "<IIII", START_TIME + usec // 1_000_000, usec % 1_000_000, len(datagram), len(datagram)
+                "<IIII",
+                START_TIME + usec // 1_000_000,
+                usec % 1_000_000,
+                len(datagram),
+                len(datagram),
             )
             handle.write(record + datagram)
 
@@ -90,7 +95,9 @@ def client_hello(name: str, *, ech: bytes = b"", padding: int = 0, records: bool
     extensions += _ext(43, b"\x02\x03\x04")  # supported_versions: TLS 1.3
     if ech:
         # Outer ECH (type 0) with a cipher suite, config id, empty enc and a payload.
-        extensions += _ext(0xFE0D, b"\x00\x00\x01\x00\x01" + b"\x2a" + _u16(0) + _u16(32) + (ech * 32)[:32])
+        extensions += _ext(
+            0xFE0D, b"\x00\x00\x01\x00\x01" + b"\x2a" + _u16(0) + _u16(32) + (ech * 32)[:32]
+        )
     if padding:
         extensions += _ext(21, bytes(padding))
     body = b"\x03\x03" + bytes(range(32)) + b"\x00" + _u16(2) + b"\x13\x01" + b"\x01\x00"
@@ -134,11 +141,17 @@ def _u16(value: int) -> bytes:
 
 
 def _varint(value: int) -> bytes:
-    return (0x4000 | value).to_bytes(2, "big") if value < 0x4000 else (0x80000000 | value).to_bytes(4, "big")
+    return (
+        (0x4000 | value).to_bytes(2, "big")
+        if value < 0x4000
+        else (0x80000000 | value).to_bytes(4, "big")
+    )
 
 
 def _ipv4(src: bytes, dst: bytes, proto: int, body: bytes) -> bytes:
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 0, 0x4000, 64, proto, 0, src, dst)
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 0, 0x4000, 64, proto, 0, src, dst
+    )
     return header + body
 
 
@@ -151,7 +164,9 @@ def _ipv6_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) ->
     return struct.pack("!IHBB16s16s", 6 << 28, len(body), 17, 64, src, dst) + body
 
 
-def _tcp(src: bytes, dst: bytes, sport: int, dport: int, seq: int, flags: int, data: bytes) -> bytes:
+def _tcp(
+    src: bytes, dst: bytes, sport: int, dport: int, seq: int, flags: int, data: bytes
+) -> bytes:
     header = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 64240, 0, 0)
     return _ipv4(src, dst, 6, header + data)
 
@@ -163,5 +178,5 @@ def _tcp_flow(
     isn = 0x10000000 + sport
     yield _tcp(src, dst, sport, dport, isn, TCP_SYN, b"")
     bounds = [0, *cuts, len(stream)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         yield _tcp(src, dst, sport, dport, isn + 1 + start, TCP_ACK_PSH, stream[start:end])

@@ -38,8 +38,10 @@ def ip_datagram(linktype: int, frame: bytes) -> bytes | None:
         if len(frame) < 4:
             raise WireError("loopback header needs 4 bytes")
         # NULL is in the capturing host's byte order, which the file does not say.
-        orders = ("big",) if linktype == LINKTYPE_LOOP else ("little", "big")
-        families = {int.from_bytes(frame[:4], order) for order in orders}
+        big = int.from_bytes(frame[:4], "big")
+        families = (
+            {big} if linktype == LINKTYPE_LOOP else {big, int.from_bytes(frame[:4], "little")}
+        )
         return frame[4:] if families & _NULL_FAMILIES_IP else None
     if linktype == LINKTYPE_LINUX_SLL:
         return _by_ethertype(frame, 16, 14)

@@ -99,14 +99,16 @@ def _read_ipv4(data: bytes, depth: int) -> Packet:
         raise WireError(f"IPv4 header length {ihl} passes the datagram's {end} bytes")
     more_fragments = bool(frag & 0x2000)
     offset = frag & 0x1FFF
-    return _transport(4, src, dst, proto, data[ihl:end], depth, more_fragments or offset > 0, offset)
+    return _transport(
+        4, src, dst, proto, data[ihl:end], depth, more_fragments or offset > 0, offset
+    )
 
 
 def _read_ipv6(data: bytes, depth: int) -> Packet:
     if len(data) < 40:
         raise WireError(f"IPv6 header needs 40 bytes, have {len(data)}")
     _vtcfl, plen, next_header, _hops, src, dst = _IPV6.unpack_from(data)
-    end = 40 + plen if 0 < plen and 40 + plen <= len(data) else len(data)
+    end = 40 + plen if plen > 0 and 40 + plen <= len(data) else len(data)
     pos = 40
     fragment = False
     frag_offset = 0

@@ -9,6 +9,7 @@ module never interprets what it reads.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,14 +59,14 @@ class Reader:
         start = self._need(4)
         return int.from_bytes(self.data[start : start + 4], "big")
 
-    def bytes(self, n: int) -> bytes:
+    def bytes(self, n: int) -> builtins.bytes:
         start = self._need(n)
         return self.data[start : start + n]
 
     def skip(self, n: int) -> None:
         self._need(n)
 
-    def rest(self) -> bytes:
+    def rest(self) -> builtins.bytes:
         out = self.data[self.pos : self.end]
         self.pos = self.end
         return out
@@ -79,10 +80,10 @@ class Reader:
             value = (value << 8) | self.u8()
         return value
 
-    def opaque8(self) -> bytes:
+    def opaque8(self) -> builtins.bytes:
         return self.bytes(self.u8())
 
-    def opaque16(self) -> bytes:
+    def opaque16(self) -> builtins.bytes:
         return self.bytes(self.u16())
 
     @contextmanager

@@ -78,5 +78,5 @@ def test_corrupted_pcapng_files_raise_only_capture_errors(tmp_path: Path) -> Non
 
 
 def test_a_missing_file_names_itself(tmp_path: Path) -> None:
-    with pytest.raises(CaptureError, match="nothing.pcap"):
+    with pytest.raises(CaptureError, match=r"nothing\.pcap"):
         list(read_capture(tmp_path / "nothing.pcap"))

@@ -89,7 +89,7 @@ def test_json_output_has_the_documented_keys(capsys: pytest.CaptureFixture[str])
     path = shared_data("captures/quic-v2.pcapng")
     assert main(["inspect", str(path), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines and all(JSON_KEYS <= set(line) for line in lines)
+    assert lines and all(set(line) >= JSON_KEYS for line in lines)
     (quic,) = [line for line in lines if line["proto"] == "quic"]
     assert quic["capture"] == str(path)
     assert quic["name"] == "test" and quic["ech"] == "none" and quic["valid"] is True

@@ -43,8 +43,18 @@ def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> Non
         (b"\x40abc\x00", "label type"),  # RFC 6891 §5 extended label
         (b"\x05ab", "passes the message end"),
         (b"\x03abc", "cut"),
-        (b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63 + b"\x3f" + b"c" * 63 + b"\x3f" + b"d" * 63
-         + b"\x00", "longer than 255"),
+        (
+            b"\x3f"
+            + b"a" * 63
+            + b"\x3f"
+            + b"b" * 63
+            + b"\x3f"
+            + b"c" * 63
+            + b"\x3f"
+            + b"d" * 63
+            + b"\x00",
+            "longer than 255",
+        ),
     ],
 )
 def test_hostile_names_are_wire_errors(name_wire: bytes, message: str) -> None:

@@ -8,6 +8,7 @@ for QUIC CRYPTO frames in any order.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -216,7 +217,7 @@ def test_a_syn_on_a_reused_port_starts_a_new_flow() -> None:
 
 def recut(records: bytes, cuts: list[int], order: list[int], with_syn: bool) -> list[str]:
     bounds = [0, *cuts, len(records)]
-    segments = [tcp4(HELLO_SEQ + a, records[a:b]) for a, b in zip(bounds, bounds[1:])]
+    segments = [tcp4(HELLO_SEQ + a, records[a:b]) for a, b in itertools.pairwise(bounds)]
     tracker = FlowTracker()
     packets = [syn4(HELLO_SEQ - 1)] if with_syn else []
     return feed_all(tracker, packets + [segments[i] for i in order])

@@ -10,6 +10,7 @@ verdict).
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -42,10 +43,8 @@ def through_core(tracker: FlowTracker, datagram: bytes) -> None:
     observation = tracker.feed(packet, 0.0)
     assert isinstance(observation.seen, Seen)
     for parser in PARSERS:
-        try:
-            parser(packet.payload)  # type: ignore[operator]
-        except WireError:
-            pass
+        with contextlib.suppress(WireError):
+            parser(packet.payload)
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:

@@ -24,7 +24,9 @@ def test_every_split_point_is_incomplete_until_the_header_section_ends() -> None
 
 
 def test_an_absolute_form_target_beats_the_host_field() -> None:
-    request = read_http_request(b"GET http://user@a.example:81/x HTTP/1.1\r\nHost: b.example\r\n\r\n")
+    request = read_http_request(
+        b"GET http://user@a.example:81/x HTTP/1.1\r\nHost: b.example\r\n\r\n"
+    )
     assert request is not None and request.host is not None and request.host.text == "a.example"
 
 
@@ -60,4 +62,8 @@ def test_malformed_requests_are_wire_errors(data: bytes, message: str) -> None:
 
 def test_request_starts_are_recognised_from_a_few_bytes() -> None:
     assert looks_like_http(b"G") and looks_like_http(b"POS") and looks_like_http(b"OPTIONS ")
-    assert not looks_like_http(b"\x16\x03") and not looks_like_http(b"") and not looks_like_http(b"HTTP/")
+    assert (
+        not looks_like_http(b"\x16\x03")
+        and not looks_like_http(b"")
+        and not looks_like_http(b"HTTP/")
+    )

@@ -28,7 +28,9 @@ def test_cooked_raw_and_loopback_captures() -> None:
     assert ip_datagram(0, b"\x07\x00\x00\x00" + IP) is None
 
 
-@pytest.mark.parametrize(("linktype", "frame"), [(1, bytes(13)), (113, bytes(10)), (0, b"\x02"), (147, IP)])
+@pytest.mark.parametrize(
+    ("linktype", "frame"), [(1, bytes(13)), (113, bytes(10)), (0, b"\x02"), (147, IP)]
+)
 def test_short_frames_and_unknown_link_types_are_wire_errors(linktype: int, frame: bytes) -> None:
     with pytest.raises(WireError):
         ip_datagram(linktype, frame)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# copgate's demo on a fresh Debian machine: installs what it needs, then
+# runs `copgate demo`.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/setup.sh
+copgate_setup
+exec .venv/bin/copgate demo "$@"

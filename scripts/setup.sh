@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what copgate's demo and tests need on a fresh Debian machine:
+# Debian packages with apt-get, Python packages into ./.venv. Idempotent.
+# Sourced by demo.sh and test.sh; not meant to be run on its own.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+DEBIAN_PACKAGES=(
+    python3 python3-venv python3-dev gcc            # the virtual environment; NetfilterQueue builds
+    libnetfilter-queue-dev                          # ... against this
+    iproute2 iptables ethtool                       # the network-namespace lab
+    dnsmasq-base unbound nginx-light                # real servers (lab, list benchmark)
+    bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
+    chromium chromium-driver                        # the headless browser in lab tests
+)
+
+copgate_setup() {
+    local root
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    echo "== apt-get: ${DEBIAN_PACKAGES[*]}" >&2
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${DEBIAN_PACKAGES[@]}" >/dev/null
+    if [ ! -x "$root/.venv/bin/python" ]; then
+        python3 -m venv "$root/.venv"
+    fi
+    echo "== pip: copgate with its gateway, tools and dev extras into .venv" >&2
+    "$root/.venv/bin/python" -m pip install -q --upgrade pip
+    "$root/.venv/bin/python" -m pip install -q -e "$root[gateway,tools,dev]"
+}
