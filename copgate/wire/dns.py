@@ -27,6 +27,8 @@ QR_BIT = 0x8000
 OPCODE_MASK = 0x7800
 
 _HEADER = Struct("!HHHHHH")
+_QUESTION_TAIL = Struct("!HH")
+_ROOT_OPT = b"\x00\x00\x29"  # root owner name, TYPE 41
 _RR_FIXED = Struct("!HHIH")
 
 
@@ -42,12 +44,18 @@ def read_dns_message(data: bytes) -> DnsQuery:
     labels, pos = _read_name(data, HEADER_SIZE)
     if pos + 4 > len(data):
         raise WireError(f"DNS question cut after its name at offset {pos}")
-    qtype = int.from_bytes(data[pos : pos + 2], "big")
-    qclass = int.from_bytes(data[pos + 2 : pos + 4], "big")
+    qtype, qclass = _QUESTION_TAIL.unpack_from(data, pos)
     response = bool(flags & QR_BIT)
     edns = None
     if arcount and not response:
-        edns = _read_edns_size(data, pos + 4, ancount + nscount, arcount)
+        pos += 4
+        if ancount == nscount == 0 and arcount == 1 and data[pos : pos + 3] == _ROOT_OPT:
+            # The common query: one OPT record right after the question.
+            if pos + 11 > len(data):
+                raise WireError(f"DNS OPT record cut at offset {pos}")
+            edns = (data[pos + 3] << 8) | data[pos + 4]
+        else:
+            edns = _read_edns_size(data, pos, ancount + nscount, arcount)
     return DnsQuery(name_from_labels(labels), qtype, qclass, msg_id, response, edns)
 
 
