@@ -79,6 +79,12 @@ def read_dns_tcp(stream: bytes) -> tuple[list[DnsQuery], int]:
     return out, pos
 
 
+def question_end(data: bytes) -> int:
+    """Offset just past the question of a message ``read_dns_message`` accepted."""
+    _labels, pos = _read_name(data, HEADER_SIZE)
+    return pos + 4
+
+
 def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
     """Labels of the name at ``pos`` and the offset just past it."""
     labels: list[bytes] = []

@@ -31,7 +31,11 @@ from copgate.wire.dns import read_dns_message, read_dns_tcp
 from copgate.wire.http import looks_like_http, read_http_request
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN, Packet
 from copgate.wire.question import DnsQuery, Kind, Question
-from copgate.wire.quic import InitialKeyCache, read_initial_datagram
+from copgate.wire.quic import (
+    InitialKeyCache,
+    looks_like_quic_long_header,
+    read_initial_datagram,
+)
 from copgate.wire.stream import StreamBuffer, StreamOverflow
 from copgate.wire.tls import looks_like_tls, read_client_hello_message, read_client_hello_records
 
@@ -93,7 +97,7 @@ FlowKey = tuple[bytes, int, bytes, int, int]
 class _Flow:
     """One direction of a flow whose question is not decided yet."""
 
-    __slots__ = ("anchor", "created", "kind", "stream", "synced")
+    __slots__ = ("anchor", "created", "key_dcid", "kind", "stream", "synced")
 
     def __init__(self, created: float, limit: int, anchor: int, synced: bool) -> None:
         self.created = created
@@ -103,6 +107,9 @@ class _Flow:
         """TCP sequence number of stream offset 0 (QUIC: unused)."""
         self.synced = synced
         """True once the SYN fixed the stream start (TCP)."""
+        self.key_dcid: bytes | None = None
+        """QUIC: the DCID whose keys opened the flow's last Initial (RFC 9001 §5.2:
+        the client keeps them after the server picks its own connection ID)."""
 
 
 class FlowTracker:
@@ -332,18 +339,22 @@ class FlowTracker:
         reverse = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_UDP)
         if reverse in self._flows or reverse in self._done:
             return Observation(Seen.IGNORED, reason="a server's QUIC packets")
+        flow = self._flows.get(key)
         try:
-            initials = read_initial_datagram(packet.payload, self._quic_keys)
+            initials = read_initial_datagram(
+                packet.payload, self._quic_keys, key_dcid=flow.key_dcid if flow else None
+            )
         except WireError as exc:
             return Observation(Seen.MALFORMED, reason=f"QUIC: {exc}")
-        flow = self._flows.get(key)
         if initials is None:
-            if flow is None:
-                return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
-            return Observation(Seen.PENDING)
+            if flow is not None or looks_like_quic_long_header(packet.payload):
+                # 0-RTT may come before the Initial that carries the hello.
+                return Observation(Seen.PENDING)
+            return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
         if flow is None:
             flow = self._new_flow(key, now, 0, synced=True)
             flow.kind = Kind.QUIC
+        flow.key_dcid = initials[-1].dcid
         before = flow.stream.size
         try:
             for initial in initials:

@@ -64,6 +64,8 @@ class Packet(NamedTuple):
     """The transport payload (TCP data, UDP datagram data)."""
     seq: int = 0
     """TCP sequence number of the first payload byte (0 for UDP)."""
+    ack: int = 0
+    """TCP acknowledgment number: the next byte the sender expects (0 for UDP)."""
     flags: int = 0
     """TCP flags (``TCP_SYN`` ...); 0 for UDP."""
     fragment: bool = False
@@ -160,11 +162,12 @@ def _transport(
     if proto == PROTO_TCP:
         if len(body) < 20:
             raise WireError(f"TCP header needs 20 bytes, have {len(body)}")
-        sport, dport, seq, _ack, offset_byte, flags = _TCP.unpack_from(body)
+        sport, dport, seq, ack, offset_byte, flags = _TCP.unpack_from(body)
         header = (offset_byte >> 4) * 4
         if header < 20 or header > len(body):
             raise WireError(f"TCP data offset {header} is out of the segment's {len(body)} bytes")
-        return Packet(version, src, dst, proto, sport, dport, body[header:], seq, flags, fragment)
+        payload = body[header:]
+        return Packet(version, src, dst, proto, sport, dport, payload, seq, ack, flags, fragment)
     if proto in (PROTO_IPV4, PROTO_IPV6) and not fragment:
         if depth >= MAX_TUNNEL_DEPTH:
             raise WireError(f"IP tunnels nested deeper than {MAX_TUNNEL_DEPTH}")

@@ -1,0 +1,206 @@
+"""Decisions: what to do with a client's question, and why.
+
+``decide`` is pure: the question, the client's group, the lists, the local
+time, whether that time can be trusted, and the safe-search endpoints'
+addresses go in; a ``Decision`` with its reason comes out. It never reads the
+clock, the network or a file.
+
+How a question is judged
+------------------------
+
+The rows of ``RULES`` are tried in order and the first that returns a
+Decision wins; every row is a small function of the same ``Facts``. The order
+is the policy:
+
+- A group in mode ``off`` (staff) is never filtered: nothing else applies.
+- A name that is not a host name is refused first when the group says so: no
+  list can vouch for it.
+- Bypass countermeasures come before every allow: an own allow entry opens a
+  site, not a tunnel around the filter; the switches are how to opt out.
+  Canaries, DDR and HTTPS records get *no data* rather than a block, since the
+  name is not forbidden, only the answer that would switch filtering off.
+- Own entries beat everything below: the administrator has the last word on
+  a name. The most specific own entry wins; at the same name, allow wins.
+- The ``infrastructure`` white list (connectivity checks, OCSP/CRL, time
+  servers) is open even in a walled garden and in a "block all" window:
+  devices that cannot check a certificate or set their clock break in ways
+  nobody can explain.
+- Time windows then block everything, or extra categories (of white and black
+  entries alike: "no games during lessons" closes a white games entry too).
+- Last, the mode: a walled garden allows only white entries of the categories
+  it opens (``allow_categories``, ``infrastructure``, ``starter_whitelist``);
+  a category filter allows white entries, blocks black entries of its
+  ``block_categories`` and allows the rest.
+
+Where a white entry of one category meets a black entry of another, the
+lists decide before policy does (``NameLookup``): the most specific listed
+suffix wins, and at the same name a white entry hides the black ones. So
+white ``sub.example.com`` beats black ``example.com``; black
+``ads.example.com`` beats white ``example.com``; and white and black at the
+same name count as white. Policy then asks only whether that white entry's
+categories are open for the group (walled garden) or whether a window closes
+them.
+
+Safe search restricts, it never opens: it applies to a question that the
+rows have ALLOWED. A DNS question for a safe-search name is answered with
+the safe endpoint (SAFESEARCH); a TLS, QUIC or HTTP connection to one is
+allowed only towards a safe endpoint's address, which defeats safe-search
+bypass through DoH or hard-coded addresses. Until the daemon has resolved
+those addresses, the group's failure mode decides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+
+from copgate.lists.model import NOT_LISTED, ListMatch, NameLookup
+from copgate.policy import safesearch
+from copgate.policy.decision import Decision, RuleKind, Verdict
+from copgate.policy.model import FailureMode, Group, Mode
+from copgate.policy.outright import (
+    Refusals,
+    Service,
+    decide_unreadable,
+    failure_decision,
+    refused_outright,
+)
+from copgate.policy.rules import (
+    Facts,
+    Row,
+    bare_ip,
+    canary,
+    category_filter,
+    doh_resolver,
+    https_record,
+    infrastructure_entry,
+    invalid_name,
+    own_entry,
+    quic_refused,
+    real_ech,
+    resolver_discovery,
+    time_window,
+    unfiltered,
+    walled_garden,
+)
+from copgate.policy.safesearch import SafeTarget
+from copgate.policy.timewindows import active_windows
+from copgate.wire.question import Kind, Question
+
+__all__ = [
+    "RULES",
+    "Decision",
+    "Facts",
+    "Refusals",
+    "RuleKind",
+    "Service",
+    "Verdict",
+    "decide",
+    "decide_unreadable",
+    "failure_decision",
+    "refused_outright",
+]
+
+IpAddress = IPv4Address | IPv6Address
+
+RULES: tuple[tuple[str, Row], ...] = (
+    ("mode off: unfiltered", unfiltered),
+    ("invalid host name", invalid_name),
+    ("bypass: TLS/QUIC to a bare IP address", bare_ip),
+    ("bypass: QUIC refused", quic_refused),
+    ("bypass: real ECH", real_ech),
+    ("bypass: canary names", canary),
+    ("bypass: resolver discovery", resolver_discovery),
+    ("bypass: DNS HTTPS records", https_record),
+    ("bypass: DoH resolvers", doh_resolver),
+    ("own allow/block entries", own_entry),
+    ("infrastructure white list", infrastructure_entry),
+    ("time windows", time_window),
+    ("whitelist mode", walled_garden),
+    ("filter mode", category_filter),
+)
+"""The precedence table: the first row that returns a Decision wins."""
+
+
+def decide(
+    question: Question,
+    group: Group,
+    lists: NameLookup,
+    local_time: datetime,
+    clock_plausible: bool,
+    safe_addresses: frozenset[IpAddress],
+) -> Decision:
+    """Judge one question for one group; see the module docstring for the order."""
+    name = None if question.name is None else question.name.text
+    listed = _lookup(lists, name) if group.mode is not Mode.OFF else NOT_LISTED
+    windows = active_windows(group.windows, local_time, clock_plausible)
+    facts = Facts(question, group, name, listed, windows)
+    for _title, row in RULES:
+        decision = row(facts)
+        if decision is not None:
+            return _safe_search(facts, decision, safe_addresses)
+    raise AssertionError("the filter-mode row always decides")  # pragma: no cover
+
+
+def _lookup(lists: NameLookup, name: str | None) -> ListMatch:
+    return NOT_LISTED if name is None else lists.lookup(name)
+
+
+def _safe_search(
+    facts: Facts, decision: Decision, safe_addresses: frozenset[IpAddress]
+) -> Decision:
+    """Restrict an allowed safe-search name to its safe endpoint."""
+    group = facts.group
+    if decision.verdict is not Verdict.ALLOW or facts.name is None or group.mode is Mode.OFF:
+        return decision
+    target = safesearch.safe_target(facts.name, group.safe_search, group.youtube)
+    if target is None:
+        return decision
+    if facts.question.kind is Kind.DNS:
+        why = f"{facts.name} is answered with {target.engine}'s safe endpoint {target.target}"
+        return replace(
+            decision,
+            verdict=Verdict.SAFESEARCH,
+            rule=RuleKind.SAFESEARCH,
+            reason=why,
+            list_name="safesearch",
+            match=facts.name,
+            safe_target=target.target,
+        )
+    return _safe_destination(facts, target, safe_addresses)
+
+
+def _safe_destination(
+    facts: Facts, target: SafeTarget, safe_addresses: frozenset[IpAddress]
+) -> Decision:
+    server = _server_address(facts.question)
+    if server is not None and server in safe_addresses:
+        verdict = Verdict.ALLOW
+        why = f"{facts.name} goes to the safe endpoint {target.target} ({server})"
+    elif not safe_addresses:
+        open_ = facts.group.failure is FailureMode.OPEN
+        verdict = Verdict.ALLOW if open_ else Verdict.BLOCK
+        why = f"{target.target}'s addresses are not known yet: failure {facts.group.failure}"
+    else:
+        verdict = Verdict.BLOCK
+        why = f"{facts.name} at {server} is not the safe endpoint {target.target}"
+    return facts.decision(
+        verdict,
+        RuleKind.SAFESEARCH,
+        why,
+        list_name="safesearch",
+        match=facts.name,
+        safe_target=target.target,
+    )
+
+
+def _server_address(question: Question) -> IpAddress | None:
+    packed = question.server[0]
+    if len(packed) not in (4, 16):
+        return None
+    address = ipaddress.ip_address(packed)
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
