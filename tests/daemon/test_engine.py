@@ -1,0 +1,230 @@
+"""The daemon's engine: packets in, verdicts and forged packets out.
+
+Every case goes from real bytes (built here) through the wire core, policy
+and the forging code, and checks the verdict and the injected packets as a
+client's stack would read them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from ipaddress import IPv4Address, ip_network
+
+from copgate.daemon.engine import Action, Engine, PacketMeta
+from copgate.policy.model import (
+    ClientMatch,
+    Config,
+    DnsBlockAnswer,
+    FailureMode,
+    Mode,
+    Settings,
+    Treatment,
+)
+from copgate.tools.samples import client_hello, quic_initial
+from copgate.wire.dns import read_dns_message
+from copgate.wire.packet import PROTO_UDP, TCP_ACK, TCP_RST, read_ip
+from copgate.wire.question import Kind
+from tests.policy.helpers import black, compiled, make_group, white
+from tests.wire.builders import (
+    CLIENT4,
+    CLIENT6,
+    SERVER4,
+    SERVER6,
+    dns_query,
+    ipv4,
+    ipv6,
+    syn4,
+    tcp,
+    tcp4,
+    udp,
+    udp4,
+)
+
+NOW = 1_800_000_000.0
+META = PacketMeta(NOW, "br-lan")
+LISTS = compiled(
+    [
+        black("casino.example", "gambling"),
+        black("adult.example", "adult"),
+        white("school.example", "liste_bu"),
+        white("connectivitycheck.gstatic.com", "infrastructure"),
+    ]
+)
+
+
+def settings(**changes: object) -> Settings:
+    base = Settings(
+        lists=(),
+        timezone="UTC0",
+        dns_block=DnsBlockAnswer.NXDOMAIN,
+        blockpage_ipv4=IPv4Address("192.0.2.1"),
+        blockpage_ipv6=None,
+        block_ttl=120,
+        tls_ports=frozenset({443}),
+        lan_interfaces=("br-lan",),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def config(mode: Mode = Mode.FILTER, **group_changes: object) -> Config:
+    pupils = make_group(
+        "pupils",
+        mode,
+        block_categories=frozenset({"gambling", "adult"}),
+        allow_categories=frozenset({"liste_bu"}),
+        match=ClientMatch(frozenset(), (ip_network("192.0.2.0/24"),), frozenset()),
+        **group_changes,
+    )
+    return Config(settings(), (pupils,), "pupils", "<test>")
+
+
+def engine(mode: Mode = Mode.FILTER, **group_changes: object) -> Engine:
+    return Engine(config(mode, **group_changes), LISTS, lists_built=NOW - 3600)
+
+
+def test_an_allowed_dns_query_is_accepted_and_never_marks_the_flow() -> None:
+    verdict = engine().judge(udp4(dns_query("www.wikipedia.org")), META)
+    assert verdict.action is Action.ACCEPT and verdict.inject == ()
+    assert verdict.decision is not None and verdict.decision.verdict.value == "allow"
+
+
+def test_a_blocked_dns_query_is_dropped_and_answered_from_the_resolver() -> None:
+    query = dns_query("WWW.Casino.Example", msg_id=0xBEEF, edns=1232)
+    verdict = engine().judge(udp4(query, sport=40123), META)
+    assert verdict.action is Action.DROP
+    (answer,) = verdict.inject
+    packet = read_ip(answer)
+    assert packet.proto == PROTO_UDP
+    assert (packet.src, packet.sport) == (SERVER4, 53)
+    assert (packet.dst, packet.dport) == (CLIENT4, 40123)
+    reply = read_dns_message(packet.payload)
+    assert reply.response and reply.msg_id == 0xBEEF
+    assert packet.payload[3] & 0x0F == 3  # NXDOMAIN
+    assert b"\x03WWW\x06Casino\x07Example\x00" in packet.payload  # the question echoed as sent
+    assert b"copgate" in packet.payload  # the Extended DNS Error's text
+    assert verdict.decision is not None and verdict.decision.category == "gambling"
+
+
+def test_the_null_answer_gives_0_0_0_0() -> None:
+    eng = engine()
+    eng.config = dataclasses.replace(eng.config, settings=settings(dns_block=DnsBlockAnswer.NULL))
+    (answer,) = eng.judge(udp4(dns_query("casino.example")), META).inject
+    payload = read_ip(answer).payload
+    assert payload[7] == 1 and payload.endswith(b"\x00\x04\x00\x00\x00\x00")
+
+
+def test_a_blocked_hello_resets_both_ends_with_exact_numbers() -> None:
+    hello = client_hello("casino.example")
+    segment = ipv4(CLIENT4, SERVER4, 6, tcp(40000, 443, 5000, hello, TCP_ACK))
+    # Set the acknowledgment number the client sent: 7000.
+    segment = segment[:28] + (7000).to_bytes(4, "big") + segment[32:]
+    eng = engine()
+    eng.judge(syn4(4999), META)
+    verdict = eng.judge(segment, META)
+    assert verdict.action is Action.DROP
+    to_server, to_client = (read_ip(p) for p in verdict.inject)
+    assert to_server.dst == SERVER4 and to_server.flags & TCP_RST and to_server.seq == 5000
+    assert to_client.dst == CLIENT4 and to_client.flags & TCP_RST and to_client.seq == 7000
+    assert to_client.ack == 5000 + len(hello)
+
+
+def test_an_allowed_hello_marks_the_flow_decided() -> None:
+    verdict = engine().judge(tcp4(1, client_hello("www.example.org")), META)
+    assert verdict.action is Action.DECIDED
+    assert verdict.question is not None and verdict.question.kind is Kind.TLS
+
+
+def test_a_hello_in_two_segments_is_accepted_then_judged() -> None:
+    hello = client_hello("adult.example", padding=1700)
+    eng = engine()
+    first = eng.judge(tcp4(1, hello[:1460]), META)
+    second = eng.judge(tcp4(1461, hello[1460:]), META)
+    assert first.action is Action.ACCEPT
+    assert second.action is Action.DROP and len(second.inject) == 2
+
+
+def test_a_blocked_quic_flow_stays_dropped() -> None:
+    handshake = client_hello("casino.example", records=False)
+    initial = udp4(quic_initial(handshake, b"\x01" * 8), dport=443)
+    eng = engine()
+    assert eng.judge(initial, META).action is Action.DROP
+    later = udp4(b"\x40" + bytes(40), dport=443)  # a short-header packet of the same flow
+    assert eng.judge(later, META).action is Action.DROP
+
+
+def test_blocked_http_gets_a_redirect_to_the_block_page() -> None:
+    request = b"GET / HTTP/1.1\r\nHost: casino.example\r\n\r\n"
+    verdict = engine().judge(tcp4(1, request, dport=80), META)
+    assert verdict.action is Action.DROP
+    to_client, to_server = (read_ip(p) for p in verdict.inject)
+    assert to_client.payload.startswith(b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1:8099/")
+    assert b"host=casino.example" in to_client.payload
+    assert to_server.flags & TCP_RST
+
+
+def test_a_walled_garden_refuses_unreadable_traffic_and_a_filter_allows_it() -> None:
+    ssh = b"SSH-2.0-OpenSSH_9.2\r\n"
+    garden = engine(Mode.WHITELIST)
+    garden.judge(syn4(0, dport=22), META)
+    refused = garden.judge(tcp4(1, ssh, dport=22), META)
+    assert refused.action is Action.DROP and len(refused.inject) == 2
+    filtering = engine(Mode.FILTER)
+    filtering.judge(syn4(0, dport=22), META)
+    assert filtering.judge(tcp4(1, ssh, dport=22), META).action is Action.DECIDED
+
+
+def test_a_walled_garden_blocks_what_is_not_white() -> None:
+    garden = engine(Mode.WHITELIST)
+    assert garden.judge(udp4(dns_query("www.school.example")), META).action is Action.ACCEPT
+    assert garden.judge(udp4(dns_query("www.wikipedia.org")), META).action is Action.DROP
+
+
+def test_malformed_packets_follow_the_failure_mode() -> None:
+    broken = udp4(b"\x00\x01")  # a DNS message of two bytes
+    assert engine(failure=FailureMode.OPEN).judge(broken, META).action is Action.ACCEPT
+    assert engine(failure=FailureMode.CLOSED).judge(broken, META).action is Action.DROP
+
+
+def test_an_internal_error_still_gives_a_verdict() -> None:
+    eng = engine()
+
+    class Exploding:
+        def lookup(self, name: str) -> object:
+            raise RuntimeError("boom")
+
+    eng.lists = Exploding()  # type: ignore[assignment]
+    verdict = eng.judge(udp4(dns_query("www.example.org")), META)
+    assert verdict.action in (Action.ACCEPT, Action.DROP)
+    assert "RuntimeError" in verdict.note and eng.counters.failures == 1
+
+
+def test_counters_count_by_kind_and_verdict() -> None:
+    eng = engine()
+    eng.judge(udp4(dns_query("casino.example")), META)
+    eng.judge(udp4(dns_query("ok.example")), META)
+    assert eng.counters.by_kind == {"dns:block": 1, "dns:allow": 1}
+    assert eng.counters.packets == 2
+
+
+def test_unreadable_treatment_can_be_overridden() -> None:
+    eng = engine(Mode.FILTER, unreadable=Treatment.REFUSE)
+    eng.judge(syn4(0, dport=443), META)
+    assert eng.judge(tcp4(1, b"\x00" * 30), META).action is Action.DROP
+
+
+def test_ipv6_dns_is_judged() -> None:
+    eng = engine()
+    eng.config = dataclasses.replace(
+        eng.config,
+        groups=(
+            dataclasses.replace(
+                eng.config.groups[0],
+                match=ClientMatch(frozenset(), (ip_network("2001:db8:1::/64"),), frozenset()),
+            ),
+        ),
+    )
+    verdict = eng.judge(
+        ipv6(CLIENT6, SERVER6, 17, udp(5353, 53, dns_query("casino.example"))), META
+    )
+    assert verdict.action is Action.DROP
+    assert read_ip(verdict.inject[0]).dst == CLIENT6
