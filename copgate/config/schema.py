@@ -1,0 +1,127 @@
+"""The config vocabulary as tables: every option, its converter and its defaults.
+
+UCI and TOML use the same option names (a UCI ``list`` is a TOML array), so
+one table per section kind serves both. ``many`` marks list options (a single
+``option`` is taken as a one-element list); ``in_template`` is false for the
+options that say who is in a group, which a template must not set;
+``category`` marks values checked against the list catalogue when one is
+given.
+
+Defaults that depend on a group's mode are in ``copgate.policy.model``
+(``MODE_DEFAULTS``) and, for safe search and YouTube, in ``SAFE_DEFAULTS``
+here. This module is data; it never reads files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from copgate.config import values
+from copgate.policy.model import (
+    DnsBlockAnswer,
+    FailureMode,
+    Mode,
+    Treatment,
+    YouTubeMode,
+)
+
+MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list update (RFC 2308 §5)
+DEFAULT_BLOCK_TTL = 300
+DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
+DEFAULT_TLS_PORTS = (443,)
+DEFAULT_LAN_INTERFACES = ("br-lan",)
+"""OpenWrt's LAN bridge."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """How one option is read."""
+
+    convert: Callable[[object], object]
+    many: bool = False
+    """A list option: several values (UCI ``list`` lines, a TOML array)."""
+    in_template: bool = True
+    """False for the options a template may not set (who is in the group)."""
+    category: bool = False
+    """Each value must be a category of the catalogue, when one is given."""
+
+
+GENERAL: Mapping[str, Spec] = MappingProxyType(
+    {
+        "lists": Spec(values.path_text, many=True),
+        "timezone": Spec(values.tz_string),
+        "dns_block": Spec(values.choice(DnsBlockAnswer)),
+        "blockpage_ipv4": Spec(values.ipv4),
+        "blockpage_ipv6": Spec(values.ipv6),
+        "block_ttl": Spec(values.integer(0, MAX_BLOCK_TTL)),
+        "tls_ports": Spec(values.port, many=True),
+        "lan_interfaces": Spec(values.interface, many=True),
+        "default_group": Spec(values.group_name),
+    }
+)
+
+BYPASS_SWITCHES = (
+    "block_dot",
+    "block_doh",
+    "canaries",
+    "https_records_nodata",
+    "refuse_real_ech",
+    "refuse_quic",
+    "refuse_bare_ip",
+)
+"""The ``Bypass`` fields, in order; each is a boolean option of a group."""
+
+GROUP: Mapping[str, Spec] = MappingProxyType(
+    {
+        "template": Spec(values.template_name, in_template=False),
+        "description": Spec(values.text),
+        "mode": Spec(values.choice(Mode)),
+        "interfaces": Spec(values.interface, many=True, in_template=False),
+        "addresses": Spec(values.network, many=True, in_template=False),
+        "macs": Spec(values.mac, many=True, in_template=False),
+        "block_categories": Spec(values.category, many=True, category=True),
+        "allow_categories": Spec(values.category, many=True, category=True),
+        "allow": Spec(values.host_name, many=True),
+        "block": Spec(values.host_name, many=True),
+        "safe_search": Spec(values.boolean),
+        "youtube": Spec(values.choice(YouTubeMode)),
+        "failure": Spec(values.choice(FailureMode)),
+        "unreadable": Spec(values.choice(Treatment)),
+        "invalid_names": Spec(values.choice(Treatment)),
+        **{switch: Spec(values.boolean) for switch in BYPASS_SWITCHES},
+    }
+)
+
+WINDOW: Mapping[str, Spec] = MappingProxyType(
+    {
+        "group": Spec(values.group_name),
+        "days": Spec(values.days, many=True),
+        "start": Spec(values.clock_start),
+        "end": Spec(values.clock_end),
+        "block": Spec(values.block_word),
+        "categories": Spec(values.category, many=True, category=True),
+    }
+)
+
+SAFE_DEFAULTS: Mapping[Mode, tuple[bool, YouTubeMode]] = MappingProxyType(
+    {
+        # Safe search is on wherever anything is filtered; YouTube's strict
+        # restricted mode hides much school material, so a category filter
+        # gets the moderate one and the walled garden the strict one.
+        Mode.FILTER: (True, YouTubeMode.MODERATE),
+        Mode.WHITELIST: (True, YouTubeMode.STRICT),
+        Mode.OFF: (False, YouTubeMode.OFF),
+    }
+)
+"""(safe_search, youtube) for a group whose config and template set neither."""
+
+UNUSED_BY_MODE: Mapping[Mode, tuple[str, ...]] = MappingProxyType(
+    {
+        Mode.FILTER: ("allow_categories",),
+        Mode.WHITELIST: ("block_categories",),
+        Mode.OFF: ("block_categories", "allow_categories"),
+    }
+)
+"""Options a group may set that its mode ignores: a warning, not an error."""
