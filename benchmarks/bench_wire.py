@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from copgate.tools.capture import read_capture  # noqa: E402
 from copgate.tools.samples import client_hello, quic_initial  # noqa: E402
+from copgate.wire.dns import read_dns_message  # noqa: E402
 from copgate.wire.flows import FlowTracker, Seen  # noqa: E402
 from copgate.wire.link import ip_datagram  # noqa: E402
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_SYN, read_ip  # noqa: E402
@@ -69,7 +70,9 @@ def first_dns_query() -> bytes:
     for datagram in datagrams("dns-google-nsid.pcapng"):
         packet = read_ip(datagram)
         if packet.proto == PROTO_UDP and packet.dport == 53:
-            return datagram
+            query = read_dns_message(packet.payload)
+            if query.name.valid:  # the capture starts with a priming query for "."
+                return datagram
     raise SystemExit("no DNS query found")
 
 
@@ -141,7 +144,9 @@ def copgate_runner(flows: Sequence[Sequence[bytes]]) -> Callable[[], None]:
     return run
 
 
-def scapy_runner(flows: Sequence[Sequence[bytes]], field: Callable[[object], object]) -> Callable[[], None]:
+def scapy_runner(
+    flows: Sequence[Sequence[bytes]], field: Callable[[object], object]
+) -> Callable[[], None]:
     from scapy.layers.inet import IP
     from scapy.layers.inet6 import IPv6
 

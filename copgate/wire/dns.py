@@ -13,7 +13,7 @@ from __future__ import annotations
 from struct import Struct
 
 from copgate.errors import WireError
-from copgate.wire.names import name_from_labels
+from copgate.wire.names import Name, name_from_labels
 from copgate.wire.question import DnsQuery
 
 MAX_LABEL = 63  # RFC 1035 §2.3.4
@@ -21,6 +21,8 @@ MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4, octets including length bytes
 MAX_POINTERS = 32  # far more than any real name needs; bounds hostile chains
 HEADER_SIZE = 12  # RFC 1035 §4.1.1
 TCP_LENGTH_SIZE = 2  # RFC 1035 §4.2.2: two-octet length before each message
+TYPE_A = 1
+TYPE_AAAA = 28  # RFC 3596
 TYPE_OPT = 41  # RFC 6891 §6.1.1
 TYPE_HTTPS = 65  # RFC 9460
 QR_BIT = 0x8000
@@ -41,7 +43,7 @@ def read_dns_message(data: bytes) -> DnsQuery:
         # RFC 9619: a query holds exactly one question. Zero-question messages
         # (DNS cookies) name nothing copgate could judge.
         raise WireError(f"DNS message with {qdcount} questions, expected 1")
-    labels, pos = _read_name(data, HEADER_SIZE)
+    name, pos = _read_question_name(data)
     if pos + 4 > len(data):
         raise WireError(f"DNS question cut after its name at offset {pos}")
     qtype, qclass = _QUESTION_TAIL.unpack_from(data, pos)
@@ -56,7 +58,42 @@ def read_dns_message(data: bytes) -> DnsQuery:
             edns = (data[pos + 3] << 8) | data[pos + 4]
         else:
             edns = _read_edns_size(data, pos, ancount + nscount, arcount)
-    return DnsQuery(name_from_labels(labels), qtype, qclass, msg_id, response, edns)
+    return DnsQuery(name, qtype, qclass, msg_id, response, edns)
+
+
+_WIRE_NAMES: dict[bytes, Name] = {}
+WIRE_NAME_ENTRIES = 8192
+
+
+def _read_question_name(data: bytes) -> tuple[Name, int]:
+    """The question's name and the offset after it.
+
+    Fast path: a name without compression pointers (every real query) is
+    found by stepping over its length octets, and its normalised form is
+    memoised by its wire bytes; anything else takes the full reader.
+    """
+    pos = HEADER_SIZE
+    try:
+        length = data[pos]
+        while length:
+            if length > MAX_LABEL:
+                break
+            pos += length + 1
+            length = data[pos]
+        else:
+            wire = data[HEADER_SIZE : pos + 1]
+            name = _WIRE_NAMES.get(wire)
+            if name is None and len(wire) <= MAX_NAME_WIRE:
+                labels, _end = _read_name(data, HEADER_SIZE)
+                if len(_WIRE_NAMES) >= WIRE_NAME_ENTRIES:
+                    _WIRE_NAMES.clear()
+                name = _WIRE_NAMES[wire] = name_from_labels(labels)
+            if name is not None:
+                return name, pos + 1
+    except IndexError:
+        pass  # cut short: the full reader says where
+    labels, pos = _read_name(data, HEADER_SIZE)
+    return name_from_labels(labels), pos
 
 
 def read_dns_tcp(stream: bytes) -> tuple[list[DnsQuery], int]:
@@ -77,6 +114,35 @@ def read_dns_tcp(stream: bytes) -> tuple[list[DnsQuery], int]:
         out.append(read_dns_message(stream[pos + TCP_LENGTH_SIZE : end]))
         pos = end
     return out, pos
+
+
+def read_dns_addresses(data: bytes) -> tuple[int, list[tuple[int, bytes, int]]]:
+    """The rcode and the A/AAAA records (type, address, TTL) of a response.
+
+    For the daemon's own lookups of safe-search endpoints; CNAME chains are
+    followed implicitly, since a resolver puts the target's addresses in the
+    same answer section.
+    """
+    if len(data) < HEADER_SIZE:
+        raise WireError(f"DNS header needs {HEADER_SIZE} bytes, have {len(data)}")
+    _msg_id, flags, qdcount, ancount, _nscount, _arcount = _HEADER.unpack_from(data)
+    pos = HEADER_SIZE
+    for _ in range(qdcount):
+        _labels, pos = _read_name(data, pos)
+        pos += 4
+    records: list[tuple[int, bytes, int]] = []
+    for _ in range(ancount):
+        _labels, pos = _read_name(data, pos)
+        if pos + _RR_FIXED.size > len(data):
+            raise WireError(f"DNS resource record cut at offset {pos}")
+        rtype, _rclass, ttl, rdlength = _RR_FIXED.unpack_from(data, pos)
+        pos += _RR_FIXED.size
+        if pos + rdlength > len(data):
+            raise WireError(f"DNS record data passes the message end at offset {pos}")
+        if (rtype, rdlength) in ((TYPE_A, 4), (TYPE_AAAA, 16)):
+            records.append((rtype, data[pos : pos + rdlength], ttl))
+        pos += rdlength
+    return flags & 0x000F, records
 
 
 def question_end(data: bytes) -> int:

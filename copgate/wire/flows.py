@@ -134,7 +134,8 @@ class FlowTracker:
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
-        self.expire(now)
+        if self._flows:
+            self.expire(now)
         self._now = now
         if packet.fragment and not packet.sport:
             return Observation(Seen.IGNORED, reason="a later IP fragment")
@@ -357,9 +358,11 @@ class FlowTracker:
         flow.key_dcid = initials[-1].dcid
         before = flow.stream.size
         try:
-            for initial in initials:
-                for frame in initial.crypto:
-                    flow.stream.add(frame.offset, frame.data)
+            # In offset order: Chromium shuffles its CRYPTO frames on purpose,
+            # and in-order pieces join the prefix without being held.
+            frames = sorted(frame for initial in initials for frame in initial.crypto)
+            for offset, data in frames:
+                flow.stream.add(offset, data)
         except StreamOverflow:
             self.stats.overflows += 1
             self._finish(key)

