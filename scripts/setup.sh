@@ -12,7 +12,7 @@ fi
 DEBIAN_PACKAGES=(
     python3 python3-venv python3-dev gcc            # the virtual environment; NetfilterQueue builds
     libnetfilter-queue-dev                          # ... against this
-    iproute2 iptables ethtool                       # the network-namespace lab
+    iproute2 iptables nftables ethtool util-linux   # the network-namespace lab; nft -c checks fw4 text
     dnsmasq-base unbound nginx-light                # real servers (lab, list benchmark)
     bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
     chromium chromium-driver                        # the headless browser in lab tests

@@ -1,0 +1,135 @@
+"""Applies and removes copgate's iptables/ip6tables rules: the edge of ``copgate.firewall``.
+
+``apply`` is idempotent: copgate's chains are replaced in one
+``iptables-restore --noflush`` transaction (so a reload never leaves a
+moment without rules), then each jump from FORWARD and INPUT is inserted
+first in its hook unless already there, and jumps no longer in the plan are
+deleted. ``remove`` always runs to the end: it deletes every jump to
+copgate's chain it finds (whatever config made it), flushes and deletes the
+chains, and only then reports what failed.
+
+Which iptables: the system's ``iptables`` (the nft backend on Debian 12 and
+most current distributions) by default; ``LEGACY`` and ``NFT`` name the
+backends explicitly. Both queue on a kernel with the xtables NFQUEUE target
+(checked in the lab); mixing them on one host puts rules in two places.
+Never judges a packet, never reads the config.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from copgate.errors import CopgateError
+from copgate.firewall import CHAIN, HOOKS, OTHER_CHAIN, Family, IptablesPlan
+
+COMMAND_TIMEOUT = 30.0
+"""Seconds one iptables command may take (it waits for the xtables lock)."""
+
+
+class FirewallError(CopgateError):
+    """copgate's firewall rules could not be applied or removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """The iptables and ip6tables commands of one backend."""
+
+    iptables: str = "iptables"
+    ip6tables: str = "ip6tables"
+
+    def command(self, family: Family) -> str:
+        return self.iptables if family is Family.IPV4 else self.ip6tables
+
+
+DEFAULT = Tools()
+LEGACY = Tools("iptables-legacy", "ip6tables-legacy")
+NFT = Tools("iptables-nft", "ip6tables-nft")
+
+
+def _run(
+    argv: Sequence[str], netns: str | None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+    try:
+        return subprocess.run(
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FirewallError(f"{shlex.join(command)}: {exc}") from exc
+
+
+def _checked(argv: Sequence[str], netns: str | None, stdin: str | None = None) -> str:
+    result = _run(argv, netns, stdin)
+    if result.returncode != 0:
+        raise FirewallError(f"{shlex.join(argv)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def jumps_present(
+    family: Family, *, netns: str | None = None, tools: Tools = DEFAULT, chain: str = CHAIN
+) -> list[tuple[str, ...]]:
+    """Every rule of FORWARD and INPUT that jumps to ``chain``, as ``(HOOK, args...)``."""
+    command = tools.command(family)
+    found: list[tuple[str, ...]] = []
+    for hook in HOOKS:
+        for line in _checked([command, "-w", "-S", hook], netns).splitlines():
+            words = shlex.split(line)
+            if words[:2] == ["-A", hook] and words[-2:] == ["-j", chain]:
+                found.append(tuple(words[1:]))
+    return found
+
+
+def apply(plan: IptablesPlan, *, netns: str | None = None, tools: Tools = DEFAULT) -> None:
+    """Install ``plan``: chains replaced atomically, then the jumps into them."""
+    command = tools.command(plan.family)
+    _checked([f"{command}-restore", "-w", "--noflush"], netns, plan.restore_text())
+    present = jumps_present(plan.family, netns=netns, tools=tools)
+    for jump in plan.jumps:
+        if jump not in present:
+            # First in its hook: before the router's own "established: accept".
+            _checked([command, "-w", "-I", jump[0], "1", *jump[1:]], netns)
+    for stale in present:
+        if stale not in plan.jumps:
+            _checked([command, "-w", "-D", *stale], netns)
+
+
+def remove(
+    families: Sequence[Family] = (Family.IPV4, Family.IPV6),
+    *,
+    netns: str | None = None,
+    tools: Tools = DEFAULT,
+    chains: Sequence[str] = (CHAIN, OTHER_CHAIN),
+) -> None:
+    """Remove every jump to copgate's chain and the chains; FirewallError after trying all."""
+    problems: list[str] = []
+    for family in families:
+        command = tools.command(family)
+        try:
+            for jump in jumps_present(family, netns=netns, tools=tools, chain=chains[0]):
+                _checked([command, "-w", "-D", *jump], netns)
+        except FirewallError as exc:
+            problems.append(str(exc))
+        # Flush all first: the main chain jumps to the others, and a chain
+        # still referenced cannot be deleted.
+        for verb in ("-F", "-X"):
+            for chain in chains:
+                result = _run([command, "-w", verb, chain], netns)
+                if result.returncode != 0 and not _absent(result.stderr):
+                    problems.append(f"{command} {verb} {chain}: {result.stderr.strip()}")
+    if problems:
+        raise FirewallError("; ".join(problems))
+
+
+def _absent(stderr: str) -> bool:
+    # iptables-legacy: "No chain/target/match by that name."; the nft
+    # backend: "No such file or directory" or "chain ... does not exist".
+    text = stderr.lower()
+    return any(words in text for words in ("no chain", "no such file", "does not exist"))
