@@ -17,7 +17,7 @@ import contextlib
 import json
 import random
 import shutil
-import subprocess  # noqa: TID251 - starts chromedriver
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,14 +76,14 @@ def _driver(log: str) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + DRIVER_START  # noqa: TID251 - a real wait
+        deadline = time.monotonic() + DRIVER_START
         while True:
             try:
                 if _call(base, "GET", "/status", timeout=1.0).get("ready"):
                     break
             except OSError:
                 pass
-            if time.monotonic() > deadline or process.poll() is not None:  # noqa: TID251
+            if time.monotonic() > deadline or process.poll() is not None:
                 raise WebDriverError("chromedriver did not start")
             time.sleep(0.05)
         yield base

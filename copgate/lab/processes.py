@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess  # noqa: TID251 - the lab runs ip, iptables and servers
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +80,7 @@ class LabProcess:
 def _clock() -> float:
     # The lab waits for real processes on the real clock; the pure core's
     # rule (time is an argument) is for what is judged, not for a test bench.
-    return time.monotonic()  # noqa: TID251
+    return time.monotonic()
 
 
 def python_env() -> dict[str, str]:
