@@ -71,6 +71,12 @@ CHAIN = "COPGATE"
 """iptables chain copgate owns, jumped to from FORWARD and INPUT."""
 OTHER_CHAIN = "COPGATE-OTHER"
 """iptables chain refusing every IP protocol but TCP, UDP and ICMP."""
+OTHER_PASS_CHAIN = "COPGATE-OTHER-OK"
+"""iptables chain accepting every IP protocol but TCP, UDP and ICMP: the
+exemption of a client from a later refusal of them. iptables cannot match
+"none of three protocols" in one rule, so, unlike nftables' ``return``, this
+accepts at once (the router's own forward rules for VPN protocols are then
+not consulted for exempt clients)."""
 NFT_TABLE = "copgate"
 NFT_PRIORITY = "filter - 5"
 """Before fw4's chains (priority filter), after raw and conntrack."""
@@ -173,6 +179,10 @@ class Refusal:
     """Destination ports; empty: every port (required empty for OTHER)."""
     except_ports: bool = False
     """Refuse every port but ``ports``."""
+    exempt: bool = False
+    """Not a refusal but an exemption: these clients are spared the refusals of
+    this traffic that follow (a group that allows QUIC, placed before the
+    default group that refuses it). The first entry a packet matches wins."""
 
     def __post_init__(self) -> None:
         if not _REASON.match(self.reason):
@@ -289,6 +299,30 @@ class Rule:
     """Only TCP segments that carry data (see the module docstring)."""
 
 
+def _exemption(spec: FirewallSpec, client: ClientMatch, refusal: Refusal) -> Rule:
+    """The rule that spares ``client`` the later refusals of ``refusal``'s traffic.
+
+    Traffic copgate queues (QUIC) must still be queued, so the exemption is
+    the QUIC queue rule for that client; traffic it never queues (DoT, the
+    unreadable rest) leaves copgate's chain, to the router's own rules.
+    """
+    comment = f"copgate: {refusal.reason} not refused"
+    quic = set(refusal.ports) <= set(spec.quic_ports) and refusal.ports
+    if refusal.protocol is Protocol.UDP and quic and not refusal.except_ports:
+        return Rule(
+            Action.QUEUE,
+            comment,
+            Protocol.UDP,
+            refusal.ports,
+            client=client,
+            undecided=spec.decided_mark,
+            original_only=True,
+        )
+    return Rule(
+        Action.RETURN, comment, refusal.protocol, refusal.ports, refusal.except_ports, client
+    )
+
+
 def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
     """The rules of copgate's chain, in order, for every family."""
     rules = [
@@ -296,6 +330,9 @@ def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
         Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark),
     ]
     for client, refusal in spec.refusals:
+        if refusal.exempt:
+            rules.append(_exemption(spec, client, refusal))
+            continue
         rules.append(
             Rule(
                 Action.REJECT,
@@ -417,7 +454,7 @@ def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
         bypass = ["--queue-bypass"] if spec.when_absent is WhenAbsent.PASS else []
         return ["-j", "NFQUEUE", "--queue-num", str(spec.queue_num), *bypass]
     if rule.action is Action.RETURN:
-        return ["-j", "RETURN"]
+        return ["-j", OTHER_PASS_CHAIN if rule.protocol is Protocol.OTHER else "RETURN"]
     if rule.action is Action.MARK_DECIDED:
         return ["-j", "CONNMARK", "--set-xmark", _mask(spec.decided_mark)]
     if rule.protocol is Protocol.TCP:
@@ -456,10 +493,15 @@ def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family) -> list[tuple[str,
 def _other_chain(family: Family) -> list[tuple[str, ...]]:
     icmp = "icmp" if family is Family.IPV4 else "ipv6-icmp"
     reject = "icmp-proto-unreachable" if family is Family.IPV4 else "icmp6-adm-prohibited"
-    rules: list[tuple[str, ...]] = [
-        ("-A", OTHER_CHAIN, "-p", protocol, "-j", "RETURN") for protocol in ("tcp", "udp", icmp)
-    ]
-    rules.append(("-A", OTHER_CHAIN, "-j", "REJECT", "--reject-with", reject))
+    rules: list[tuple[str, ...]] = []
+    for chain, verdict in (
+        (OTHER_CHAIN, ("REJECT", "--reject-with", reject)),
+        (OTHER_PASS_CHAIN, ("ACCEPT",)),
+    ):
+        rules += [
+            ("-A", chain, "-p", protocol, "-j", "RETURN") for protocol in ("tcp", "udp", icmp)
+        ]
+        rules.append(("-A", chain, "-j", *verdict))
     return rules
 
 
@@ -474,7 +516,7 @@ def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
     jumps = tuple(
         (hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in spec.lan_interfaces
     )
-    return IptablesPlan(family, (CHAIN, OTHER_CHAIN), tuple(rules), jumps)
+    return IptablesPlan(family, (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN), tuple(rules), jumps)
 
 
 # -- nftables ----------------------------------------------------------------

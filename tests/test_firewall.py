@@ -26,6 +26,7 @@ from copgate.firewall import (
     DECIDED_MARK,
     INJECTED_MARK,
     OTHER_CHAIN,
+    OTHER_PASS_CHAIN,
     REFUSE_DOQ,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -140,13 +141,17 @@ def test_iptables_default_rules_exactly() -> None:
         "-A COPGATE-OTHER -p udp -j RETURN",
         "-A COPGATE-OTHER -p icmp -j RETURN",
         "-A COPGATE-OTHER -j REJECT --reject-with icmp-proto-unreachable",
+        "-A COPGATE-OTHER-OK -p tcp -j RETURN",
+        "-A COPGATE-OTHER-OK -p udp -j RETURN",
+        "-A COPGATE-OTHER-OK -p icmp -j RETURN",
+        "-A COPGATE-OTHER-OK -j ACCEPT",
     ]
 
 
 def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
     plan = render_iptables(SPEC, Family.IPV6)
     assert plan.command == "ip6tables"
-    assert plan.chains == (CHAIN, OTHER_CHAIN)
+    assert plan.chains == (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
     assert plan.jumps == (
         ("FORWARD", "-i", "br-lan", "-j", CHAIN),
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
@@ -186,7 +191,7 @@ def test_iptables_walled_garden_refuses_all_it_cannot_read() -> None:
     ]
     assert "-m multiport '!' --dports 53,443 " in _with(v4, "refuse unreadable-udp")[0]
     assert _with(v4, "refuse unreadable-other")[0].endswith(f"-j {OTHER_CHAIN}")
-    assert v6[-2:] == [
+    assert v6[-6:-4] == [
         "-A COPGATE-OTHER -p ipv6-icmp -j RETURN",
         "-A COPGATE-OTHER -j REJECT --reject-with icmp6-adm-prohibited",
     ]
@@ -220,11 +225,16 @@ def test_fail_closed_drops_the_bypass() -> None:
 def test_restore_text_reads_back_as_the_same_arguments() -> None:
     plan = render_iptables(FULL, Family.IPV4)
     lines = plan.restore_text().splitlines()
-    assert lines[:3] == ["*filter", ":COPGATE - [0:0]", ":COPGATE-OTHER - [0:0]"]
+    assert lines[:4] == [
+        "*filter",
+        ":COPGATE - [0:0]",
+        ":COPGATE-OTHER - [0:0]",
+        ":COPGATE-OTHER-OK - [0:0]",
+    ]
     assert lines[-1] == "COMMIT"
     # iptables-restore's quoting (double quotes, backslash escapes) is a
     # subset of the shell's, so shlex reads what it would read.
-    assert [tuple(shlex.split(line)) for line in lines[3:-1]] == list(plan.rules)
+    assert [tuple(shlex.split(line)) for line in lines[4:-1]] == list(plan.rules)
     assert '--comment "copgate: refuse dot"' in plan.restore_text()
 
 
@@ -496,3 +506,28 @@ def test_matches_are_normalised() -> None:
     assert ClientMatch(ClientKind.CIDR, "2001:DB8:1::/64").value == "2001:db8:1::/64"
     assert PUPILS.family is Family.IPV4
     assert GUESTS.family is None
+
+
+def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
+    staff = ClientMatch(ClientKind.CIDR, "192.0.2.64/26")
+    spec = FirewallSpec(
+        LANS,
+        refusals=(
+            (staff, dataclasses.replace(REFUSE_QUIC, exempt=True)),
+            (staff, dataclasses.replace(REFUSE_DOT, exempt=True)),
+            (staff, Refusal("unreadable-other", Protocol.OTHER, exempt=True)),
+            (ANY_CLIENT, REFUSE_QUIC),
+            (ANY_CLIENT, REFUSE_DOT),
+            (ANY_CLIENT, Refusal("unreadable-other", Protocol.OTHER)),
+        ),
+    )
+    rules = _rules(spec, Family.IPV4)
+    quic_exempt, dot_exempt, other_exempt = rules[3:6]
+    # QUIC is still queued for the exempt client; DoT and other protocols leave the chain.
+    assert "-s 192.0.2.64/26 -p udp --dport 443" in quic_exempt and "NFQUEUE" in quic_exempt
+    assert "-s 192.0.2.64/26 -p tcp --dport 853" in dot_exempt and dot_exempt.endswith("-j RETURN")
+    assert other_exempt.endswith(f"-j {OTHER_PASS_CHAIN}")
+    assert "REJECT" in rules[6] and "--dport 443" in rules[6]
+    nft = render_nft(spec)
+    assert "ip saddr 192.0.2.64/26 udp dport 443 ct direction original" in nft
+    assert "meta l4proto != { tcp, udp, icmp, ipv6-icmp } return" in nft

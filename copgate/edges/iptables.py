@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from copgate.errors import CopgateError
-from copgate.firewall import CHAIN, HOOKS, OTHER_CHAIN, Family, IptablesPlan
+from copgate.firewall import CHAIN, HOOKS, OTHER_CHAIN, OTHER_PASS_CHAIN, Family, IptablesPlan
 
 COMMAND_TIMEOUT = 30.0
 """Seconds one iptables command may take (it waits for the xtables lock)."""
@@ -106,7 +106,7 @@ def remove(
     *,
     netns: str | None = None,
     tools: Tools = DEFAULT,
-    chains: Sequence[str] = (CHAIN, OTHER_CHAIN),
+    chains: Sequence[str] = (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN),
 ) -> None:
     """Remove every jump to copgate's chain and the chains; FirewallError after trying all."""
     problems: list[str] = []

@@ -25,7 +25,7 @@ class ListSet:
         self.built = max((cache.header.build_time for cache in self.caches), default=0)
         """The newest build time: a clock earlier than this is not plausible."""
         if len(self.caches) == 1:
-            self.lookup = self.caches[0].lookup  # type: ignore[method-assign]
+            self.lookup = self.caches[0].lookup  # type: ignore[method-assign,assignment]
 
     @classmethod
     def open(cls, paths: Sequence[str | Path]) -> ListSet:

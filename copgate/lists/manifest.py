@@ -68,5 +68,5 @@ def compile_manifest(
         names, report = read_source_file(item.path, SourceFormat.DOMAINS)
         table.add_names(names, frozenset({item.category}), white=item.white)
         reports.append(report)
-    data, report = build_cache(table, catalogue, build_time=build_time, release=release)
-    return data, report, reports
+    data, compiled = build_cache(table, catalogue, build_time=build_time, release=release)
+    return data, compiled, reports

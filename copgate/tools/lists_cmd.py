@@ -1,0 +1,199 @@
+"""``copgate compile`` and ``copgate lookup``: build a list cache, ask it about names.
+
+``compile`` reads list sources (plain domains, hosts, adblock, dnsmasq files,
+plain or gzip, and UT1 tarballs or trees), prints each import report, and
+installs one cache file atomically; ``lookup`` opens a cache and prints, for
+each name, whether it is listed, which suffix matched, its categories and
+whether a white (exception) entry decided. This module is the edge: it reads
+the clock (the build time) and the command line; the work is in
+``copgate.lists``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from copgate.errors import ListSourceError
+from copgate.lists.cache import ListCache
+from copgate.lists.compile import EntryTable, build_cache, check_budget
+from copgate.lists.install import install_cache
+from copgate.lists.model import Category, DefaultUse, ListMatch
+from copgate.lists.sources import SourceFormat, read_source_file
+from copgate.lists.ut1 import read_ut1, ut1_entries
+from copgate.wire.names import name_from_bytes
+
+UT1_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".tar.bz2")
+"""A file with one of these endings is a UT1 archive; a directory is a UT1 tree."""
+_CATEGORY = re.compile(r"[A-Za-z0-9_.-]+")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``compile`` and ``lookup`` subcommands."""
+    compile_parser = subparsers.add_parser(
+        "compile",
+        help="compile list sources into one memory-mapped cache file",
+        description=(
+            "Read list sources and install one cache file atomically. A UT1 tarball "
+            f"({', '.join(UT1_SUFFIXES)}) or directory gives its own categories "
+            "(CATEGORY=PATH, or CAT1,CAT2=PATH, reads only those). Other files "
+            "(domains, hosts, adblock, dnsmasq; plain or gzip) take --category, or "
+            "a category of their own written CATEGORY=PATH."
+        ),
+    )
+    compile_parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    compile_parser.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
+    compile_parser.add_argument("--category", metavar="NAME", help="category of plain sources")
+    compile_parser.add_argument(
+        "--white", action="store_true", help="plain sources are white (exception) entries"
+    )
+    compile_parser.add_argument(
+        "--format",
+        choices=[fmt.value for fmt in SourceFormat],
+        help="format of plain sources (default: detect)",
+    )
+    compile_parser.add_argument(
+        "--budget", type=parse_size, metavar="BYTES", help="refuse a cache larger than this (8M)"
+    )
+    compile_parser.add_argument(
+        "--release", type=int, default=0, help="release number to record (0: local build)"
+    )
+    compile_parser.set_defaults(func=run_compile)
+
+    lookup_parser = subparsers.add_parser(
+        "lookup",
+        help="look names up in a compiled cache",
+        description="Print, for each NAME, the most specific listed suffix and its categories.",
+    )
+    lookup_parser.add_argument("cache", type=Path, metavar="FILE")
+    lookup_parser.add_argument("names", nargs="+", metavar="NAME")
+    lookup_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    lookup_parser.set_defaults(func=run_lookup)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``8000000``, ``512K``, ``7.5M``, ``1G`` (binary units: K is 1024)."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (try 8000000 or 8M)")
+    return int(float(found.group(1)) * _SIZE_UNITS[found.group(2).upper()])
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One SOURCE argument: its path and the categories it was given, if any."""
+
+    path: Path
+    categories: tuple[str, ...] | None
+    """From ``CATEGORY=PATH`` (or ``A,B=PATH``); None when written as a bare path."""
+
+    @property
+    def is_ut1(self) -> bool:
+        return self.path.is_dir() or self.path.name.endswith(UT1_SUFFIXES)
+
+
+def parse_source(text: str) -> SourceSpec:
+    """``PATH``, or ``CATEGORY=PATH`` when the part before ``=`` is a category list.
+
+    A path that exists as written is a path, even with ``=`` in it.
+    """
+    head, sep, tail = text.partition("=")
+    if sep and not Path(text).exists():
+        names = tuple(head.split(","))
+        if tail and all(_CATEGORY.fullmatch(name) for name in names):
+            return SourceSpec(Path(tail), names)
+    return SourceSpec(Path(text), None)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    """Read every source, build, check the budget, install, report."""
+    started = time.perf_counter()
+    table = EntryTable()
+    catalogue: dict[str, Category] = {}
+    for spec in map(parse_source, args.sources):
+        if spec.is_ut1:
+            _read_ut1(spec, table, catalogue)
+        else:
+            _read_plain(spec, args, table, catalogue)
+    data, report = build_cache(table, catalogue, build_time=int(time.time()), release=args.release)
+    check_budget(report, args.budget, args.output)
+    install_cache(data, args.output)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{args.output}: {report.names} names ({report.black_names} black, "
+        f"{report.white_names} white, {report.categories} categories), {report.size} bytes, "
+        f"{report.bytes_per_name:.2f} bytes/name, {elapsed:.2f} s"
+    )
+    return 0
+
+
+def _read_ut1(spec: SourceSpec, table: EntryTable, catalogue: dict[str, Category]) -> None:
+    ut1 = read_ut1(spec.path, spec.categories)
+    for report in ut1.reports:
+        print(report.summary())
+    for entry in ut1_entries(ut1):
+        table.add(entry)
+    catalogue.update(ut1.catalogue)
+
+
+def _read_plain(
+    spec: SourceSpec, args: argparse.Namespace, table: EntryTable, catalogue: dict[str, Category]
+) -> None:
+    categories = spec.categories or ((args.category,) if args.category else None)
+    if categories is None:
+        raise ListSourceError(
+            f"{spec.path}: a plain list needs a category: --category NAME, or CATEGORY={spec.path}"
+        )
+    fmt = SourceFormat(args.format) if args.format else None
+    names, report = read_source_file(spec.path, fmt)
+    print(report.summary())
+    use = DefaultUse.WHITE if args.white else DefaultUse.BLACK
+    for category in categories:
+        catalogue.setdefault(category, Category(category, use))
+    table.add_names(names, frozenset(categories), white=args.white)
+
+
+def run_lookup(args: argparse.Namespace) -> int:
+    """Normalise each name as the gateway does, look it up, print the answer."""
+    with ListCache.open(args.cache) as cache:
+        for typed in args.names:
+            # Arguments that are not UTF-8 arrive as surrogates: give back their bytes.
+            name = name_from_bytes(typed.encode("utf-8", "surrogateescape"))
+            match = cache.lookup(name.text)
+            if args.json:
+                print(json.dumps(lookup_record(name.text, match, name.valid, name.reason)))
+            else:
+                print(describe(name.text, match, name.reason))
+    return 0
+
+
+def lookup_record(name: str, match: ListMatch, valid: bool, reason: str | None) -> dict[str, Any]:
+    """The JSON object ``lookup --json`` prints for one name."""
+    record: dict[str, Any] = {
+        "name": name,
+        "listed": match.listed,
+        "match": match.match,
+        "categories": sorted(match.categories),
+        "white": match.white,
+        "valid": valid,
+    }
+    if reason is not None:
+        record["reason"] = reason
+    return record
+
+
+def describe(name: str, match: ListMatch, reason: str | None) -> str:
+    """One line for a person: ``www.x.com: black (match x.com; categories adult)``."""
+    note = f" [invalid name: {reason}]" if reason else ""
+    if not match.listed:
+        return f"{name}: not listed{note}"
+    colour = "white" if match.white else "black"
+    categories = ", ".join(sorted(match.categories)) or "none"
+    return f"{name}: {colour} (match {match.match}; categories {categories}){note}"
