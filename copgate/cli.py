@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "copgate.tools.lists_cmd",
     "copgate.tools.policy_cmd",
     "copgate.tools.demo_cmd",
+    "copgate.tools.run_cmd",
 )
 
 

@@ -1,0 +1,47 @@
+"""``copgate run --config FILE``: the gateway daemon in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run the gateway daemon in the foreground (needs root and NFQUEUE)"
+    )
+    parser.add_argument("--config", required=True, type=Path, metavar="FILE")
+    parser.add_argument("--queue", type=int, default=0, metavar="N", help="NFQUEUE number")
+    parser.add_argument(
+        "--no-firewall",
+        action="store_true",
+        help="do not apply or remove iptables rules (the OS package installs nftables rules)",
+    )
+    parser.add_argument("--templates", type=Path, metavar="DIR")
+    parser.add_argument("--upstream", metavar="IP", help="resolver for safe-search endpoints")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: the daemon needs netfilterqueue, which the offline tools
+    # (inspect, compile, check) must not require.
+    from copgate.daemon.run import Options  # noqa: PLC0415
+    from copgate.daemon.run import run as run_daemon  # noqa: PLC0415
+
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    options = Options(
+        config=args.config,
+        queue_num=args.queue,
+        firewall=not args.no_firewall,
+        templates_dir=args.templates,
+        upstream=args.upstream,
+    )
+    return run_daemon(options)
