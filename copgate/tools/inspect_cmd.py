@@ -14,16 +14,21 @@ import ipaddress
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from copgate.errors import CaptureError, WireError
+from copgate.policy.decision import Decision
 from copgate.tools.capture import read_capture
+from copgate.tools.judge import OfflineJudge
 from copgate.wire.flows import FlowTracker, Limits, Seen
 from copgate.wire.link import ip_datagram
 from copgate.wire.packet import PROTO_UDP, read_ip
 from copgate.wire.question import Address, Question
+
+Judge = Callable[[Question, float], Decision]
+"""Decides a question seen at a capture timestamp (``OfflineJudge``)."""
 
 # Offline, a capture's flows may pause for longer than a router would wait.
 INSPECT_LIMITS = Limits(max_age=3600.0)
@@ -39,15 +44,30 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("captures", nargs="+", type=Path, metavar="CAPTURE")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="judge each name as the daemon would with this config: adds verdict and reason",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    judge = OfflineJudge.open(args.config) if getattr(args, "config", None) else None
+    try:
+        return _run(args, judge)
+    finally:
+        if judge is not None:
+            judge.close()
+
+
+def _run(args: argparse.Namespace, judge: Judge | None) -> int:
     failed = False
     for path in args.captures:
         summary = CaptureSummary()
         try:
-            rows = list(inspect_capture(path, summary))
+            rows = list(inspect_capture(path, summary, judge))
         except CaptureError as exc:
             print(f"copgate inspect: {exc}", file=sys.stderr)
             failed = True
@@ -75,8 +95,13 @@ class CaptureSummary:
         return text
 
 
-def inspect_capture(path: Path, summary: CaptureSummary | None = None) -> Iterator[dict[str, Any]]:
-    """One row per distinct (protocol, client, server, name) in the capture."""
+def inspect_capture(
+    path: Path, summary: CaptureSummary | None = None, judge: Judge | None = None
+) -> Iterator[dict[str, Any]]:
+    """One row per distinct (protocol, client, server, name) in the capture.
+
+    With ``judge``, each row also carries the decision for its question.
+    """
     summary = summary or CaptureSummary()
     tracker = FlowTracker(INSPECT_LIMITS)
     reported: set[tuple[str, Address, Address, str | None]] = set()
@@ -99,6 +124,8 @@ def inspect_capture(path: Path, summary: CaptureSummary | None = None) -> Iterat
                 continue
             reported.add(key)
             row = question_row(str(path), question)
+            if judge is not None:
+                row.update(decision_fields(judge(question, frame.time)))
             summary.rows.append(row)
             yield row
 
@@ -145,6 +172,18 @@ def question_row(capture: str, question: Question) -> dict[str, Any]:
     return row
 
 
+def decision_fields(decision: Decision) -> dict[str, Any]:
+    """The keys ``--config`` adds to a row."""
+    return {
+        "verdict": decision.verdict.value,
+        "reason": decision.reason,
+        "group": decision.group,
+        "rule": decision.rule.value,
+        "category": decision.category,
+        "match": decision.match,
+    }
+
+
 def _detail(row: dict[str, Any]) -> str:
     parts = []
     if "qtype" in row:
@@ -157,6 +196,8 @@ def _detail(row: dict[str, Any]) -> str:
         parts.append(f"quic {row['quic_version']}")
     if not row["valid"]:
         parts.append(f"INVALID: {row.get('invalid_reason') or 'no name'}")
+    if "verdict" in row:
+        parts.append(f"{row['verdict'].upper()} ({row['group']}): {row['reason']}")
     return "; ".join(parts)
 
 
