@@ -29,8 +29,9 @@ from typing import NamedTuple
 from copgate.errors import WireError
 from copgate.wire.dns import read_dns_message, read_dns_tcp
 from copgate.wire.http import looks_like_http, read_http_request
+from copgate.wire.names import Name
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN, Packet
-from copgate.wire.question import DnsQuery, Kind, Question
+from copgate.wire.question import ClientHello, DnsQuery, Kind, Question
 from copgate.wire.quic import (
     InitialKeyCache,
     looks_like_quic_long_header,
@@ -266,15 +267,7 @@ class FlowTracker:
         if hello is None:
             return Observation(Seen.PENDING)
         self._finish(key)
-        question = Question(
-            Kind.TLS,
-            hello.sni,
-            (packet.src, packet.sport),
-            (packet.dst, packet.dport),
-            hello,
-            transport=PROTO_TCP,
-        )
-        return Observation(Seen.QUESTION, (question,))
+        return Observation(Seen.QUESTION, (_asked(Kind.TLS, packet, hello.sni, hello=hello),))
 
     def _http(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
         questions: list[Question] = []
@@ -282,15 +275,7 @@ class FlowTracker:
             request = read_http_request(flow.stream.prefix)
             if request is None:
                 break
-            questions.append(
-                Question(
-                    Kind.HTTP,
-                    request.host,
-                    (packet.src, packet.sport),
-                    (packet.dst, packet.dport),
-                    transport=PROTO_TCP,
-                )
-            )
+            questions.append(_asked(Kind.HTTP, packet, request.host))
             if request.body_length is None:
                 self._finish(key)
                 return Observation(
@@ -377,15 +362,8 @@ class FlowTracker:
             self._enforce_total(key)
             return Observation(Seen.PENDING)
         self._finish(key)
-        question = Question(
-            Kind.QUIC,
-            hello.sni,
-            (packet.src, packet.sport),
-            (packet.dst, packet.dport),
-            hello,
-            quic_version=initials[0].version,
-            transport=PROTO_UDP,
-        )
+        version = initials[0].version
+        question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
         return Observation(Seen.QUESTION, (question,))
 
     # -- state -------------------------------------------------------------
@@ -418,3 +396,19 @@ class FlowTracker:
         self._done[key] = None
         if len(self._done) > self.limits.max_done:
             del self._done[next(iter(self._done))]
+
+
+def _asked(
+    kind: Kind,
+    packet: Packet,
+    name: Name | None,
+    *,
+    hello: ClientHello | None = None,
+    quic_version: int | None = None,
+) -> Question:
+    """The question the client-to-server ``packet`` completed."""
+    client = (packet.src, packet.sport)
+    server = (packet.dst, packet.dport)
+    return Question(
+        kind, name, client, server, hello, quic_version=quic_version, transport=packet.proto
+    )
