@@ -17,17 +17,21 @@ This module reads the config file and the templates; nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection
 from pathlib import Path
 
 from copgate.config.document import ConfigErrors, Document, Problem
+from copgate.config.site_content import expand_allow, read_site_content
 from copgate.config.templates import TemplateStore, default_templates_dir
 from copgate.config.tomlfile import read_toml
 from copgate.config.uci import read_uci
 from copgate.config.validate import Loaded, validate
 from copgate.policy.model import Config
 
+SITE_CONTENT = "site-content.toml"
+"""Beside the templates directory: what white-listed sites load from."""
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 """A config is hand-written; a multi-megabyte one is a mistake (or /dev/zero)."""
 _TOML_START = re.compile(r"""\s*(\[|[A-Za-z0-9_."'-]+\s*=)""")
@@ -47,8 +51,16 @@ def load(
     """
     text = read_text(path)
     document = parse_text(text, str(path), syntax_of(path, text))
-    store = TemplateStore(templates_dir or default_templates_dir())
-    return validate(document, templates=store, catalogue=catalogue)
+    templates = templates_dir or default_templates_dir()
+    loaded = validate(document, templates=TemplateStore(templates), catalogue=catalogue)
+    table = read_site_content(templates.parent / SITE_CONTENT)
+    if not table:
+        return loaded
+    groups = tuple(
+        dataclasses.replace(group, allow=expand_allow(group.allow, table))
+        for group in loaded.config.groups
+    )
+    return dataclasses.replace(loaded, config=dataclasses.replace(loaded.config, groups=groups))
 
 
 def load_config(
