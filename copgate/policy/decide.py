@@ -52,7 +52,6 @@ those addresses, the group's failure mode decides.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 
@@ -160,8 +159,7 @@ def _safe_search(
         return decision
     if facts.question.kind is Kind.DNS:
         why = f"{facts.name} is answered with {target.engine}'s safe endpoint {target.target}"
-        return replace(
-            decision,
+        return decision._replace(
             verdict=Verdict.SAFESEARCH,
             rule=RuleKind.SAFESEARCH,
             reason=why,

@@ -9,7 +9,7 @@ inspector read them. This module holds values only.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Verdict(enum.StrEnum):
@@ -39,9 +39,12 @@ class RuleKind(enum.StrEnum):
     """The daemon could not decide; the group's failure mode did."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A verdict and its reason chain."""
+class Decision(NamedTuple):
+    """A verdict and its reason chain.
+
+    A NamedTuple rather than a frozen dataclass: one is built for every
+    question the daemon judges, at a third of the cost.
+    """
 
     verdict: Verdict
     group: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from copgate.lists.model import ListMatch
 from copgate.policy import safesearch
@@ -29,9 +29,9 @@ DOH = "doh"
 WALLED_GARDEN_ALWAYS = frozenset({INFRASTRUCTURE, STARTER_WHITELIST})
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """Everything the rows look at, computed once per question."""
+class Facts(NamedTuple):
+    """Everything the rows look at, computed once per question (a NamedTuple:
+    cheap to build on the daemon's hot path)."""
 
     question: Question
     group: Group
