@@ -5,24 +5,37 @@ Pure: a ``FirewallSpec`` in, rules out, as iptables/ip6tables argument lists
 or as nftables text (OpenWrt 23.05+ with fw4). It never runs iptables or
 nft, reads no file and knows nothing of the daemon's state.
 
-What is queued, from the LAN interfaces to any address, the router included
-(hooks FORWARD and INPUT), in this order:
+Two chains, each jumped to for packets from the LAN interfaces.
+
+The refusals (``build_refusals``; iptables ``COPGATE-REFUSE``, nftables
+``refuse``), jumped to from the forward hook only, first: per set of
+clients, DoT (TCP 853), DNS over QUIC (UDP 853), QUIC, or everything a
+walled garden cannot read. The kernel refuses these itself (TCP reset, ICMP
+unreachable); they never reach copgate. An exemption (a client of a group
+that does not refuse this traffic, placed before a group that does) leaves
+the chain, so the client meets no later refusal and the queue rules below
+still see its traffic. Only what the router forwards is refused: its own
+services (DHCP, the block page on port 8099, its web interface, NTP) are
+its own firewall's business, and refusing them would leave a walled
+garden's clients without an address, or without the page telling them what
+was blocked.
+
+Then the queue (``build_rules``; iptables ``COPGATE``, nftables
+``from_lan``), jumped to from the forward and input hooks, so that what
+goes to any address, the router included, is judged, in this order:
 
 1. Packets copgate injected carry ``injected_mark`` and are let through first.
 2. A packet whose skb mark carries ``decided_mark`` has just been judged: the
    daemon gave it the verdict NF_REPEAT with that mark, the rule copies the
    bit into the connmark and lets the packet go. From then on the flow's
    connmark says "decided" and its packets skip the queue rules below.
-3. Refusals, per set of clients: DoT (TCP 853), DNS over QUIC (UDP 853),
-   QUIC, or everything a walled garden cannot read. The kernel refuses
-   these itself (TCP reset, ICMP unreachable); they never reach copgate.
-4. DNS on UDP and TCP 53: every packet of UDP, every TCP segment that
+3. DNS on UDP and TCP 53: every packet of UDP, every TCP segment that
    carries data, for the life of the flow. Stub resolvers and load tools
    reuse one socket or connection for many queries, so a DNS flow is never
    marked decided.
-5. QUIC (UDP 443) and TLS (TCP 443 and the policy's other TLS ports):
+4. QUIC (UDP 443) and TLS (TCP 443 and the policy's other TLS ports):
    every packet in the original direction until the flow is decided.
-6. HTTP (TCP 80): client-to-server segments that carry data, so every
+5. HTTP (TCP 80): client-to-server segments that carry data, so every
    request on a kept-alive connection is judged and a download's bulk (and
    its pure ACKs) never reaches user space.
 
@@ -57,6 +70,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -68,7 +82,9 @@ and of fw4's zone marks."""
 INJECTED_MARK = 0x2000_0000
 """skb mark bit of packets copgate injects (set with SO_MARK)."""
 CHAIN = "COPGATE"
-"""iptables chain copgate owns, jumped to from FORWARD and INPUT."""
+"""iptables chain of the queue rules, jumped to from FORWARD and INPUT."""
+REFUSE_CHAIN = "COPGATE-REFUSE"
+"""iptables chain of the refusals, jumped to from FORWARD only, before ``CHAIN``."""
 OTHER_CHAIN = "COPGATE-OTHER"
 """iptables chain refusing every IP protocol but TCP, UDP and ICMP."""
 OTHER_PASS_CHAIN = "COPGATE-OTHER-OK"
@@ -182,7 +198,8 @@ class Refusal:
     exempt: bool = False
     """Not a refusal but an exemption: these clients are spared the refusals of
     this traffic that follow (a group that allows QUIC, placed before the
-    default group that refuses it). The first entry a packet matches wins."""
+    default group that refuses it), and copgate's queue rules still see it.
+    The first entry a packet matches wins."""
 
     def __post_init__(self) -> None:
         if not _REASON.match(self.reason):
@@ -299,39 +316,26 @@ class Rule:
     """Only TCP segments that carry data (see the module docstring)."""
 
 
-def _exemption(spec: FirewallSpec, client: ClientMatch, refusal: Refusal) -> Rule:
+def _exemption(client: ClientMatch, refusal: Refusal) -> Rule:
     """The rule that spares ``client`` the later refusals of ``refusal``'s traffic.
 
-    Traffic copgate queues (QUIC) must still be queued, so the exemption is
-    the QUIC queue rule for that client; traffic it never queues (DoT, the
-    unreadable rest) leaves copgate's chain, to the router's own rules.
+    It leaves the refusals' chain: traffic copgate queues (QUIC) then meets
+    the queue rules, for as long as its flow is undecided, as any client's
+    does; traffic it never queues (DoT, the unreadable rest) goes on to the
+    router's own rules.
     """
     comment = f"copgate: {refusal.reason} not refused"
-    quic = set(refusal.ports) <= set(spec.quic_ports) and refusal.ports
-    if refusal.protocol is Protocol.UDP and quic and not refusal.except_ports:
-        return Rule(
-            Action.QUEUE,
-            comment,
-            Protocol.UDP,
-            refusal.ports,
-            client=client,
-            undecided=spec.decided_mark,
-            original_only=True,
-        )
     return Rule(
         Action.RETURN, comment, refusal.protocol, refusal.ports, refusal.except_ports, client
     )
 
 
-def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
-    """The rules of copgate's chain, in order, for every family."""
-    rules = [
-        Rule(Action.RETURN, "copgate: injected by copgate", mark=spec.injected_mark),
-        Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark),
-    ]
+def build_refusals(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """The rules of the refusals' chain (forward hook only), in order."""
+    rules: list[Rule] = []
     for client, refusal in spec.refusals:
         if refusal.exempt:
-            rules.append(_exemption(spec, client, refusal))
+            rules.append(_exemption(client, refusal))
             continue
         rules.append(
             Rule(
@@ -343,6 +347,15 @@ def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
                 client,
             )
         )
+    return tuple(rules)
+
+
+def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """The rules of the queue chain (forward and input hooks), in order, for every family."""
+    rules = [
+        Rule(Action.RETURN, "copgate: injected by copgate", mark=spec.injected_mark),
+        Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark),
+    ]
     tcp, udp = Protocol.TCP, Protocol.UDP
     rules += [
         Rule(Action.QUEUE, "copgate: dns udp", udp, spec.dns_ports),
@@ -389,19 +402,45 @@ class IptablesPlan:
     rules: tuple[tuple[str, ...], ...]
     """Arguments of each rule, ``-A CHAIN ...``, in order."""
     jumps: tuple[tuple[str, ...], ...]
-    """Each jump into copgate's chain without its verb: ``FORWARD -i br-lan -j COPGATE``."""
+    """Each jump into copgate's chains without its verb, in the order they must
+    stand in their hook: ``FORWARD -i br-lan -j COPGATE-REFUSE`` before
+    ``FORWARD -i br-lan -j COPGATE``."""
 
     @property
     def command(self) -> str:
         return "iptables" if self.family is Family.IPV4 else "ip6tables"
 
-    def restore_text(self) -> str:
-        """Input for ``iptables-restore --noflush``: copgate's chains, replaced atomically."""
+    def restore_text(self, jump_changes: tuple[tuple[str, ...], ...] = ()) -> str:
+        """Input for ``iptables-restore --noflush``: copgate's chains replaced and
+        ``jump_changes`` (see ``jump_changes``) made, in one atomic transaction."""
         lines = ["*filter"]
         lines += [f":{chain} - [0:0]" for chain in self.chains]
         lines += [" ".join(_restore_quote(arg) for arg in rule) for rule in self.rules]
+        lines += [" ".join(_restore_quote(arg) for arg in change) for change in jump_changes]
         lines.append("COMMIT")
         return "\n".join(lines) + "\n"
+
+
+def jump_changes(
+    present: Sequence[tuple[str, ...]], wanted: Sequence[tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """``-D``/``-I`` commands that turn the jumps ``present`` into ``wanted``.
+
+    Per hook: nothing when its jumps already stand as wanted (a reload that
+    changes no interface touches no hook); else every present jump is deleted
+    and the wanted ones are inserted first in the hook, in order, before the
+    router's own "established: accept". ``present`` must list each hook's
+    jumps in the order they stand (``iptables -S`` does).
+    """
+    changes: list[tuple[str, ...]] = []
+    for hook in HOOKS:
+        have = [jump for jump in present if jump[0] == hook]
+        want = [jump for jump in wanted if jump[0] == hook]
+        if have == want:
+            continue
+        changes += [("-D", *jump) for jump in have]
+        changes += [("-I", hook, "1", *jump[1:]) for jump in reversed(want)]
+    return tuple(changes)
 
 
 def _restore_quote(arg: str) -> str:
@@ -465,9 +504,9 @@ def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
     return ["-j", "REJECT", "--reject-with", unreachable]
 
 
-def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family) -> list[tuple[str, ...]]:
+def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family, chain: str) -> list[tuple[str, ...]]:
     """One model rule as iptables rules (two for payload-only, three for mark-decided)."""
-    head = ["-A", CHAIN, *_ipt_client(rule.client)]
+    head = ["-A", chain, *_ipt_client(rule.client)]
     if rule.protocol is not None and rule.protocol is not Protocol.OTHER:
         head += ["-p", rule.protocol.value, *_ipt_ports(rule)]
     if rule.original_only:
@@ -508,15 +547,18 @@ def _other_chain(family: Family) -> list[tuple[str, ...]]:
 def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
     """copgate's chains, rules and jumps for iptables (IPV4) or ip6tables (IPV6)."""
     rules: list[tuple[str, ...]] = []
-    for rule in build_rules(spec):
-        if rule.client.family not in (None, family):
-            continue
-        rules += _ipt_rule(rule, spec, family)
+    for chain, model in ((REFUSE_CHAIN, build_refusals(spec)), (CHAIN, build_rules(spec))):
+        for rule in model:
+            if rule.client.family in (None, family):
+                rules += _ipt_rule(rule, spec, family, chain)
     rules += _other_chain(family)
-    jumps = tuple(
-        (hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in spec.lan_interfaces
+    lans = spec.lan_interfaces
+    jumps = (
+        *(("FORWARD", "-i", interface, "-j", REFUSE_CHAIN) for interface in lans),
+        *((hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in lans),
     )
-    return IptablesPlan(family, (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN), tuple(rules), jumps)
+    chains = (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    return IptablesPlan(family, chains, tuple(rules), jumps)
 
 
 # -- nftables ----------------------------------------------------------------
@@ -601,9 +643,6 @@ def _nft_rule(rule: Rule, spec: FirewallSpec) -> list[str]:
 
 def render_nft(spec: FirewallSpec) -> str:
     """copgate's own nftables table, for ``nft -f`` (replaces any older copgate table)."""
-    rules: list[str] = []
-    for rule in build_rules(spec):
-        rules += _nft_rule(rule, spec)
     lans = _nft_set([f'"{name}"' for name in spec.lan_interfaces])
     families = {Family.IPV4: "ipv4", Family.IPV6: "ipv6"}
     only = "" if len(spec.families) == 2 else f"meta nfproto {families[spec.families[0]]} "
@@ -613,14 +652,17 @@ def render_nft(spec: FirewallSpec) -> str:
         f"delete table inet {NFT_TABLE}",
         f"table inet {NFT_TABLE} {{",
     ]
-    for hook in ("forward", "input"):
+    # The refusals for what the router forwards only, then the queue for all.
+    for hook, chains in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
         lines += [
             f"\tchain {hook} {{",
             f"\t\ttype filter hook {hook} priority {NFT_PRIORITY}; policy accept;",
-            f"\t\t{only}iifname {lans} jump from_lan",
+            *(f"\t\t{only}iifname {lans} jump {chain}" for chain in chains),
             "\t}",
         ]
-    lines.append("\tchain from_lan {")
-    lines += [f"\t\t{rule}" for rule in rules]
-    lines += ["\t}", "}"]
+    for chain, model in (("refuse", build_refusals(spec)), ("from_lan", build_rules(spec))):
+        lines.append(f"\tchain {chain} {{")
+        lines += [f"\t\t{text}" for rule in model for text in _nft_rule(rule, spec)]
+        lines.append("\t}")
+    lines.append("}")
     return "\n".join(lines) + "\n"

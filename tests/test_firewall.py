@@ -16,6 +16,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+from typing import NamedTuple
 
 import pytest
 
@@ -27,6 +28,7 @@ from copgate.firewall import (
     INJECTED_MARK,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
+    REFUSE_CHAIN,
     REFUSE_DOQ,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -37,8 +39,11 @@ from copgate.firewall import (
     FirewallSpec,
     Protocol,
     Refusal,
+    Rule,
     WhenAbsent,
+    build_refusals,
     build_rules,
+    jump_changes,
     render_iptables,
     render_nft,
     unreadable,
@@ -75,19 +80,26 @@ def _with(rules: list[str], comment: str) -> list[str]:
 # -- the model ---------------------------------------------------------------
 
 
-def test_model_order_skip_injected_then_decided_then_refusals_then_queues() -> None:
+def test_model_order_skip_injected_then_decided_then_queues() -> None:
     actions = [(rule.action, rule.comment) for rule in build_rules(FULL)]
     assert actions[0] == (Action.RETURN, "copgate: injected by copgate")
     assert actions[1] == (Action.MARK_DECIDED, "copgate: flow decided")
-    refusals = [a for a, _ in actions[2:-5]]
-    assert refusals == [Action.REJECT] * len(FULL.refusals)
-    assert [c for _, c in actions[-5:]] == [
+    assert [c for _, c in actions[2:]] == [
         "copgate: dns udp",
         "copgate: dns tcp",
         "copgate: quic",
         "copgate: tls",
         "copgate: http",
     ]
+
+
+def test_model_refusals_in_their_own_chain_in_spec_order() -> None:
+    refusals = build_refusals(FULL)
+    assert [rule.action for rule in refusals] == [Action.REJECT] * len(FULL.refusals)
+    assert [(rule.client, rule.comment) for rule in refusals] == [
+        (client, f"copgate: refuse {refusal.reason}") for client, refusal in FULL.refusals
+    ]
+    assert not [rule for rule in build_rules(FULL) if rule.action is Action.REJECT]
 
 
 def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
@@ -151,8 +163,11 @@ def test_iptables_default_rules_exactly() -> None:
 def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
     plan = render_iptables(SPEC, Family.IPV6)
     assert plan.command == "ip6tables"
-    assert plan.chains == (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    assert plan.chains == (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    # Refusals for forwarded traffic only, and before the queue.
     assert plan.jumps == (
+        ("FORWARD", "-i", "br-lan", "-j", REFUSE_CHAIN),
+        ("FORWARD", "-i", "lan2", "-j", REFUSE_CHAIN),
         ("FORWARD", "-i", "br-lan", "-j", CHAIN),
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
         ("INPUT", "-i", "br-lan", "-j", CHAIN),
@@ -160,33 +175,73 @@ def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
     )
 
 
+FORWARD_REFUSE = ("FORWARD", "-i", "br-lan", "-j", REFUSE_CHAIN)
+FORWARD_QUEUE = ("FORWARD", "-i", "br-lan", "-j", CHAIN)
+INPUT_QUEUE = ("INPUT", "-i", "br-lan", "-j", CHAIN)
+
+
+def test_jump_changes_none_when_in_place() -> None:
+    jumps = (FORWARD_REFUSE, FORWARD_QUEUE, INPUT_QUEUE)
+    assert jump_changes(jumps, jumps) == ()
+
+
+def test_jump_changes_insert_first_in_order() -> None:
+    assert jump_changes([], [FORWARD_REFUSE, FORWARD_QUEUE, INPUT_QUEUE]) == (
+        ("-I", "FORWARD", "1", "-i", "br-lan", "-j", CHAIN),
+        ("-I", "FORWARD", "1", "-i", "br-lan", "-j", REFUSE_CHAIN),
+        ("-I", "INPUT", "1", "-i", "br-lan", "-j", CHAIN),
+    )
+
+
+def test_jump_changes_redo_a_hook_out_of_order_and_leave_the_other() -> None:
+    # An older copgate's FORWARD jump alone, or the two in the wrong order:
+    # the hook's jumps are redone; INPUT, already right, is not touched.
+    for present in ([FORWARD_QUEUE, INPUT_QUEUE], [FORWARD_QUEUE, FORWARD_REFUSE, INPUT_QUEUE]):
+        changes = jump_changes(present, [FORWARD_REFUSE, FORWARD_QUEUE, INPUT_QUEUE])
+        deleted = [c[1:] for c in changes if c[0] == "-D"]
+        assert deleted == [jump for jump in present if jump[0] == "FORWARD"]
+        assert [c for c in changes if c[0] == "-I"] == [
+            ("-I", "FORWARD", "1", "-i", "br-lan", "-j", CHAIN),
+            ("-I", "FORWARD", "1", "-i", "br-lan", "-j", REFUSE_CHAIN),
+        ]
+        assert not [c for c in changes if c[1] == "INPUT"]
+
+
+def test_restore_text_carries_the_jump_changes_in_its_transaction() -> None:
+    plan = render_iptables(SPEC, Family.IPV4)
+    lines = plan.restore_text(jump_changes([], plan.jumps)).splitlines()
+    assert lines[-1] == "COMMIT"
+    assert lines[-2] == "-I INPUT 1 -i br-lan -j COPGATE"
+    assert "-I FORWARD 1 -i br-lan -j COPGATE-REFUSE" in lines
+
+
 def test_iptables_refusals_per_client_and_family() -> None:
     v4, v6 = _rules(FULL, Family.IPV4), _rules(FULL, Family.IPV6)
     assert _with(v4, "refuse dot") == [
-        "-A COPGATE -p tcp --dport 853 -m comment --comment 'copgate: refuse dot'"
+        "-A COPGATE-REFUSE -p tcp --dport 853 -m comment --comment 'copgate: refuse dot'"
         " -j REJECT --reject-with tcp-reset"
     ]
     assert _with(v6, "refuse doq") == [
-        "-A COPGATE -p udp --dport 853 -m comment --comment 'copgate: refuse doq'"
+        "-A COPGATE-REFUSE -p udp --dport 853 -m comment --comment 'copgate: refuse doq'"
         " -j REJECT --reject-with icmp6-port-unreachable"
     ]
     # An address range renders only in its own family.
     quic_v4 = _with(v4, "refuse quic")
     quic_v6 = _with(v6, "refuse quic")
     assert [r for r in quic_v4 if "-s " in r] == [
-        "-A COPGATE -s 192.0.2.0/25 -p udp --dport 443 -m comment --comment 'copgate: refuse quic'"
-        " -j REJECT --reject-with icmp-port-unreachable"
+        "-A COPGATE-REFUSE -s 192.0.2.0/25 -p udp --dport 443"
+        " -m comment --comment 'copgate: refuse quic' -j REJECT --reject-with icmp-port-unreachable"
     ]
     assert [r.split()[3] for r in quic_v6 if "-s " in r] == ["2001:db8:1::/64"]
     assert _with(v4, "refuse quic")[-1].startswith(
-        "-A COPGATE -m mac --mac-source 02:00:5e:00:53:01 -p udp --dport 443"
+        "-A COPGATE-REFUSE -m mac --mac-source 02:00:5e:00:53:01 -p udp --dport 443"
     )
 
 
 def test_iptables_walled_garden_refuses_all_it_cannot_read() -> None:
     v4, v6 = _rules(FULL, Family.IPV4), _rules(FULL, Family.IPV6)
     assert _with(v4, "refuse unreadable-tcp") == [
-        "-A COPGATE -i lan2 -p tcp -m multiport '!' --dports 53,443,8443,80"
+        "-A COPGATE-REFUSE -i lan2 -p tcp -m multiport '!' --dports 53,443,8443,80"
         " -m comment --comment 'copgate: refuse unreadable-tcp' -j REJECT --reject-with tcp-reset"
     ]
     assert "-m multiport '!' --dports 53,443 " in _with(v4, "refuse unreadable-udp")[0]
@@ -225,16 +280,17 @@ def test_fail_closed_drops_the_bypass() -> None:
 def test_restore_text_reads_back_as_the_same_arguments() -> None:
     plan = render_iptables(FULL, Family.IPV4)
     lines = plan.restore_text().splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "*filter",
         ":COPGATE - [0:0]",
+        ":COPGATE-REFUSE - [0:0]",
         ":COPGATE-OTHER - [0:0]",
         ":COPGATE-OTHER-OK - [0:0]",
     ]
     assert lines[-1] == "COMMIT"
     # iptables-restore's quoting (double quotes, backslash escapes) is a
     # subset of the shell's, so shlex reads what it would read.
-    assert [tuple(shlex.split(line)) for line in lines[4:-1]] == list(plan.rules)
+    assert [tuple(shlex.split(line)) for line in lines[5:-1]] == list(plan.rules)
     assert '--comment "copgate: refuse dot"' in plan.restore_text()
 
 
@@ -374,12 +430,13 @@ def test_nft_table_of_its_own_replacing_an_older_one() -> None:
     lines = render_nft(SPEC).splitlines()
     assert lines[1:4] == ["table inet copgate", "delete table inet copgate", "table inet copgate {"]
     text = "\n".join(lines)
-    for hook in ("forward", "input"):
+    lans = '\t\tiifname { "br-lan", "lan2" }'
+    for hook, jumps in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
         assert (
             f"\tchain {hook} {{\n"
             f"\t\ttype filter hook {hook} priority filter - 5; policy accept;\n"
-            '\t\tiifname { "br-lan", "lan2" } jump from_lan\n'
-            "\t}"
+            + "".join(f"{lans} jump {chain}\n" for chain in jumps)
+            + "\t}"
         ) in text
 
 
@@ -522,12 +579,89 @@ def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
         ),
     )
     rules = _rules(spec, Family.IPV4)
-    quic_exempt, dot_exempt, other_exempt = rules[3:6]
-    # QUIC is still queued for the exempt client; DoT and other protocols leave the chain.
-    assert "-s 192.0.2.64/26 -p udp --dport 443" in quic_exempt and "NFQUEUE" in quic_exempt
+    quic_exempt, dot_exempt, other_exempt, quic_refused = rules[:4]
+    # Each exemption leaves the refusals' chain: QUIC then meets the queue
+    # rules (for its whole flow, decided or not), DoT the router's own rules.
+    assert quic_exempt.startswith("-A COPGATE-REFUSE -s 192.0.2.64/26 -p udp --dport 443")
+    assert quic_exempt.endswith("-j RETURN")
     assert "-s 192.0.2.64/26 -p tcp --dport 853" in dot_exempt and dot_exempt.endswith("-j RETURN")
     assert other_exempt.endswith(f"-j {OTHER_PASS_CHAIN}")
-    assert "REJECT" in rules[6] and "--dport 443" in rules[6]
+    assert "REJECT" in quic_refused and "--dport 443" in quic_refused
+    assert _with(rules, "quic")[0].startswith("-A COPGATE -p udp --dport 443")
     nft = render_nft(spec)
-    assert "ip saddr 192.0.2.64/26 udp dport 443 ct direction original" in nft
+    assert 'ip saddr 192.0.2.64/26 udp dport 443 return comment "copgate: quic not refused"' in nft
     assert "meta l4proto != { tcp, udp, icmp, ipv6-icmp } return" in nft
+
+
+# -- a packet's walk through both chains -------------------------------------
+
+
+class Walker(NamedTuple):
+    """A packet as the rule model sees it (no marks: a plain client packet)."""
+
+    client: ClientMatch | None
+    protocol: str
+    port: int
+    decided: bool = False
+
+
+def _first(rules: tuple[Rule, ...], packet: Walker) -> Rule | None:
+    for rule in rules:
+        if rule.client is not ANY_CLIENT and rule.client != packet.client:
+            continue
+        if rule.protocol is Protocol.OTHER or (
+            rule.protocol is not None and rule.protocol.value != packet.protocol
+        ):
+            continue
+        if rule.ports and (packet.port in rule.ports) == rule.except_ports:
+            continue
+        if rule.mark or (rule.undecided and packet.decided):
+            continue
+        return rule
+    return None
+
+
+def _walk(spec: FirewallSpec, hook: str, packet: Walker) -> tuple[str, str | None]:
+    """Where a packet ends: ("reject" | "queue", comment), or ("pass", None)."""
+    chains = (
+        (build_refusals(spec), build_rules(spec)) if hook == "FORWARD" else (build_rules(spec),)
+    )
+    for rules in chains:
+        rule = _first(rules, packet)
+        if rule is not None and rule.action is not Action.RETURN:
+            return rule.action.value, rule.comment
+    return "pass", None
+
+
+STAFF = ClientMatch(ClientKind.CIDR, "192.0.2.64/26")
+EXEMPT_STAFF = FirewallSpec(
+    LANS,
+    refusals=(
+        (STAFF, dataclasses.replace(REFUSE_QUIC, exempt=True)),
+        *((STAFF, dataclasses.replace(r, exempt=True)) for r in unreadable(SPEC)),
+        (ANY_CLIENT, REFUSE_QUIC),
+        *((ANY_CLIENT, r) for r in unreadable(SPEC)),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("hook", "packet", "end"),
+    [
+        # An exempt client's QUIC is queued until decided, then passes; a
+        # decided flow must never fall through to a later refusal.
+        ("FORWARD", Walker(STAFF, "udp", 443), ("queue", "copgate: quic")),
+        ("FORWARD", Walker(STAFF, "udp", 443, decided=True), ("pass", None)),
+        ("FORWARD", Walker(None, "udp", 443), ("reject", "copgate: refuse quic")),
+        ("FORWARD", Walker(STAFF, "tcp", 22), ("pass", None)),
+        ("FORWARD", Walker(None, "tcp", 22), ("reject", "copgate: refuse unreadable-tcp")),
+        # The router's own services (DHCP, the block page on 8099) are never
+        # refused: the input hook meets the queue rules only.
+        ("INPUT", Walker(None, "udp", 67), ("pass", None)),
+        ("INPUT", Walker(None, "tcp", 8099), ("pass", None)),
+        ("INPUT", Walker(None, "udp", 53), ("queue", "copgate: dns udp")),
+        ("INPUT", Walker(None, "udp", 443), ("queue", "copgate: quic")),
+    ],
+)
+def test_where_a_packet_ends(hook: str, packet: Walker, end: tuple[str, str | None]) -> None:
+    assert _walk(EXEMPT_STAFF, hook, packet) == end

@@ -1,11 +1,11 @@
 """Applies and removes copgate's iptables/ip6tables rules: the edge of ``copgate.firewall``.
 
-``apply`` is idempotent: copgate's chains are replaced in one
-``iptables-restore --noflush`` transaction (so a reload never leaves a
-moment without rules), then each jump from FORWARD and INPUT is inserted
-first in its hook unless already there, and jumps no longer in the plan are
-deleted. ``remove`` always runs to the end: it deletes every jump to
-copgate's chain it finds (whatever config made it), flushes and deletes the
+``apply`` is idempotent: copgate's chains are replaced, and its jumps from
+FORWARD and INPUT put first in their hooks in the plan's order where they
+are not already so, in one ``iptables-restore --noflush`` transaction (so a
+reload never leaves a moment without rules, nor a hook whose jumps are half
+changed). ``remove`` always runs to the end: it deletes every jump to
+copgate's chains it finds (whatever config made it), flushes and deletes the
 chains, and only then reports what failed.
 
 Which iptables: the system's ``iptables`` (the nft backend on Debian 12 and
@@ -23,7 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from copgate.errors import CopgateError
-from copgate.firewall import CHAIN, HOOKS, OTHER_CHAIN, OTHER_PASS_CHAIN, Family, IptablesPlan
+from copgate.firewall import (
+    CHAIN,
+    HOOKS,
+    OTHER_CHAIN,
+    OTHER_PASS_CHAIN,
+    REFUSE_CHAIN,
+    Family,
+    IptablesPlan,
+    jump_changes,
+)
+
+JUMP_TARGETS = (REFUSE_CHAIN, CHAIN)
+"""The chains jumped to from FORWARD and INPUT."""
 
 COMMAND_TIMEOUT = 30.0
 """Seconds one iptables command may take (it waits for the xtables lock)."""
@@ -74,31 +86,30 @@ def _checked(argv: Sequence[str], netns: str | None, stdin: str | None = None) -
 
 
 def jumps_present(
-    family: Family, *, netns: str | None = None, tools: Tools = DEFAULT, chain: str = CHAIN
+    family: Family,
+    *,
+    netns: str | None = None,
+    tools: Tools = DEFAULT,
+    chains: Sequence[str] = JUMP_TARGETS,
 ) -> list[tuple[str, ...]]:
-    """Every rule of FORWARD and INPUT that jumps to ``chain``, as ``(HOOK, args...)``."""
+    """Every rule of FORWARD and INPUT that jumps to one of ``chains``, as
+    ``(HOOK, args...)``, in the order they stand in their hook."""
     command = tools.command(family)
     found: list[tuple[str, ...]] = []
     for hook in HOOKS:
         for line in _checked([command, "-w", "-S", hook], netns).splitlines():
             words = shlex.split(line)
-            if words[:2] == ["-A", hook] and words[-2:] == ["-j", chain]:
+            if words[:2] == ["-A", hook] and words[-2] == "-j" and words[-1] in chains:
                 found.append(tuple(words[1:]))
     return found
 
 
 def apply(plan: IptablesPlan, *, netns: str | None = None, tools: Tools = DEFAULT) -> None:
-    """Install ``plan``: chains replaced atomically, then the jumps into them."""
+    """Install ``plan``: chains and jumps in one atomic transaction."""
     command = tools.command(plan.family)
-    _checked([f"{command}-restore", "-w", "--noflush"], netns, plan.restore_text())
     present = jumps_present(plan.family, netns=netns, tools=tools)
-    for jump in plan.jumps:
-        if jump not in present:
-            # First in its hook: before the router's own "established: accept".
-            _checked([command, "-w", "-I", jump[0], "1", *jump[1:]], netns)
-    for stale in present:
-        if stale not in plan.jumps:
-            _checked([command, "-w", "-D", *stale], netns)
+    changes = jump_changes(present, plan.jumps)
+    _checked([f"{command}-restore", "-w", "--noflush"], netns, plan.restore_text(changes))
 
 
 def remove(
@@ -106,14 +117,14 @@ def remove(
     *,
     netns: str | None = None,
     tools: Tools = DEFAULT,
-    chains: Sequence[str] = (CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN),
+    chains: Sequence[str] = (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN),
 ) -> None:
-    """Remove every jump to copgate's chain and the chains; FirewallError after trying all."""
+    """Remove every jump to copgate's chains and the chains; FirewallError after trying all."""
     problems: list[str] = []
     for family in families:
         command = tools.command(family)
         try:
-            for jump in jumps_present(family, netns=netns, tools=tools, chain=chains[0]):
+            for jump in jumps_present(family, netns=netns, tools=tools, chains=chains):
                 _checked([command, "-w", "-D", *jump], netns)
         except FirewallError as exc:
             problems.append(str(exc))

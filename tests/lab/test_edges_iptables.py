@@ -17,6 +17,7 @@ import pytest
 from copgate.edges import iptables as edge
 from copgate.firewall import (
     CHAIN,
+    REFUSE_CHAIN,
     REFUSE_DOT,
     REFUSE_QUIC,
     ClientKind,
@@ -62,7 +63,7 @@ def _copgate_rules(lab: Lab, family: Family) -> list[tuple[int, str]]:
     saved = lab.run(lab.gateway, [tool, "-c", "-t", "filter"], check=True).stdout
     rules = []
     for line in saved.splitlines():
-        match = re.match(rf"\[(\d+):\d+\] (-A {CHAIN} .*)", line)
+        match = re.match(rf"\[(\d+):\d+\] (-A (?:{CHAIN}|{REFUSE_CHAIN}) .*)", line)
         if match:
             rules.append((int(match.group(1)), match.group(2)))
     return rules
@@ -79,7 +80,8 @@ def _count(lab: Lab, family: Family, comment: str, *, fallback: bool = False) ->
 
 def _zero(lab: Lab) -> None:
     for tool in lab.iptables:
-        lab.run(lab.gateway, [tool, "-Z", CHAIN], check=True)
+        for chain in (CHAIN, REFUSE_CHAIN):
+            lab.run(lab.gateway, [tool, "-Z", chain], check=True)
 
 
 def test_rules_are_in_place_once(applied: Lab) -> None:
@@ -87,7 +89,7 @@ def test_rules_are_in_place_once(applied: Lab) -> None:
         plan_rules = render_iptables(SPEC, family).rules
         loaded = _copgate_rules(applied, family)
         jumps = edge.jumps_present(family, netns=applied.gateway.name)
-        assert len(loaded) == sum(1 for rule in plan_rules if rule[1] == CHAIN)
+        assert len(loaded) == sum(1 for rule in plan_rules if rule[1] in (CHAIN, REFUSE_CHAIN))
         assert sorted(jumps) == sorted(render_iptables(SPEC, family).jumps)
 
 
@@ -162,7 +164,8 @@ def test_reapply_with_fewer_interfaces_drops_stale_jumps(lab: Lab) -> None:
         jumps = edge.jumps_present(Family.IPV4, netns=lab.gateway.name)
     finally:
         edge.remove(netns=lab.gateway.name)
-    assert sorted(jumps) == [
+    assert jumps == [
+        ("FORWARD", "-i", "lan2", "-j", REFUSE_CHAIN),
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
         ("INPUT", "-i", "lan2", "-j", CHAIN),
     ]
