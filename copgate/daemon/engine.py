@@ -44,15 +44,18 @@ from copgate.policy.decide import decide, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
 from copgate.policy.model import Config, DnsBlockAnswer, Group
 from copgate.policy.tz import PosixTz, parse_tz
+from copgate.wire.dns import question_end
 from copgate.wire.flows import FlowKey, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
-from copgate.wire.question import Kind, Question
+from copgate.wire.question import DnsQuery, Kind, Question
 
 IpAddress = IPv4Address | IPv6Address
 MAX_BLOCKED_FLOWS = 8192  # QUIC flows kept dropped after a block
 NULL_IPV4 = IPv4Address("0.0.0.0")
 NULL_IPV6 = IPv6Address("::")
 BLOCKPAGE_PORT = 8099
+TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
+DNS_HEADER = 12  # RFC 1035 §4.1.1
 
 
 class Action(enum.StrEnum):
@@ -86,6 +89,8 @@ class PacketVerdict:
     question: Question | None = None
     decision: Decision | None = None
     note: str = ""
+    packet: Packet | None = None
+    """The packet read, when no question tells its flow (a hello still incomplete)."""
 
 
 @dataclass(slots=True)
@@ -95,6 +100,8 @@ class Counters:
     packets: int = 0
     failures: int = 0
     malformed: int = 0
+    pending: int = 0
+    """Packets passed while their flow's hello was still incomplete (reassembly)."""
     by_kind: dict[str, int] = field(default_factory=dict)
     """``"dns:allow"``, ``"tls:block"``, ``"unreadable:refuse"`` ... counts."""
 
@@ -163,7 +170,10 @@ class Engine:
         if observation.seen is Seen.QUESTION:
             return self._questions(packet, observation, meta)
         if observation.seen is Seen.PENDING:
-            return PacketVerdict(Action.ACCEPT, note="waiting for the rest of the hello")
+            self.counters.pending += 1
+            return PacketVerdict(
+                Action.ACCEPT, note="waiting for the rest of the hello", packet=packet
+            )
         if observation.seen is Seen.UNREADABLE:
             return self._unreadable(packet, observation.reason, meta)
         if observation.seen is Seen.MALFORMED:
@@ -219,7 +229,7 @@ class Engine:
             answer = forge_dns_reply(packet.payload, query, reply)
             datagram = udp_datagram((packet.dst, packet.dport), (packet.src, packet.sport), answer)
             return PacketVerdict(Action.DROP, (datagram,), question, decision)
-        message = _query_message(question)
+        message = _tcp_query(packet.payload, query) or _query_message(question)
         answer = forge_dns_reply(message, query, reply)
         framed = len(answer).to_bytes(2, "big") + answer
         return PacketVerdict(Action.DROP, reply_and_close(packet, framed), question, decision)
@@ -313,6 +323,26 @@ class Engine:
 
 def _q(text: str) -> str:
     return quote(text, safe="")
+
+
+def _tcp_query(payload: bytes, query: DnsQuery) -> bytes | None:
+    """The query message itself when this segment holds exactly it (its usual shape).
+
+    Its question is then echoed byte for byte, case included, as over UDP;
+    a query split across segments or sharing one falls back to a rebuilt
+    message (``_query_message``).
+    """
+    if len(payload) < TCP_LENGTH_PREFIX + DNS_HEADER:
+        return None
+    length = int.from_bytes(payload[:TCP_LENGTH_PREFIX], "big")
+    message = payload[TCP_LENGTH_PREFIX:]
+    if length != len(message) or int.from_bytes(message[:2], "big") != query.msg_id:
+        return None
+    try:
+        whole = question_end(message) <= len(message)
+    except WireError:
+        return None
+    return message if whole else None
 
 
 def _query_message(question: Question) -> bytes:

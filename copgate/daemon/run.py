@@ -20,6 +20,7 @@ of one.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import selectors
@@ -143,9 +144,10 @@ class Daemon:
 
     def _apply_firewall(self, config: Config) -> None:
         spec = firewall_spec(config, self.options.queue_num)
+        # Set first: if IPv6 fails after IPv4 went in, shutdown still removes IPv4's.
+        self._firewall_applied = True
         for family in spec.families:
             iptables.apply(render_iptables(spec, family))
-        self._firewall_applied = True
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -205,6 +207,12 @@ class Daemon:
             self.resolver.changed = False
             self.engine.safe_addresses = self.resolver.addresses()
             self.engine.safe_targets = self.resolver.targets()
+            LOG.debug(
+                "safe-search endpoints: %d of %d answered, %d addresses",
+                len(self.resolver.answers),
+                2 * len(self.resolver.names),
+                len(self.engine.safe_addresses),
+            )
 
     def _housekeeping(self) -> None:
         now = time.time()
@@ -221,7 +229,7 @@ class Daemon:
         )
         for line in lines:
             LOG.warning("reload: %s", line)
-        if config is self.config and lines and not lines[0].startswith("warning"):
+        if config is self.config:  # reload_config's way of saying the file has errors
             LOG.error("reload refused: the running config stays in force")
             return False
         try:
@@ -250,6 +258,7 @@ class Daemon:
                     "packets": counters.packets,
                     "failures": counters.failures,
                     "malformed": counters.malformed,
+                    "pending": counters.pending,
                     "verdicts": counters.by_kind,
                     "injected": self.injector.sent,
                     "inject_failed": self.injector.failed,
@@ -291,21 +300,39 @@ class Daemon:
         if question is None or decision is None:
             if verdict.action is Action.DROP:
                 LOG.info("drop: %s", verdict.note)
+            elif verdict.packet is not None and LOG.isEnabledFor(logging.DEBUG):
+                packet = verdict.packet
+                LOG.debug(
+                    "pending %s > %s: %s",
+                    _endpoint(packet.src, packet.sport),
+                    _endpoint(packet.dst, packet.dport),
+                    verdict.note,
+                )
             return
         if verdict.action is not Action.DROP and not LOG.isEnabledFor(logging.DEBUG):
             return
         name = question.name.text if question.name else "(no name)"
         LOG.info(
-            "%s %s %s group=%s rule=%s category=%s match=%s: %s",
+            "%s %s %s client=%s group=%s rule=%s category=%s match=%s: %s",
             decision.verdict.value,
             question.kind.value,
             name,
+            _endpoint(*question.client),
             decision.group,
             decision.rule.value,
             decision.category,
             decision.match,
             decision.reason,
         )
+
+
+def _endpoint(packed: bytes, port: int) -> str:
+    """``192.0.2.10:5353`` or ``[2001:db8::10]:5353`` for a log line."""
+    try:
+        address = ipaddress.ip_address(packed)
+    except ValueError:
+        return f"?:{port}"
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
 def run(options: Options) -> int:

@@ -22,7 +22,7 @@ from copgate.policy.model import (
 )
 from copgate.tools.samples import client_hello, quic_initial
 from copgate.wire.dns import read_dns_message
-from copgate.wire.packet import PROTO_UDP, TCP_ACK, TCP_RST, read_ip
+from copgate.wire.packet import PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, read_ip
 from copgate.wire.question import Kind
 from tests.policy.helpers import black, compiled, make_group, white
 from tests.wire.builders import (
@@ -105,6 +105,24 @@ def test_a_blocked_dns_query_is_dropped_and_answered_from_the_resolver() -> None
     assert verdict.decision is not None and verdict.decision.category == "gambling"
 
 
+def test_a_blocked_dns_query_over_tcp_gets_its_question_echoed_and_the_flow_closed() -> None:
+    query = dns_query("WWW.Casino.Example", msg_id=0xCAFE, edns=1232)
+    framed = len(query).to_bytes(2, "big") + query
+    eng = engine()
+    eng.judge(syn4(1000, sport=40500, dport=53), META)
+    verdict = eng.judge(tcp4(1001, framed, sport=40500, dport=53), META)
+    assert verdict.action is Action.DROP
+    to_client, to_server = (read_ip(p) for p in verdict.inject)
+    assert to_client.flags & TCP_FIN and to_server.flags & TCP_RST
+    answer = to_client.payload[2:]
+    assert int.from_bytes(to_client.payload[:2], "big") == len(answer)
+    reply = read_dns_message(answer)
+    assert reply.response and reply.msg_id == 0xCAFE
+    assert answer[3] & 0x0F == 3  # NXDOMAIN
+    # The question as the client wrote it, case included (as over UDP).
+    assert b"\x03WWW\x06Casino\x07Example\x00" in answer
+
+
 def test_the_null_answer_gives_0_0_0_0() -> None:
     eng = engine()
     eng.config = dataclasses.replace(eng.config, settings=settings(dns_block=DnsBlockAnswer.NULL))
@@ -140,7 +158,11 @@ def test_a_hello_in_two_segments_is_accepted_then_judged() -> None:
     first = eng.judge(tcp4(1, hello[:1460]), META)
     second = eng.judge(tcp4(1461, hello[1460:]), META)
     assert first.action is Action.ACCEPT
+    # The flow of the held packet is known, so the daemon can log it.
+    assert first.packet is not None and first.packet.dport == 443
     assert second.action is Action.DROP and len(second.inject) == 2
+    assert eng.counters.pending == 1
+    assert eng.counters.by_kind == {"tls:block": 1}
 
 
 def test_a_blocked_quic_flow_stays_dropped() -> None:
