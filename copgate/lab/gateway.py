@@ -15,7 +15,7 @@ default group is the walled garden, the strictest.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from copgate.lab.processes import LabProcess
@@ -89,11 +89,28 @@ def compile_lab_lists(workdir: Path) -> tuple[Path, Path]:
     return default, lab
 
 
-def write_config(workdir: Path, lists: Sequence[Path], extra: str = "") -> Path:
-    """The lab's school config (``extra`` is appended TOML, e.g. a time window)."""
+def write_config(
+    workdir: Path,
+    lists: Sequence[Path],
+    extra: str = "",
+    *,
+    block: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """The lab's school config (``extra`` is appended TOML, e.g. a time window).
+
+    ``block`` adds own block entries to groups by name (``{"teens": ["games.example"]}``):
+    TOML cannot reopen a group's table from appended text, so they go in here.
+    """
     path = workdir / "copgate.toml"
     quoted = ", ".join(f'"{p}"' for p in lists)
-    path.write_text(CONFIG.format(lists=quoted, extra=extra))
+    text = CONFIG.format(lists=quoted, extra=extra)
+    for group, names in (block or {}).items():
+        header = f"[group.{group}]\n"
+        if header not in text:
+            raise KeyError(f"the lab config has no group {group!r}")
+        entries = ", ".join(f'"{name}"' for name in names)
+        text = text.replace(header, f"{header}block = [{entries}]\n")
+    path.write_text(text)
     return path
 
 
@@ -102,6 +119,12 @@ def start_copgate(lab: Lab, config: Path, *, verbose: bool = True) -> LabProcess
     argv = [sys.executable, "-m", "copgate", "run", "--config", str(config)]
     if verbose:
         argv.append("--verbose")
-    process = lab.spawn(lab.gateway, argv, name="copgate", env=lab.python_env())
+    # Each run logs to a file of its own: a restarted daemon must not be
+    # taken for ready on the line its predecessor wrote.
+    name, number = "copgate", 1
+    while (lab.workdir / f"{name}.log").exists():
+        number += 1
+        name = f"copgate-{number}"
+    process = lab.spawn(lab.gateway, argv, name=name, env=lab.python_env())
     lab.wait_ready(process, lambda: READY_LINE in process.log_text(), START_TIMEOUT)
     return process

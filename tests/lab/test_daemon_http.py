@@ -1,0 +1,120 @@
+"""copgate in the lab's gateway sends plain HTTP to a blocked name to its block page.
+
+The request's Host is judged on the client-to-server segment that carries
+it; a blocked one is dropped and the client gets, as if from the server, a
+302 to ``http://192.0.2.1:8099/blocked?host=...&why=...``, served by the
+daemon itself, and following it shows a page that names the host. The
+walled garden's clients reach that page too (the kernel's refusals apply to
+forwarded traffic, not to the router's own services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from copgate.lab import clients, plan
+from copgate.lab.clients import HttpResult
+from copgate.lab.topology import Lab
+from tests.lab.daemon_lab import Gateway, running_copgate
+
+pytestmark = pytest.mark.lab
+
+BLOCK_PAGE = f"http://{plan.LAN.router_v4}:8099/blocked"
+
+
+@pytest.fixture(scope="module")
+def gateway(lab: Lab) -> Iterator[Gateway]:
+    with running_copgate(lab) as running:
+        yield running
+
+
+def _http(
+    gateway: Gateway,
+    role: str,
+    name: str,
+    *,
+    path: str = "/",
+    family: int = 4,
+    follow: bool = False,
+) -> HttpResult:
+    host = plan.host(name)
+    return clients.curl(
+        gateway.lab.clients[role],
+        f"http://{name}{path}",
+        resolve=host.v4 if family == 4 else host.v6,
+        extra=["-L"] if follow else [],
+    )
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize(
+    ("role", "name", "why"),
+    [
+        ("teen", "blocked.example", "gambling"),
+        ("teen", "social.example", "social_networks"),
+        ("pupil", "blocked.example", "whitelist_only"),
+        ("lan2", "games.example", "games"),
+    ],
+)
+def test_a_blocked_name_is_redirected_to_the_block_page(
+    gateway: Gateway, role: str, name: str, why: str, family: int
+) -> None:
+    since = gateway.mark()
+    result = _http(gateway, role, name, path="/some/page?q=1", family=family)
+    assert (result.exit_code, result.status) == (0, 302), result
+    assert result.redirect is not None
+    location = urlsplit(result.redirect)
+    assert f"{location.scheme}://{location.netloc}{location.path}" == BLOCK_PAGE
+    assert parse_qs(location.query) == {"host": [name], "why": [why]}
+    http = [d for d in gateway.decisions(since) if d.kind == "http"]
+    assert [(d.verdict, d.name) for d in http] == [("block", name)]
+
+
+@pytest.mark.parametrize("role", ["teen", "pupil", "lan2"])
+def test_following_the_redirect_shows_the_page_naming_the_host(gateway: Gateway, role: str) -> None:
+    name = "games.example" if role == "lan2" else "blocked.example"
+    result = _http(gateway, role, name, follow=True)
+    assert (result.exit_code, result.status) == (0, 403), result
+    assert f"<title>Blocked: {name}</title>" in result.body
+    assert f"<strong>{name}</strong> is not available" in result.body
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize(
+    ("role", "name"),
+    [
+        ("teen", "allowed.example"),
+        ("pupil", "white.example"),
+        ("staff", "blocked.example"),
+    ],
+)
+def test_an_allowed_name_gets_the_page(gateway: Gateway, role: str, name: str, family: int) -> None:
+    result = _http(gateway, role, name, family=family)
+    assert (result.exit_code, result.status) == (0, 200), result
+    assert result.page["host"] == name
+    assert result.page["scheme"] == "http"
+
+
+def test_a_download_never_crosses_into_the_daemon(gateway: Gateway) -> None:
+    # Only client-to-server segments with data are queued: a 1 MiB download
+    # costs the daemon one packet (the request), however many segments it is.
+    queued = gateway.rule_packets("http")
+    judged = gateway.counters()["verdicts"].get("http:allow", 0)
+    result = clients.curl(
+        gateway.lab.clients["teen"],
+        "http://allowed.example/big",
+        resolve=plan.host("allowed.example").v4,
+        extra=["-o", "/dev/null"],
+    )
+    assert (result.exit_code, result.status) == (0, 200), result
+    assert gateway.rule_packets("http") - queued == 1
+    assert gateway.counters()["verdicts"]["http:allow"] - judged == 1
+
+
+def test_no_verdict_failed(gateway: Gateway) -> None:
+    counters = gateway.counters()
+    assert counters["failures"] == 0 and counters["inject_failed"] == 0
+    assert counters["verdicts"].get("http:block", 0) >= 8
