@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 copgate_setup
-exec .venv/bin/copgate demo "$@"
+# The lab needs root: network namespaces, iptables, the netfilter queue.
+exec $SUDO .venv/bin/copgate demo "$@"
