@@ -296,8 +296,22 @@ def read_initial_frames(payload: bytes) -> tuple[CryptoFrame, ...]:
             found = _NOT_PADDING_OR_PING.search(payload, pos)
             pos = found.start() if found else end
         elif frame_type == FRAME_CRYPTO:
-            offset, pos = _varint(payload, pos)
-            length, pos = _varint(payload, pos)
+            # Inside an Initial, offsets and lengths are one- or two-byte
+            # varints: those are read in line (a call each cost more than the
+            # rest of the frame), longer ones by ``_varint``.
+            if (
+                pos + 4 <= end
+                and (first := payload[pos]) < 0x80
+                and payload[pos + 1 + (first >> 6)] < 0x80
+            ):
+                offset = first if first < 0x40 else (first & 0x3F) << 8 | payload[pos + 1]
+                pos += 1 + (first >> 6)
+                first = payload[pos]
+                length = first if first < 0x40 else (first & 0x3F) << 8 | payload[pos + 1]
+                pos += 1 + (first >> 6)
+            else:
+                offset, pos = _varint(payload, pos)
+                length, pos = _varint(payload, pos)
             if offset + length > MAX_STREAM_OFFSET:
                 raise WireError(f"CRYPTO frame at {offset}+{length} passes 2^62-1")
             if pos + length > end:

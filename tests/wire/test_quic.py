@@ -438,6 +438,28 @@ def test_empty_crypto_frame_and_large_offsets() -> None:
         read_initial_frames(crypto_frame((1 << 62) - 1, b"x"))
 
 
+def _varint_of_width(value: int, width: int) -> bytes:
+    """``value`` as a QUIC varint of exactly ``width`` bytes (non-shortest allowed)."""
+    prefix = {1: 0x00, 2: 0x40, 4: 0x80, 8: 0xC0}[width]
+    raw = value.to_bytes(width, "big")
+    return bytes([raw[0] | prefix]) + raw[1:]
+
+
+@pytest.mark.parametrize("offset_width", [1, 2, 4, 8])
+@pytest.mark.parametrize("length_width", [1, 2, 4, 8])
+def test_crypto_offset_and_length_read_the_same_in_every_varint_width(
+    offset_width: int, length_width: int
+) -> None:
+    # One- and two-byte forms take the in-line path, longer ones ``_varint``;
+    # RFC 9000 §16 allows any width, so both must agree.
+    data = b"hello"
+    frame = h("06") + _varint_of_width(37, offset_width) + _varint_of_width(len(data), length_width)
+    payload = frame + data + PING + frame + data
+    assert read_initial_frames(payload) == (CryptoFrame(37, data), CryptoFrame(37, data))
+    with pytest.raises(WireError):
+        read_initial_frames(frame + data[:-1])
+
+
 @pytest.mark.parametrize(
     "frame_type",
     [0x04, 0x05, 0x07, 0x08, 0x0F, 0x10, 0x18, 0x1D, 0x1E, 0x30, 0x40, 0xFF],
