@@ -4,8 +4,9 @@
 the client's group, asks policy, and turns the decision into what netfilter
 must do with the packet (accept, accept and mark the flow decided, drop) and
 which packets copgate must inject (a forged DNS answer, TCP resets, an HTTP
-redirect). It never touches netfilter, sockets or the clock: the time is in
-``meta``, and the injected packets are bytes for the edge to send.
+redirect or the block page itself). It never touches netfilter, sockets or
+the clock: the time is in ``meta``, and the injected packets are bytes for
+the edge to send.
 
 Every packet gets a verdict, whatever happens: a malformed packet, a flow
 copgate cannot read, or a bug in copgate itself becomes the group's failure
@@ -19,30 +20,39 @@ How a decision becomes an action, by protocol:
 |           | resolvers reuse sockets)   | the resolver's address                   |
 | TLS       | accept, mark flow decided  | drop, RST both ends (RFC 5961 numbers)   |
 | QUIC      | accept, mark flow decided  | drop, and every later packet of the flow |
-| HTTP      | accept (every request is   | drop, 302 to the block page + FIN, RST   |
-|           | judged: never mark)        | to the server                            |
+| HTTP      | accept (every request is   | drop, 302 to the block page (or the page |
+|           | judged: never mark)        | itself, see below) + FIN, RST to server  |
 | unreadable| accept, mark decided       | drop (TCP: RST both ends)                |
+
+A blocked HTTP request is redirected to the block page on the router's
+address of the family the request came over (``blockpage_location``): a
+client that reached the server over IPv6 may have no IPv4 at all (an
+IPv6-only LAN behind NAT64), and one that came over IPv4 may have no IPv6.
+When the router has no block-page address of that family, or the daemon
+could not listen on it, the client gets the block page itself, answered in
+the server's place: the child still reads what was blocked and why, which
+neither a redirect to an address it may not reach nor a bare reset would
+tell it.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
-from urllib.parse import quote
 
 from copgate.errors import WireError
+from copgate.forge.blockpage import block_page_url, page_response
 from copgate.forge.dns_reply import EDE_BLOCKED, EDE_FILTERED, DnsReply, ReplyKind, forge_dns_reply
 from copgate.forge.packets import udp_datagram
 from copgate.forge.tcp_reply import http_redirect, reply_and_close, resets_for
 from copgate.lists.model import NameLookup
 from copgate.policy.decide import decide, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
-from copgate.policy.model import Config, DnsBlockAnswer, Group
+from copgate.policy.model import Config, DnsBlockAnswer, Group, Settings
 from copgate.policy.tz import PosixTz, parse_tz
 from copgate.wire.dns import question_end
 from copgate.wire.flows import FlowKey, FlowTracker, Limits, Observation, Seen
@@ -53,7 +63,6 @@ IpAddress = IPv4Address | IPv6Address
 MAX_BLOCKED_FLOWS = 8192  # QUIC flows kept dropped after a block
 NULL_IPV4 = IPv4Address("0.0.0.0")
 NULL_IPV6 = IPv6Address("::")
-BLOCKPAGE_PORT = 8099
 TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
 DNS_HEADER = 12  # RFC 1035 §4.1.1
 
@@ -120,7 +129,6 @@ class Engine:
         lists_built: float = 0.0,
         limits: Limits | None = None,
         tz: PosixTz | None = None,
-        blockpage_url: Callable[[str, Decision], str] | None = None,
     ) -> None:
         self.config = config
         self.lists = lists
@@ -133,10 +141,11 @@ class Engine:
         """Addresses of the safe-search endpoints, refreshed by the edge."""
         self.safe_targets: dict[str, tuple[tuple[IPv4Address, ...], tuple[IPv6Address, ...]]] = {}
         """Safe endpoint name -> its A and AAAA addresses, for forged CNAME answers."""
+        self.blockpage_served: frozenset[IpAddress] | None = None
+        """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
         self._blocked: dict[FlowKey, None] = {}
         self._local_second = -1
         self._local_time = datetime.fromtimestamp(0)
-        self._blockpage_url = blockpage_url or self._default_blockpage_url
 
     def reconfigure(self, config: Config, lists: NameLookup, lists_built: float) -> None:
         """Take a new config and lists; flows in progress keep their state."""
@@ -216,10 +225,15 @@ class Engine:
         if kind is Kind.QUIC:
             self._remember_blocked(packet)
             return PacketVerdict(Action.DROP, (), question, decision)
-        location = self._blockpage_url(question.name.text if question.name else "", decision)
-        return PacketVerdict(
-            Action.DROP, reply_and_close(packet, http_redirect(location)), question, decision
-        )
+        return self._http_block(packet, question, decision)
+
+    def _http_block(self, packet: Packet, question: Question, decision: Decision) -> PacketVerdict:
+        name = question.name.text if question.name else ""
+        why = decision.category or decision.rule.value
+        settings = self.config.settings
+        location = blockpage_location(settings, packet.version, name, why, self.blockpage_served)
+        response = http_redirect(location) if location else page_response(name, why)
+        return PacketVerdict(Action.DROP, reply_and_close(packet, response), question, decision)
 
     def _dns_answer(self, packet: Packet, question: Question, decision: Decision) -> PacketVerdict:
         query = question.dns
@@ -315,14 +329,25 @@ class Engine:
             self._local_time = self.tz.local(now)
         return self._local_time, now >= self.lists_built
 
-    def _default_blockpage_url(self, name: str, decision: Decision) -> str:
-        host = str(self.config.settings.blockpage_ipv4 or "192.0.2.1")
-        reason = decision.category or decision.rule.value
-        return f"http://{host}:{BLOCKPAGE_PORT}/blocked?host={_q(name)}&why={_q(reason)}"
 
+def blockpage_location(
+    settings: Settings,
+    version: int,
+    name: str,
+    why: str,
+    served: frozenset[IpAddress] | None = None,
+) -> str | None:
+    """The block page's URL for a request that came over IP ``version`` (4 or 6).
 
-def _q(text: str) -> str:
-    return quote(text, safe="")
+    None when the router has no block-page address of that family, or has
+    one but ``served`` (the addresses the daemon could listen on) lacks it:
+    the other family's address is no answer (see the module's docstring), so
+    the caller sends the page itself.
+    """
+    address = settings.blockpage_ipv6 if version == 6 else settings.blockpage_ipv4
+    if address is None or (served is not None and address not in served):
+        return None
+    return block_page_url(address, name, why)
 
 
 def _tcp_query(payload: bytes, query: DnsQuery) -> bytes | None:

@@ -1,9 +1,9 @@
 """``copgate run``: the daemon's event loop, in the foreground.
 
 One process, one thread, one ``selectors`` loop over the netfilter queue's
-socket, the signal wake-up socket, the block page and the safe-search
-resolver, so a signal is handled between two packets, never in the middle
-of one.
+socket, the signal wake-up socket, the block page (a listener on each
+configured address, IPv4 and IPv6) and the safe-search resolver, so a
+signal is handled between two packets, never in the middle of one.
 
 - SIGHUP reloads the config and the lists. The new config is loaded and
   checked, the new lists opened, and only then swapped in; packets wait in
@@ -20,6 +20,7 @@ of one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.config.load import load_config, reload_config
-from copgate.daemon.engine import Action, Engine, PacketVerdict
+from copgate.daemon.engine import Action, Engine, IpAddress, PacketVerdict
 from copgate.daemon.firewall_spec import firewall_spec
 from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
@@ -41,13 +42,13 @@ from copgate.edges.queue import QueueEdge
 from copgate.edges.resolver import SafeResolver, upstream_from_resolv_conf
 from copgate.errors import CopgateError
 from copgate.firewall import render_iptables
+from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
 from copgate.policy.safesearch import SAFE_ENDPOINTS
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry)
-BLOCKPAGE_PORT = 8099
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class Daemon:
         self._signals: list[int] = []
         self.injector = Injector()
         self.queue: QueueEdge | None = None
-        self.blockpage: BlockPageServer | None = None
+        self.blockpages: list[BlockPageServer] = []
         self.resolver: SafeResolver | None = None
         self._firewall_applied = False
         self.running = False
@@ -94,7 +95,7 @@ class Daemon:
             on_verdict=self._log_verdict if self.options.log_decisions else None,
         )
         self.selector.register(self.queue, selectors.EVENT_READ, self._on_queue)
-        self._start_blockpage()
+        self._start_blockpages()
         self._start_resolver()
         if self.options.firewall:
             self._apply_firewall(self.config)
@@ -117,16 +118,28 @@ class Daemon:
     def _note_signal(self, signum: int, _frame: object) -> None:
         self._signals.append(signum)
 
-    def _start_blockpage(self) -> None:
-        address = self.config.settings.blockpage_ipv4
-        if address is None:
-            return
-        try:
-            self.blockpage = BlockPageServer(str(address), BLOCKPAGE_PORT)
-        except OSError as exc:
-            LOG.warning("block page not served on %s:%d: %s", address, BLOCKPAGE_PORT, exc)
-            return
-        self.selector.register(self.blockpage.listener, selectors.EVENT_READ, self._on_blockpage)
+    def _start_blockpages(self) -> None:
+        """A listener on each configured block-page address; one that fails leaves the rest."""
+        settings = self.config.settings
+        served: list[IpAddress] = []
+        for address in (settings.blockpage_ipv4, settings.blockpage_ipv6):
+            if address is None:
+                continue
+            where = _endpoint(address.packed, BLOCKPAGE_PORT)
+            try:
+                server = BlockPageServer(str(address), BLOCKPAGE_PORT)
+            except OSError as exc:
+                LOG.warning("block page not served on %s: %s", where, exc)
+                continue
+            self.blockpages.append(server)
+            served.append(address)
+            self.selector.register(
+                server.listener, selectors.EVENT_READ, functools.partial(self._on_blockpage, server)
+            )
+            LOG.info("block page served on %s", where)
+        # Nobody is redirected to an address that is not served: its family's
+        # clients get the page in the server's place instead (see the engine).
+        self.engine.blockpage_served = frozenset(served)
 
     def _start_resolver(self) -> None:
         upstream = self.options.upstream
@@ -184,16 +197,16 @@ class Daemon:
             elif signum == signal.SIGUSR1:
                 self.log_counters()
 
-    def _on_blockpage(self) -> None:
-        assert self.blockpage is not None
-        conn = self.blockpage.accept()
+    def _on_blockpage(self, server: BlockPageServer) -> None:
+        conn = server.accept()
         if conn is not None:
-            self.selector.register(conn, selectors.EVENT_READ, lambda c=conn: self._on_client(c))
+            self.selector.register(
+                conn, selectors.EVENT_READ, functools.partial(self._on_client, server, conn)
+            )
 
-    def _on_client(self, conn: socket.socket) -> None:
-        assert self.blockpage is not None
+    def _on_client(self, server: BlockPageServer, conn: socket.socket) -> None:
         fd = conn.fileno()
-        if self.blockpage.readable(conn):
+        if server.readable(conn):
             self._unregister_fd(fd)
 
     def _unregister_fd(self, fd: int) -> None:
@@ -246,8 +259,22 @@ class Daemon:
                 self._apply_firewall(config)
             except CopgateError as exc:
                 LOG.error("reload: firewall rules not updated: %s", exc)
+        self._warn_unserved_blockpage(config)
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
+
+    def _warn_unserved_blockpage(self, config: Config) -> None:
+        """Listeners are bound once, at start: a block-page address new in a reload is not."""
+        served = self.engine.blockpage_served or frozenset()
+        settings = config.settings
+        for address in (settings.blockpage_ipv4, settings.blockpage_ipv6):
+            if address is not None and address not in served:
+                LOG.warning(
+                    "reload: block page not served on %s until copgate restarts; "
+                    "blocked HTTP over IPv%d gets the page in the server's place",
+                    _endpoint(address.packed, BLOCKPAGE_PORT),
+                    address.version,
+                )
 
     def log_counters(self) -> None:
         counters = self.engine.counters
@@ -282,9 +309,11 @@ class Daemon:
             except CopgateError as exc:
                 LOG.error("shutdown: %s", exc)
             self._firewall_applied = False
-        for closer in (self.blockpage, self.resolver):
-            if closer is not None:
-                closer.close()
+        for server in self.blockpages:
+            server.close()
+        self.blockpages = []
+        if self.resolver is not None:
+            self.resolver.close()
         self.injector.close()
         self.lists.close()
         signal.set_wakeup_fd(-1)

@@ -33,8 +33,8 @@ IpAddress = IPv4Address | IPv6Address
 
 OUTSIDE_RESOLVER = plan.host("ns.example").v4
 """A resolver on the internet side: a client that hard-codes one is still filtered."""
-BLOCKPAGE_HOST = plan.LAN.router_v4
-"""The block page's address in the lab config (``blockpage_ipv4``)."""
+BLOCKPAGE_HOSTS = frozenset({str(plan.LAN.router_v4), str(plan.LAN.router_v6)})
+"""The block page's addresses in the lab config (``blockpage_ipv4``, ``blockpage_ipv6``)."""
 EDE_NAMES = {15: "Blocked", 16: "Censored", 17: "Filtered"}  # RFC 8914 §5.2
 SAFE_ENDPOINTS = frozenset(
     {
@@ -255,7 +255,7 @@ def _is_block_page(url: str | None) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
-    return parts.hostname == str(BLOCKPAGE_HOST) and parts.path.startswith("/blocked")
+    return parts.hostname in BLOCKPAGE_HOSTS and parts.path.startswith("/blocked")
 
 
 # -- reading the daemon's log ----------------------------------------------------

@@ -47,6 +47,7 @@ lists = [{lists}]
 timezone = "UTC0"
 dns_block = "nxdomain"
 blockpage_ipv4 = "192.0.2.1"
+blockpage_ipv6 = "2001:db8:1::1"
 lan_interfaces = ["br-lan", "lan2"]
 default_group = "pupils"
 

@@ -8,9 +8,11 @@ client's stack would read them.
 from __future__ import annotations
 
 import dataclasses
-from ipaddress import IPv4Address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_network
 
-from copgate.daemon.engine import Action, Engine, PacketMeta
+import pytest
+
+from copgate.daemon.engine import Action, Engine, IpAddress, PacketMeta, blockpage_location
 from copgate.policy.model import (
     ClientMatch,
     Config,
@@ -182,6 +184,108 @@ def test_blocked_http_gets_a_redirect_to_the_block_page() -> None:
     assert to_client.payload.startswith(b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1:8099/")
     assert b"host=casino.example" in to_client.payload
     assert to_server.flags & TCP_RST
+
+
+# -- where a blocked HTTP request is sent ------------------------------------------------
+
+ROUTER4 = IPv4Address("192.0.2.1")
+ROUTER6 = IPv6Address("2001:db8:1::1")
+HTTP_REQUEST = b"GET /x HTTP/1.1\r\nHost: casino.example\r\n\r\n"
+
+
+def _blocked_http(
+    version: int,
+    v4: IPv4Address | None,
+    v6: IPv6Address | None,
+    served: frozenset[IpAddress] | None = None,
+) -> bytes:
+    """What the client reads in place of the server's answer to a blocked request."""
+    eng = engine()
+    eng.config = dataclasses.replace(
+        eng.config, settings=settings(blockpage_ipv4=v4, blockpage_ipv6=v6)
+    )
+    eng.blockpage_served = served
+    if version == 6:
+        datagram = ipv6(CLIENT6, SERVER6, 6, tcp(40000, 80, 1, HTTP_REQUEST))
+    else:
+        datagram = tcp4(1, HTTP_REQUEST, dport=80)
+    verdict = eng.judge(datagram, META)
+    assert verdict.action is Action.DROP
+    to_client, to_server = (read_ip(p) for p in verdict.inject)
+    assert (to_client.version, to_server.version) == (version, version)
+    assert to_client.flags & TCP_FIN and to_server.flags & TCP_RST
+    return to_client.payload
+
+
+def _location(response: bytes) -> str | None:
+    head = response.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    found = [line for line in head.split("\r\n") if line.startswith("Location: ")]
+    return found[0].removeprefix("Location: ") if found else None
+
+
+QUERY = "/blocked?host=casino.example&why=gambling"
+
+
+@pytest.mark.parametrize(
+    ("version", "v4", "v6", "expected"),
+    [
+        (4, ROUTER4, ROUTER6, f"http://192.0.2.1:8099{QUERY}"),
+        (6, ROUTER4, ROUTER6, f"http://[2001:db8:1::1]:8099{QUERY}"),
+        (6, None, ROUTER6, f"http://[2001:db8:1::1]:8099{QUERY}"),
+        (4, ROUTER4, None, f"http://192.0.2.1:8099{QUERY}"),
+    ],
+)
+def test_a_blocked_request_is_redirected_to_the_block_page_of_its_own_family(
+    version: int, v4: IPv4Address | None, v6: IPv6Address | None, expected: str
+) -> None:
+    response = _blocked_http(version, v4, v6)
+    assert response.startswith(b"HTTP/1.1 302 Found\r\n")
+    assert _location(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "v4", "v6", "served"),
+    [
+        # No address of the request's family: never the other family's (an
+        # IPv6-only client cannot reach it), and never a made-up one.
+        (6, ROUTER4, None, None),
+        (4, None, ROUTER6, None),
+        (4, None, None, None),
+        (6, None, None, None),
+        # Configured, but the daemon could not listen there.
+        (6, ROUTER4, ROUTER6, frozenset({ROUTER4})),
+        (4, ROUTER4, ROUTER6, frozenset()),
+    ],
+)
+def test_without_a_served_block_page_of_its_family_the_client_gets_the_page_itself(
+    version: int,
+    v4: IPv4Address | None,
+    v6: IPv6Address | None,
+    served: frozenset[IpAddress] | None,
+) -> None:
+    response = _blocked_http(version, v4, v6, served)
+    assert _location(response) is None
+    head, body = response.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert b"<title>Blocked: casino.example</title>" in body
+    assert b"Why: gambling" in body
+
+
+def test_the_block_page_location_is_chosen_by_family_and_what_is_served() -> None:
+    both = settings(blockpage_ipv4=ROUTER4, blockpage_ipv6=ROUTER6)
+    assert blockpage_location(both, 6, "a.example", "adult") == (
+        "http://[2001:db8:1::1]:8099/blocked?host=a.example&why=adult"
+    )
+    assert blockpage_location(both, 4, "a.example", "adult", frozenset({ROUTER4})) == (
+        "http://192.0.2.1:8099/blocked?host=a.example&why=adult"
+    )
+    assert blockpage_location(both, 6, "a.example", "adult", frozenset({ROUTER4})) is None
+    only4 = settings(blockpage_ipv4=ROUTER4, blockpage_ipv6=None)
+    assert blockpage_location(only4, 6, "a.example", "adult") is None
+    # The name and reason are query values: whatever they hold stays inside them.
+    odd = blockpage_location(only4, 4, "a.example/&x=1", "why? #1")
+    assert odd == "http://192.0.2.1:8099/blocked?host=a.example%2F%26x%3D1&why=why%3F%20%231"
 
 
 def test_a_walled_garden_refuses_unreadable_traffic_and_a_filter_allows_it() -> None:

@@ -1,22 +1,33 @@
-"""copgate.daemon.run: the log lines the lab and operators read.
+"""copgate.daemon.run: the log lines the lab and operators read, and the block page listeners.
 
 The daemon's log is how the lab proves what happened to a flow: each
 decision names the client's address and port, and at debug level each
 packet passed while its hello was incomplete names its flow. These tests
 write those lines from real verdicts and read them back with the lab's own
 parser (``tests.lab.daemon_lab``), so the two cannot drift apart.
+
+The block page gets a listener on each configured address; one that cannot
+be bound is logged and the other still serves, through the daemon's own
+selector handlers, on loopback (the lab serves it to real clients).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import selectors
+import socket
+import time
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
+from copgate.daemon import run
 from copgate.daemon.engine import PacketVerdict
 from copgate.daemon.run import LOG, Daemon, _endpoint
 from copgate.tools.samples import client_hello
-from tests.daemon.test_engine import META, engine
+from tests.daemon.test_engine import META, engine, settings
 from tests.lab.daemon_lab import decisions, pending
 from tests.wire.builders import CLIENT4, CLIENT6, SERVER6, dns_query, ipv6, tcp, tcp4, udp4
 
@@ -66,3 +77,109 @@ def test_an_allowed_verdict_is_logged_only_at_debug(caplog: pytest.LogCaptureFix
         Daemon._log_verdict(object.__new__(Daemon), verdict)
     assert caplog.records == []
     assert [d.verdict for d in decisions(_logged(caplog, verdict))] == ["allow"]
+
+
+# -- the block page listeners ---------------------------------------------------------
+
+UNASSIGNED4 = IPv4Address("192.0.2.254")  # RFC 5737: documentation, never a host's
+UNASSIGNED6 = IPv6Address("2001:db8::dead")  # RFC 3849
+LOOPBACK4 = IPv4Address("127.0.0.1")
+LOOPBACK6 = IPv6Address("::1")
+
+
+@pytest.fixture
+def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
+    """A daemon with only what the block page needs; listeners on ephemeral ports."""
+    monkeypatch.setattr(run, "BLOCKPAGE_PORT", 0)
+    built = object.__new__(Daemon)
+    built.engine = engine()
+    built.config = built.engine.config
+    built.selector = selectors.DefaultSelector()
+    built.blockpages = []
+    yield built
+    for server in built.blockpages:
+        server.close()
+    built.selector.close()
+
+
+def _start(daemon: Daemon, v4: IPv4Address | None, v6: IPv6Address | None) -> None:
+    daemon.config = dataclasses.replace(
+        daemon.config, settings=settings(blockpage_ipv4=v4, blockpage_ipv6=v6)
+    )
+    daemon._start_blockpages()
+
+
+def _ask(daemon: Daemon, address: str, target: str) -> bytes:
+    """GET ``target`` from the listener on ``address``, the daemon's loop answering."""
+    (server,) = [s for s in daemon.blockpages if s.listener.getsockname()[0] == address]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as client:
+        client.connect(server.listener.getsockname()[:2])
+        client.sendall(f"GET {target} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+        client.setblocking(False)
+        response = b""
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            for key, _events in daemon.selector.select(0.05):
+                handler: Callable[[], None] = key.data
+                handler()
+            try:
+                chunk = client.recv(65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return response
+            response += chunk
+    raise AssertionError(f"no complete answer from the block page on {address}: {response!r}")
+
+
+def test_the_block_page_listens_on_both_families(daemon: Daemon) -> None:
+    _start(daemon, LOOPBACK4, LOOPBACK6)
+    assert daemon.engine.blockpage_served == frozenset({LOOPBACK4, LOOPBACK6})
+    for address in ("127.0.0.1", "::1"):
+        response = _ask(daemon, address, "/blocked?host=casino.example&why=gambling")
+        assert response.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+        assert b"<strong>casino.example</strong> is not available" in response
+    assert len(daemon.selector.get_map()) == 2  # the answered connections are gone
+
+
+@pytest.mark.parametrize(
+    ("v4", "v6", "unbound", "served"),
+    [
+        (UNASSIGNED4, LOOPBACK6, "192.0.2.254:0", "::1"),
+        (LOOPBACK4, UNASSIGNED6, "[2001:db8::dead]:0", "127.0.0.1"),
+    ],
+)
+def test_an_address_that_cannot_be_bound_leaves_the_other_serving(
+    daemon: Daemon,
+    caplog: pytest.LogCaptureFixture,
+    v4: IPv4Address,
+    v6: IPv6Address,
+    unbound: str,
+    served: str,
+) -> None:
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        _start(daemon, v4, v6)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(f"block page not served on {unbound}: ")
+    assert daemon.engine.blockpage_served == frozenset({v4 if served == "127.0.0.1" else v6})
+    response = _ask(daemon, served, "/blocked?host=adult.example&why=adult")
+    assert b"<title>Blocked: adult.example</title>" in response
+
+
+def test_no_block_page_address_means_no_listener(daemon: Daemon) -> None:
+    _start(daemon, None, None)
+    assert daemon.blockpages == [] and daemon.engine.blockpage_served == frozenset()
+
+
+def test_a_reload_names_a_block_page_address_it_cannot_serve(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    _start(daemon, LOOPBACK4, None)
+    both = dataclasses.replace(
+        daemon.config, settings=settings(blockpage_ipv4=LOOPBACK4, blockpage_ipv6=LOOPBACK6)
+    )
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        daemon._warn_unserved_blockpage(both)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("reload: block page not served on [::1]:0 until copgate restarts")

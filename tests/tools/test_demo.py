@@ -161,6 +161,8 @@ def test_http_results_are_read_as_page_reset_block_page_or_silence() -> None:
     assert seen_in_http(_http(200, page), "blocked.example")[0] is Seen.OTHER
     block_page = "http://192.0.2.1:8099/blocked?host=blocked.example&why=gambling"
     assert seen_in_http(_http(302, redirect=block_page), "blocked.example")[0] is Seen.BLOCK_PAGE
+    over_ipv6 = "http://[2001:db8:1::1]:8099/blocked?host=blocked.example&why=gambling"
+    assert seen_in_http(_http(302, redirect=over_ipv6), "blocked.example")[0] is Seen.BLOCK_PAGE
     elsewhere = "http://198.51.100.81/blocked"
     assert seen_in_http(_http(302, redirect=elsewhere), "blocked.example")[0] is Seen.OTHER
     reset = _http(None, error="Recv failure: Connection reset by peer")
