@@ -37,6 +37,7 @@ import mmap
 import os
 import struct
 from collections.abc import Callable
+from pathlib import PurePath
 from types import TracebackType
 from typing import TypeAlias
 
@@ -71,14 +72,22 @@ class ListCache:
     callers at it, then close the old one.
     """
 
-    __slots__ = ("header", "lookup", "tables", "where")
+    __slots__ = ("header", "lookup", "name", "tables", "where")
 
-    def __init__(self, buf: Mapped, header: CacheHeader, where: str) -> None:
+    def __init__(
+        self, buf: Mapped, header: CacheHeader, where: str, name: str | None = None
+    ) -> None:
         """Use ``open`` or ``from_bytes``; ``header`` must come from ``parse_header(buf)``."""
         self.header = header
         self.where = where
         """The file (or a label) that errors name."""
-        self.tables = CacheTables(buf, header, where)
+        self.name = cache_name(where) if name is None else name
+        """The list's short name, in every match it answers (``ListMatch.list_name``).
+
+        The file's stem (``default`` for /etc/copgate/default.cgl): the header
+        holds no name, and the stem is what an administrator called the list.
+        Fixed here, once, so a lookup only passes it on."""
+        self.tables = CacheTables(buf, header, where, self.name)
         if header.black_count:
             start = header.sections[Section.BLACK_BUCKETS][0]
             end = _U32(buf, start + 4 * (1 << header.bucket_bits))[0]
@@ -110,9 +119,11 @@ class ListCache:
             raise
 
     @classmethod
-    def from_bytes(cls, data: bytes, where: str = "<bytes>") -> ListCache:
-        """A cache over bytes in memory (tests, and checking a build before writing it)."""
-        return cls(data, parse_header(data, len(data), where), where)
+    def from_bytes(cls, data: bytes, where: str = "<bytes>", name: str | None = None) -> ListCache:
+        """A cache over bytes in memory (tests, and checking a build before writing it).
+
+        ``name`` is the list's name in matches; by default ``where``'s stem."""
+        return cls(data, parse_header(data, len(data), where), where, name)
 
     def close(self) -> None:
         """Unmap the file; lookups after this are a bug."""
@@ -157,12 +168,14 @@ class CacheTables:
     builds nothing. Lookup closures hold this, never the ``ListCache``.
     """
 
-    __slots__ = ("_catalogue", "_categories", "_sets", "buf", "header", "where")
+    __slots__ = ("_catalogue", "_categories", "_sets", "buf", "header", "name", "where")
 
-    def __init__(self, buf: Mapped, header: CacheHeader, where: str) -> None:
+    def __init__(self, buf: Mapped, header: CacheHeader, where: str, name: str) -> None:
         self.buf = buf
         self.header = header
         self.where = where
+        self.name = name
+        """``ListCache.name``, for the matches the lookup builds."""
         self._sets: dict[int, frozenset[str]] = {}
         self._categories: tuple[str, ...] | None = None
         self._catalogue: dict[str, Category] | None = None
@@ -183,7 +196,7 @@ class CacheTables:
                 sets = header.sections[Section.WHITE_SETS][0]
                 set_index = _U16(buf, sets + WHITE_SET_WIDTH * index)[0]
                 categories = self.category_set(set_index)
-                return ListMatch(True, suffix.decode("ascii"), categories, True)
+                return ListMatch(True, suffix.decode("ascii"), categories, True, self.name)
             at = buf.find(fingerprint, at + 1, end)
         return None
 
@@ -290,6 +303,7 @@ def _probe(tables: CacheTables) -> Callable[[bytes], ListMatch | None]:
     probe_white = tables.probe_white if header.white_count else None
     category_set = tables.category_set
     where = tables.where
+    name = tables.name
 
     def probe(suffix: bytes) -> ListMatch | None:
         hasher = copy()
@@ -317,9 +331,14 @@ def _probe(tables: CacheTables) -> Callable[[bytes], ListMatch | None]:
             set_index = buf[sets + index]
         else:
             set_index = _U16(buf, sets + 2 * index)[0]
-        return ListMatch(True, suffix.decode("ascii"), category_set(set_index), False)
+        return ListMatch(True, suffix.decode("ascii"), category_set(set_index), False, name)
 
     return probe
+
+
+def cache_name(where: str) -> str:
+    """The short name of the cache at ``where``: the file's stem, or ``where`` itself."""
+    return PurePath(where).stem or where
 
 
 def _decode_category_names(raw: bytes, count: int, where: str) -> tuple[str, ...]:

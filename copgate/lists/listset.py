@@ -4,7 +4,10 @@ A config may name several caches (the default lists, a school's own list,
 a distributor release). Across them the same rules hold as inside one: the
 most specific listed suffix decides, and at the same suffix a white entry
 beats a black one; black entries of the same suffix from different caches
-merge their categories. With one cache the set is that cache's own lookup.
+merge their categories. A match names the cache that decided
+(``ListMatch.list_name``); a merged one names each cache that gave it
+categories, in lookup order: ``default+school``. With one cache the set is
+that cache's own lookup.
 """
 
 from __future__ import annotations
@@ -51,10 +54,7 @@ class ListSet:
             if depth > best_depth:
                 best, best_depth = match, depth
             elif depth == best_depth and not best.white:
-                if match.white:
-                    best = match
-                else:
-                    best = ListMatch(True, best.match, best.categories | match.categories, False)
+                best = match if match.white else _merged(best, match)
         return best
 
     def close(self) -> None:
@@ -64,3 +64,14 @@ class ListSet:
     def categories(self) -> frozenset[str]:
         """Every category name the caches know."""
         return frozenset(name for cache in self.caches for name in cache.categories)
+
+
+def _merged(first: ListMatch, second: ListMatch) -> ListMatch:
+    """Two black matches at one suffix: their categories, and both lists' names."""
+    names = first.list_name
+    if names is None or second.list_name is None:
+        names = names or second.list_name
+    elif second.list_name not in names.split("+"):  # two files of one stem: say it once
+        names = f"{names}+{second.list_name}"
+    categories = first.categories | second.categories
+    return ListMatch(True, first.match, categories, False, names)

@@ -56,6 +56,10 @@ class ListMatch(NamedTuple):
     categories: frozenset[str]
     white: bool
     """True when an exception (white) entry decided."""
+    list_name: str | None = None
+    """The compiled list that decided (``ListCache.name``: ``default`` for
+    ``default.cgl``), ``a+b`` when black entries of two lists merged, or None
+    when nothing is listed. Policy copies it into ``Decision.list_name``."""
 
 
 NOT_LISTED = ListMatch(False, None, frozenset(), False)

@@ -52,7 +52,9 @@ class Decision(NamedTuple):
     reason: str
     """One human line: what matched and why that decides."""
     list_name: str | None = None
-    """Where the deciding entry came from when known (own entries, built-in tables)."""
+    """Where the deciding entry came from when known: a compiled list (``default``,
+    ``a+b`` when two lists' black entries merged), a group's own entries
+    (``school.block``) or a built-in table (``safesearch``, ``canaries``)."""
     category: str | None = None
     """The category that decided, or None."""
     match: str | None = None

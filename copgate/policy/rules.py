@@ -4,6 +4,10 @@
 and ``decide`` itself; this module holds the rows, each answering one
 question about one rule ("is this a canary name and are canaries on?") with
 a Decision, or None to pass to the next row. Pure: no clock, no I/O.
+
+Every row that reports a list entry's suffix (``match=listed.match``) reports
+its list too (``list_name=listed.list_name``), so that a decision names the
+group, the rule, the list and category, and the suffix that matched.
 """
 
 from __future__ import annotations
@@ -163,7 +167,14 @@ def doh_resolver(facts: Facts) -> Decision | None:
     if listed.white or DOH not in listed.categories or not facts.group.bypass.block_doh:
         return None
     why = f"{facts.name} is a DNS-over-HTTPS resolver (via {listed.match})"
-    return facts.decision(Verdict.BLOCK, RuleKind.BYPASS, why, category=DOH, match=listed.match)
+    return facts.decision(
+        Verdict.BLOCK,
+        RuleKind.BYPASS,
+        why,
+        list_name=listed.list_name,
+        category=DOH,
+        match=listed.match,
+    )
 
 
 def own_entry(facts: Facts) -> Decision | None:
@@ -185,7 +196,12 @@ def infrastructure_entry(facts: Facts) -> Decision | None:
         return None
     why = f"{facts.name} is infrastructure every device needs (via {listed.match})"
     return facts.decision(
-        Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=INFRASTRUCTURE, match=listed.match
+        Verdict.ALLOW,
+        RuleKind.WHITE_ENTRY,
+        why,
+        list_name=listed.list_name,
+        category=INFRASTRUCTURE,
+        match=listed.match,
     )
 
 
@@ -202,6 +218,7 @@ def time_window(facts: Facts) -> Decision | None:
                 Verdict.BLOCK,
                 RuleKind.TIME_WINDOW,
                 why,
+                list_name=facts.listed.list_name,
                 category=closed[0],
                 match=facts.listed.match,
             )
@@ -217,10 +234,17 @@ def walled_garden(facts: Facts) -> Decision | None:
     if listed.white and opened:
         why = f"{facts.name} is white-listed in {opened[0]} (via {listed.match})"
         return facts.decision(
-            Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=opened[0], match=listed.match
+            Verdict.ALLOW,
+            RuleKind.WHITE_ENTRY,
+            why,
+            list_name=listed.list_name,
+            category=opened[0],
+            match=listed.match,
         )
     why = f"{facts.name or 'a connection without a name'} is not in this walled garden"
-    return facts.decision(Verdict.BLOCK, RuleKind.WHITELIST_ONLY, why, match=listed.match)
+    return facts.decision(
+        Verdict.BLOCK, RuleKind.WHITELIST_ONLY, why, list_name=listed.list_name, match=listed.match
+    )
 
 
 def category_filter(facts: Facts) -> Decision:
@@ -230,20 +254,32 @@ def category_filter(facts: Facts) -> Decision:
         first = min(listed.categories, default=None)
         why = f"{facts.name} is white-listed (via {listed.match})"
         return facts.decision(
-            Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=first, match=listed.match
+            Verdict.ALLOW,
+            RuleKind.WHITE_ENTRY,
+            why,
+            list_name=listed.list_name,
+            category=first,
+            match=listed.match,
         )
     blocked = sorted(listed.categories & facts.group.block_categories)
     if blocked:
         why = f"{facts.name} is in {blocked[0]} (via {listed.match}), blocked for this group"
         return facts.decision(
-            Verdict.BLOCK, RuleKind.CATEGORY, why, category=blocked[0], match=listed.match
+            Verdict.BLOCK,
+            RuleKind.CATEGORY,
+            why,
+            list_name=listed.list_name,
+            category=blocked[0],
+            match=listed.match,
         )
     if listed.listed:
         shown = ", ".join(sorted(listed.categories))
         why = f"{facts.name} is listed in {shown}, which this group does not block"
     else:
         why = f"{facts.name or 'the connection'} is in no list this group blocks"
-    return facts.decision(Verdict.ALLOW, RuleKind.NOT_LISTED, why, match=listed.match)
+    return facts.decision(
+        Verdict.ALLOW, RuleKind.NOT_LISTED, why, list_name=listed.list_name, match=listed.match
+    )
 
 
 def _is_ip_literal(name: str) -> bool:

@@ -179,6 +179,7 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "group": decision.group,
         "rule": decision.rule.value,
+        "list": decision.list_name,
         "category": decision.category,
         "match": decision.match,
     }

@@ -182,6 +182,7 @@ def lookup_record(name: str, match: ListMatch, valid: bool, reason: str | None) 
         "match": match.match,
         "categories": sorted(match.categories),
         "white": match.white,
+        "list": match.list_name,
         "valid": valid,
     }
     if reason is not None:

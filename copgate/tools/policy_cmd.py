@@ -34,7 +34,7 @@ from copgate.config.validate import Loaded
 from copgate.config.values import BadValueError, mac
 from copgate.errors import CacheError
 from copgate.lists.cache import ListCache
-from copgate.lists.model import NOT_LISTED, ListMatch
+from copgate.lists.listset import ListSet
 from copgate.policy.decide import decide
 from copgate.policy.decision import Decision
 from copgate.policy.tz import PosixTz, parse_tz
@@ -174,29 +174,6 @@ def _catalogue(paths: Sequence[str]) -> tuple[frozenset[str] | None, str]:
     return frozenset(categories), f"categories checked against {len(paths)} list cache(s)"
 
 
-class _Caches:
-    """Several caches as one ``NameLookup``: the most specific match wins, white on a tie."""
-
-    def __init__(self, caches: Sequence[ListCache]) -> None:
-        self.caches = tuple(caches)
-
-    def lookup(self, name: str) -> ListMatch:
-        best = NOT_LISTED
-        for cache in self.caches:
-            found = cache.lookup(name)
-            if found.listed and _beats(found, best):
-                best = found
-        return best
-
-
-def _beats(found: ListMatch, best: ListMatch) -> bool:
-    if not best.listed:
-        return True
-    found_depth = (found.match or "").count(".")
-    best_depth = (best.match or "").count(".")
-    return found_depth > best_depth or (found_depth == best_depth and found.white > best.white)
-
-
 def run_check(args: argparse.Namespace) -> int:
     """Decide for one name and print the decision with its reasons."""
     try:
@@ -209,13 +186,13 @@ def run_check(args: argparse.Namespace) -> int:
     tz = parse_tz(config.settings.timezone or _etc_tz())
     local, timestamp = _local_time(args.at, tz)
     question = _question(args)
-    caches = [ListCache.open(path) for path in args.lists or config.settings.lists]
+    # The daemon's ListSet, so that several caches merge as they do there.
+    lists = ListSet.open(args.lists or config.settings.lists)
     try:
-        plausible = all(timestamp >= cache.header.build_time for cache in caches)
-        decision = decide(question, group, _Caches(caches), local, plausible, frozenset())
+        plausible = timestamp >= lists.built
+        decision = decide(question, group, lists, local, plausible, frozenset())
     finally:
-        for cache in caches:
-            cache.close()
+        lists.close()
     how = matched_by(config, group, args.iface, args.client, args.mac)
     if args.json:
         print(json.dumps(_as_json(args, decision, how, local, plausible)))

@@ -148,8 +148,9 @@ SEMANTICS = [
 def test_lookup_semantics(
     entries: list[ListEntry], name: str, match: str | None, categories: set[str], is_white: bool
 ) -> None:
-    cache = cache_of(entries)
-    expected = ListMatch(match is not None, match, frozenset(categories), is_white)
+    cache = cache_of(entries)  # named test.cache: its matches say list "test"
+    listed = match is not None
+    expected = ListMatch(listed, match, frozenset(categories), is_white, "test" if listed else None)
     assert cache.lookup(name) == expected
 
 
@@ -168,6 +169,46 @@ def test_cache_is_a_name_lookup() -> None:
     assert lookup.lookup("a.example.com").listed
 
 
+def test_every_match_names_the_list_file_that_decided(tmp_path: Path) -> None:
+    """The file's stem, black or white: ``/etc/copgate/default.cgl`` says ``default``."""
+    path = tmp_path / "default.cgl"
+    path.write_bytes(cache_bytes([black("bad.example", "adult"), white("ok.bad.example", "edu")]))
+    with ListCache.open(path) as cache:
+        assert cache.name == "default"
+        assert cache.lookup("www.bad.example") == ListMatch(
+            True, "bad.example", frozenset({"adult"}), False, "default"
+        )
+        assert cache.lookup("ok.bad.example") == ListMatch(
+            True, "ok.bad.example", frozenset({"edu"}), True, "default"
+        )
+        assert cache.lookup("good.example") is NOT_LISTED
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [
+        ("/etc/copgate/default.cgl", "default"),
+        ("lists/school.block.cgc", "school.block"),  # only the last suffix goes
+        ("corpus_840k", "corpus_840k"),
+        ("<bytes>", "<bytes>"),
+    ],
+)
+def test_a_cache_is_named_by_its_file_stem(where: str, name: str) -> None:
+    data = cache_bytes([black("example.com")])
+    assert ListCache.from_bytes(data, where).lookup("example.com").list_name == name
+
+
+def test_a_cache_in_memory_can_be_named() -> None:
+    cache = ListCache.from_bytes(cache_bytes([black("example.com")]), "<build>", name="school")
+    assert (cache.name, cache.where) == ("school", "<build>")
+    assert cache.lookup("example.com").list_name == "school"
+
+
+def test_not_listed_and_four_field_matches_name_no_list() -> None:
+    assert NOT_LISTED.list_name is None
+    assert ListMatch(True, "a.example", frozenset(), False).list_name is None
+
+
 def test_white_entries_are_matched_by_exact_name_not_fingerprint(tmp_path: Path) -> None:
     """A name whose fingerprint equals a white entry's still gets no white answer.
 
@@ -181,9 +222,9 @@ def test_white_entries_are_matched_by_exact_name_not_fingerprint(tmp_path: Path)
     start, _end = cache.header.span(Section.WHITE_FINGERPRINTS)
     data[start : start + 8] = fingerprint(b"evil.example")
     data[CHECKSUM_AT:HEADER_SIZE] = body_checksum(data)
-    forged = ListCache.from_bytes(bytes(data))
+    forged = ListCache.from_bytes(bytes(data), "forged.cache")
     assert forged.lookup("www.evil.example") == ListMatch(
-        True, "evil.example", frozenset({"adult"}), False
+        True, "evil.example", frozenset({"adult"}), False, "forged"
     )
     path = tmp_path / "forged.cache"
     path.write_bytes(data)

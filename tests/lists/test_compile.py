@@ -99,12 +99,12 @@ def test_names_sharing_a_stored_fingerprint_become_one_entry() -> None:
     """
     first, second = _colliding_pair()
     data, report = build_cache([black(first, "a"), black(second, "b")], build_time=0)
-    cache = ListCache.from_bytes(data)
+    cache = ListCache.from_bytes(data, "pair.cache")
     assert cache.header.bucket_bits == 0
     assert report.fingerprint_merges == 1
     assert cache.header.black_count == 1
     for name in (first, second):
-        assert cache.lookup(name) == ListMatch(True, name, frozenset({"a", "b"}), False)
+        assert cache.lookup(name) == ListMatch(True, name, frozenset({"a", "b"}), False, "pair")
     assert len(first) > 0
 
 

@@ -99,10 +99,14 @@ def http(host: str, server: str = SERVER_IP) -> Question:
     return Question(Kind.HTTP, name(host), CLIENT, (ip_address(server).packed, 80))
 
 
-def compiled(entries: Iterable[ListEntry]) -> ListCache:
-    """A real cache over ``entries``, in memory."""
+LIST_NAME = "default"
+"""The name of the lists ``compiled`` and ``MemoryLookup`` answer from."""
+
+
+def compiled(entries: Iterable[ListEntry], list_name: str = LIST_NAME) -> ListCache:
+    """A real cache over ``entries``, in memory, as if read from ``{list_name}.cgl``."""
     data, _report = build_cache(list(entries), build_time=1_700_000_000)
-    return ListCache.from_bytes(data, "<test>")
+    return ListCache.from_bytes(data, f"{list_name}.cgl")
 
 
 class MemoryLookup:
@@ -110,10 +114,12 @@ class MemoryLookup:
 
     A listed name covers its subdomains; the most specific listed suffix
     decides; at the same name a white entry beats the black ones; entries
-    of one name and colour merge their categories.
+    of one name and colour merge their categories. Every match names the
+    list, ``list_name``.
     """
 
-    def __init__(self, entries: Iterable[ListEntry]) -> None:
+    def __init__(self, entries: Iterable[ListEntry], list_name: str = LIST_NAME) -> None:
+        self.list_name = list_name
         self._white: dict[str, frozenset[str]] = {}
         self._black: dict[str, frozenset[str]] = {}
         for entry in entries:
@@ -125,9 +131,9 @@ class MemoryLookup:
         for start in range(len(labels)):
             suffix = ".".join(labels[start:])
             if suffix in self._white:
-                return ListMatch(True, suffix, self._white[suffix], True)
+                return ListMatch(True, suffix, self._white[suffix], True, self.list_name)
             if suffix in self._black:
-                return ListMatch(True, suffix, self._black[suffix], False)
+                return ListMatch(True, suffix, self._black[suffix], False, self.list_name)
         return NOT_LISTED
 
 

@@ -13,11 +13,13 @@ from datetime import datetime
 import pytest
 
 from copgate.lists.cache import ListCache
+from copgate.lists.listset import ListSet
 from copgate.policy.decide import RULES, Decision, RuleKind, Verdict
 from copgate.policy.model import Bypass, FailureMode, Group, Mode, Treatment, YouTubeMode
 from copgate.wire.names import Name
 from copgate.wire.question import Ech, Question
 from tests.policy.helpers import (
+    MONDAY_NOON,
     SAFE_IP,
     black,
     compiled,
@@ -390,6 +392,57 @@ def test_the_table_is_in_the_documented_order() -> None:
     assert titles[-3:] == ["time windows", "whitelist mode", "filter mode"]
 
 
+# (group, question, local time, rule, list): every decision made by a list
+# entry names its list (the cache ``default.cgl``), own entries name the
+# group's own list, built-in tables theirs, and nothing else names one.
+LIST_NAME_TABLE = [
+    (FILTER, dns("www.adult.test"), MONDAY_NOON, RuleKind.CATEGORY, "default"),
+    (FILTER, dns("edu.games.test"), MONDAY_NOON, RuleKind.WHITE_ENTRY, "default"),
+    (FILTER, dns("games.test"), MONDAY_NOON, RuleKind.NOT_LISTED, "default"),  # listed, allowed
+    (FILTER, dns("unknown.test"), MONDAY_NOON, RuleKind.NOT_LISTED, None),
+    (FILTER, tls("dns.resolver.test"), MONDAY_NOON, RuleKind.BYPASS, "default"),  # doh
+    (WALLED, dns("ocsp.ca.test"), MONDAY_NOON, RuleKind.WHITE_ENTRY, "default"),  # infrastructure
+    (WALLED, dns("en.wiki.test"), MONDAY_NOON, RuleKind.WHITE_ENTRY, "default"),
+    (WALLED, dns("games.test"), MONDAY_NOON, RuleKind.WHITELIST_ONLY, "default"),
+    (WALLED, dns("unknown.test"), MONDAY_NOON, RuleKind.WHITELIST_ONLY, None),
+    (WINDOWED, dns("games.test"), datetime(2024, 6, 3, 9), RuleKind.TIME_WINDOW, "default"),
+    (WINDOWED, dns("games.test"), datetime(2024, 6, 3, 23), RuleKind.TIME_WINDOW, None),  # all
+    (OWN, dns("games.test"), MONDAY_NOON, RuleKind.OWN_ENTRY, "teens.block"),
+    (OWN, dns("ok.adult.test"), MONDAY_NOON, RuleKind.OWN_ENTRY, "teens.allow"),
+    (FILTER, dns("use-application-dns.net"), MONDAY_NOON, RuleKind.BYPASS, "canaries"),
+    (FILTER, dns("unknown.test", qtype=65), MONDAY_NOON, RuleKind.BYPASS, None),
+    (FILTER, dns("www.google.com"), MONDAY_NOON, RuleKind.SAFESEARCH, "safesearch"),
+    (STAFF, dns("adult.test"), MONDAY_NOON, RuleKind.UNFILTERED, None),
+]
+
+
+@pytest.mark.parametrize(("group", "question", "at", "rule", "list_name"), LIST_NAME_TABLE)
+def test_a_decision_names_the_list_that_made_it(
+    lists: ListCache,
+    group: Group,
+    question: Question,
+    at: datetime,
+    rule: RuleKind,
+    list_name: str | None,
+) -> None:
+    decision = judge(question, group, lists, at)
+    assert (decision.rule, decision.list_name) == (rule, list_name)
+
+
+def test_a_decision_names_both_lists_whose_entries_merged() -> None:
+    """Black entries at one suffix in two caches: both lists decided."""
+    both = ListSet(
+        [
+            compiled([black("casino.test", "games")], "default"),
+            compiled([black("casino.test", "gambling"), white("ok.casino.test", "x")], "school"),
+        ]
+    )
+    decision = judge(dns("www.casino.test"), FILTER, both)
+    assert (decision.verdict, decision.category, decision.match) == (B, "gambling", "casino.test")
+    assert decision.list_name == "default+school"
+    assert judge(dns("ok.casino.test"), FILTER, both).list_name == "school"
+
+
 def test_decision_as_dict(lists: ListCache) -> None:
     decision = judge(dns("adult.test"), FILTER, lists)
     assert decision.as_dict() == {
@@ -397,7 +450,7 @@ def test_decision_as_dict(lists: ListCache) -> None:
         "group": "teens",
         "rule": "category",
         "reason": decision.reason,
-        "list": None,
+        "list": "default",
         "category": "adult",
         "match": "adult.test",
         "safe_target": None,

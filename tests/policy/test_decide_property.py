@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from copgate.lists.cache import ListCache
-from copgate.policy.decide import Decision, Verdict, decide
+from copgate.policy.decide import Decision, RuleKind, Verdict, decide
 from copgate.policy.model import (
     Bypass,
     FailureMode,
@@ -188,5 +188,7 @@ def test_every_mode_decides_without_raising(
     decision = _run(question, group, at, plausible, safe)
     assert decision.group == "g" and decision.reason
     assert (decision.safe_target is not None) >= (decision.verdict is Verdict.SAFESEARCH)
+    if decision.rule in (RuleKind.CATEGORY, RuleKind.WHITE_ENTRY):  # a list entry decided
+        assert decision.list_name == "default", decision
     if group.mode is Mode.OFF:
         assert decision.verdict is Verdict.ALLOW

@@ -48,9 +48,12 @@ def test_each_row_gets_the_verdict_and_reason(
     rows = {row["name"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
     assert rows["casino.example"]["verdict"] == "block"
     assert rows["casino.example"]["category"] == "gambling"
+    assert rows["casino.example"]["list"] == "lists"  # lists.cgc
+    assert rows["casino.example"]["match"] == "casino.example"
     assert rows["casino.example"]["group"] == "kids"
     assert rows["games.example"]["verdict"] == "block"  # plain HTTP, by Host
     assert rows["www.wikipedia.org"]["verdict"] == "allow"
+    assert rows["www.wikipedia.org"]["list"] is None  # in no list
     assert rows["use-application-dns.net"]["rule"] == "bypass"  # Firefox's canary
     assert rows["bad\\x07name.example"]["rule"] == "invalid_name"
     assert all(row["reason"] for row in rows.values())

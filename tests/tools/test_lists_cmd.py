@@ -82,6 +82,7 @@ def test_compile_then_lookup_json(
         "match": "ads.example.com",
         "categories": ["ads"],
         "white": False,
+        "list": "lists",  # the cache file's stem
         "valid": True,
     }
     assert records[1]["match"] == "tracker.net"
@@ -92,6 +93,7 @@ def test_compile_then_lookup_json(
         "match": None,
         "categories": [],
         "white": False,
+        "list": None,
         "valid": True,
     }
     assert records[4]["name"] == "www.xn--bcher-kva.de"
@@ -141,7 +143,7 @@ def test_category_per_source_and_white(capsys: pytest.CaptureFixture[str], tmp_p
     )
     assert status == 0 and "(0 black, 1 white" in out
     [record] = lookup_json(capsys, white_cache, "www.school.example")
-    assert (record["white"], record["match"]) == (True, "school.example")
+    assert (record["white"], record["match"], record["list"]) == (True, "school.example", "white")
     with ListCache.open(white_cache) as cache:
         assert cache.catalogue()["school"].default_use.value == "white"
 

@@ -146,6 +146,7 @@ def test_check_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     assert answer["group"] == "older"
     assert answer["category"] == "adult"
     assert answer["match"] == "adult.example"
+    assert answer["list"] == "lists"  # lists.cgc, the cache that decided
     assert answer["rule"] == "category"
     assert "adult" in answer["reason"]
     assert answer["matched_by"] == "address in 192.0.2.0/24"
@@ -167,9 +168,10 @@ def test_check_json_for_an_unlisted_name(capsys: pytest.CaptureFixture[str], con
         "tls",
     )
     answer = json.loads(out)
-    assert (status, answer["verdict"], answer["category"], answer["match"]) == (
+    assert (status, answer["verdict"], answer["list"], answer["category"], answer["match"]) == (
         0,
         "allow",
+        None,
         None,
         None,
     )
@@ -185,6 +187,7 @@ def test_check_prints_the_reason_chain(capsys: pytest.CaptureFixture[str], confi
         "  local time: 2025-03-03T10:00",
         "  rule: time_window",
         "  reason: video.example is in audio-video, blocked in the window 08:30-15:00",
+        "  list: lists",
         "  category: audio-video",
         "  match: video.example",
         "verdict: block",
@@ -216,6 +219,7 @@ def test_check_a_walled_garden_by_interface(
 
     answer = ask("en.wikipedia.org", "tls")
     assert (answer["group"], answer["verdict"], answer["rule"]) == ("kids", "allow", "white_entry")
+    assert answer["list"] == "lists"
     assert ask("example.net", "tls")["rule"] == "whitelist_only"
     # A walled garden refuses QUIC, so that browsers fall back to TLS over TCP.
     assert (
@@ -225,6 +229,26 @@ def test_check_a_walled_garden_by_interface(
         "block",
         "bypass",
     )
+
+
+def test_check_names_both_lists_whose_entries_merged(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """Two caches as the daemon reads them: black entries at one suffix merge."""
+    data, _ = build_cache(
+        [ListEntry("video.example", frozenset({"adult"})), ListEntry("new.example", frozenset())],
+        build_time=BUILT,
+    )
+    school = tmp_path / "school.cgc"
+    school.write_bytes(data)
+    argv = ("check", "video.example", "--config", str(config), "--client", "192.0.2.7")
+    lists = ("--lists", str(tmp_path / "lists.cgc"), "--lists", str(school))
+    answer = json.loads(run(capsys, *argv, *lists, "--at", "2025-03-03T20:00", "--json")[1])
+    assert (answer["verdict"], answer["rule"], answer["category"]) == ("block", "category", "adult")
+    assert (answer["match"], answer["list"]) == ("video.example", "lists+school")
+    unblocked = json.loads(run(capsys, "check", "www.new.example", *argv[2:], *lists, "--json")[1])
+    assert (unblocked["verdict"], unblocked["match"]) == ("allow", "new.example")
+    assert unblocked["list"] == "school"
 
 
 def test_check_https_records(capsys: pytest.CaptureFixture[str], config: Path) -> None:
