@@ -131,6 +131,11 @@ class Daemon:
             except OSError as exc:
                 LOG.warning("block page not served on %s: %s", where, exc)
                 continue
+            if server.address_pending:
+                LOG.warning(
+                    "block page address %s is not on this host (yet): listening for it anyway",
+                    address,
+                )
             self.blockpages.append(server)
             served.append(address)
             self.selector.register(

@@ -11,6 +11,7 @@ close. It never reads files or runs code from the request.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 
@@ -19,18 +20,36 @@ from copgate.forge.blockpage import render_page
 LOG = logging.getLogger("copgate.blockpage")
 MAX_REQUEST = 8192
 MAX_CONNECTIONS = 64
+IP_FREEBIND = 15
+"""linux/in.h; Python's socket module does not export it. Set at ``SOL_IP``
+it also lets an IPv6 socket bind an address the host does not (yet) have."""
 
 
 class BlockPageServer:
     """A listening socket plus the connections being answered."""
 
     def __init__(self, address: str, port: int) -> None:
-        """Listen on ``address`` (IPv4 or IPv6) and ``port``; OSError if it cannot."""
+        """Listen on ``address`` (IPv4 or IPv6) and ``port``; OSError if it cannot.
+
+        An address the host does not have yet is still listened on (with
+        IP_FREEBIND), and ``address_pending`` says so: at a router's boot the
+        LAN's IPv6 address is often still in duplicate address detection, or
+        its bridge not up, when copgate starts, and the page must work once
+        it is. The caller warns, since a mistyped address looks the same.
+        """
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
+        self.address_pending = False
         try:
             self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind((address, port))
+            try:
+                self.listener.bind((address, port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:
+                    raise
+                self.listener.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+                self.listener.bind((address, port))
+                self.address_pending = True
             self.listener.listen(16)
             self.listener.setblocking(False)
         except OSError:

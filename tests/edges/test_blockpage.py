@@ -70,9 +70,24 @@ def test_a_request_cut_short_is_answered_when_the_client_stops_sending(
     assert server.clients == {}
 
 
-def test_an_address_that_is_not_ours_fails_to_bind_and_leaves_no_socket() -> None:
+@pytest.mark.parametrize("address", ["192.0.2.254", "2001:db8::dead"])  # RFC 5737, RFC 3849
+def test_an_address_the_host_lacks_is_listened_on_and_flagged_pending(address: str) -> None:
+    # At boot the LAN address may come after copgate: the listener must wait for it.
+    served = BlockPageServer(address, 0)
+    try:
+        assert served.address_pending
+        assert served.listener.getsockname()[0] == address
+    finally:
+        served.close()
+
+
+def test_an_address_the_host_has_is_not_pending(server: BlockPageServer) -> None:
+    assert not server.address_pending
+
+
+def test_a_port_in_use_fails_to_bind_and_leaves_no_socket(server: BlockPageServer) -> None:
+    address, port = server.listener.getsockname()[:2]
     before = len(os.listdir("/proc/self/fd"))
-    for address in ("192.0.2.254", "2001:db8::dead"):  # RFC 5737, RFC 3849: no host's
-        with pytest.raises(OSError):
-            BlockPageServer(address, 0)
+    with pytest.raises(OSError):
+        BlockPageServer(address, port)
     assert len(os.listdir("/proc/self/fd")) == before
