@@ -54,19 +54,31 @@ def compile_manifest(
     path: Path, *, build_time: int, release: int = 0
 ) -> tuple[bytes, CompileReport, list[ImportReport]]:
     """The cache bytes for every list of the manifest at ``path``."""
-    lists, catalogue_path = read_manifest(path)
+    table = EntryTable()
     catalogue: dict[str, Category] = {}
+    reports = add_manifest(path, table, catalogue)
+    data, compiled = build_cache(table, catalogue, build_time=build_time, release=release)
+    return data, compiled, reports
+
+
+def add_manifest(
+    path: Path, table: EntryTable, catalogue: dict[str, Category]
+) -> list[ImportReport]:
+    """Add every list of the manifest at ``path`` to ``table``, its catalogue to ``catalogue``.
+
+    For ``copgate compile``, where the default lists may go into one cache
+    with an operator's own sources.
+    """
+    lists, catalogue_path = read_manifest(path)
     if catalogue_path is not None:
         try:
             text = catalogue_path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ListSourceError(f"{catalogue_path}: {exc.strerror}") from exc
-        catalogue = read_global_usage(text, str(catalogue_path))
-    table = EntryTable()
+        catalogue.update(read_global_usage(text, str(catalogue_path)))
     reports = []
     for item in lists:
         names, report = read_source_file(item.path, SourceFormat.DOMAINS)
         table.add_names(names, frozenset({item.category}), white=item.white)
         reports.append(report)
-    data, compiled = build_cache(table, catalogue, build_time=build_time, release=release)
-    return data, compiled, reports
+    return reports

@@ -23,6 +23,7 @@ from copgate.errors import ListSourceError
 from copgate.lists.cache import ListCache
 from copgate.lists.compile import EntryTable, build_cache, check_budget
 from copgate.lists.install import install_cache
+from copgate.lists.manifest import add_manifest
 from copgate.lists.model import Category, DefaultUse, ListMatch
 from copgate.lists.sources import SourceFormat, read_source_file
 from copgate.lists.ut1 import read_ut1, ut1_entries
@@ -45,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             f"({', '.join(UT1_SUFFIXES)}) or directory gives its own categories "
             "(CATEGORY=PATH, or CAT1,CAT2=PATH, reads only those). Other files "
             "(domains, hosts, adblock, dnsmasq; plain or gzip) take --category, or "
-            "a category of their own written CATEGORY=PATH."
+            "a category of their own written CATEGORY=PATH. A list manifest "
+            "(lists/manifest.toml, or /usr/share/copgate/lists/manifest.toml) "
+            "gives the default lists it names, with their categories."
         ),
     )
     compile_parser.add_argument("sources", nargs="+", metavar="SOURCE")
@@ -95,6 +98,10 @@ class SourceSpec:
     """From ``CATEGORY=PATH`` (or ``A,B=PATH``); None when written as a bare path."""
 
     @property
+    def is_manifest(self) -> bool:
+        return self.categories is None and self.path.suffix == ".toml"
+
+    @property
     def is_ut1(self) -> bool:
         return self.path.is_dir() or self.path.name.endswith(UT1_SUFFIXES)
 
@@ -118,7 +125,10 @@ def run_compile(args: argparse.Namespace) -> int:
     table = EntryTable()
     catalogue: dict[str, Category] = {}
     for spec in map(parse_source, args.sources):
-        if spec.is_ut1:
+        if spec.is_manifest:
+            for report in add_manifest(spec.path, table, catalogue):
+                print(report.summary())
+        elif spec.is_ut1:
             _read_ut1(spec, table, catalogue)
         else:
             _read_plain(spec, args, table, catalogue)

@@ -148,6 +148,38 @@ def test_category_per_source_and_white(capsys: pytest.CaptureFixture[str], tmp_p
         assert cache.catalogue()["school"].default_use.value == "white"
 
 
+def test_a_manifest_source_compiles_the_default_lists_beside_own_sources(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # An operator's own list goes into one cache with the shipped defaults.
+    manifest = Path(__file__).resolve().parents[2] / "lists" / "manifest.toml"
+    own = tmp_path / "own.txt"
+    own.write_text("proxy.example\n")
+    output = tmp_path / "lists.cgc"
+    status, out, _err = run(capsys, "compile", str(manifest), f"proxy={own}", "-o", str(output))
+    assert status == 0
+    assert "lists/categories/gambling.txt (domains):" in out
+    assert f"{own} (domains): 1 names taken" in out
+    gambling, starter, proxy = lookup_json(
+        capsys, output, "www.pokerstars.com", "www.khanacademy.org", "a.proxy.example"
+    )
+    assert (gambling["categories"], gambling["white"]) == (["gambling"], False)
+    assert (starter["categories"], starter["white"]) == (["starter_whitelist"], True)
+    assert proxy["categories"] == ["proxy"]
+    with ListCache.open(output) as cache:
+        assert cache.catalogue()["gambling"].default_use.value == "black"
+
+
+def test_a_broken_manifest_names_its_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text('[[list]]\npath = "a.txt"\n')
+    status, _out, err = run(capsys, "compile", str(manifest), "-o", str(tmp_path / "x.cgc"))
+    assert status == 2
+    assert str(manifest) in err and "lacks path, category or white" in err
+
+
 def test_plain_source_without_category_is_refused(
     capsys: pytest.CaptureFixture[str], dirty_list: Path, tmp_path: Path
 ) -> None:
