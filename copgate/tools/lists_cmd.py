@@ -126,8 +126,8 @@ def run_compile(args: argparse.Namespace) -> int:
     catalogue: dict[str, Category] = {}
     for spec in map(parse_source, args.sources):
         if spec.is_manifest:
-            for report in add_manifest(spec.path, table, catalogue):
-                print(report.summary())
+            for imported in add_manifest(spec.path, table, catalogue):
+                print(imported.summary())
         elif spec.is_ut1:
             _read_ut1(spec, table, catalogue)
         else:
