@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "copgate.tools.policy_cmd",
     "copgate.tools.demo_cmd",
     "copgate.tools.run_cmd",
+    "copgate.tools.firewall_cmd",
 )
 
 

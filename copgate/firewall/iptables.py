@@ -1,0 +1,215 @@
+"""copgate's rules as iptables/ip6tables arguments and ``iptables-restore`` text.
+
+For generic Linux gateways and the lab; ``copgate.edges.iptables`` applies
+a plan, and ``copgate firewall --backend iptables`` prints one. Pure: the
+model's rules in (``copgate.firewall.model``), argument tuples and text
+out. It never runs iptables, reads what is installed or knows the daemon's
+state; ``jump_changes`` takes the jumps present as an argument.
+
+copgate owns four chains per family: ``COPGATE-REFUSE`` (the refusals,
+jumped to from FORWARD only, first), ``COPGATE`` (the queue rules, jumped to
+from FORWARD and INPUT), and two helper chains for "every IP protocol but
+TCP, UDP and ICMP", which one iptables rule cannot match. The jumps stand
+first in their hooks, before the router's own "established: accept".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from copgate.firewall.model import (
+    Action,
+    ClientKind,
+    ClientMatch,
+    Family,
+    FirewallSpec,
+    Protocol,
+    Rule,
+    WhenAbsent,
+    build_refusals,
+    build_rules,
+)
+
+CHAIN = "COPGATE"
+"""iptables chain of the queue rules, jumped to from FORWARD and INPUT."""
+REFUSE_CHAIN = "COPGATE-REFUSE"
+"""iptables chain of the refusals, jumped to from FORWARD only, before ``CHAIN``."""
+OTHER_CHAIN = "COPGATE-OTHER"
+"""iptables chain refusing every IP protocol but TCP, UDP and ICMP."""
+OTHER_PASS_CHAIN = "COPGATE-OTHER-OK"
+"""iptables chain accepting every IP protocol but TCP, UDP and ICMP: the
+exemption of a client from a later refusal of them. iptables cannot match
+"none of three protocols" in one rule, so, unlike nftables' ``return``, this
+accepts at once (the router's own forward rules for VPN protocols are then
+not consulted for exempt clients)."""
+HOOKS = ("FORWARD", "INPUT")
+
+
+@dataclass(frozen=True, slots=True)
+class IptablesPlan:
+    """copgate's rules for one of iptables (IPv4) or ip6tables (IPv6)."""
+
+    family: Family
+    chains: tuple[str, ...]
+    """Chains copgate owns, created (or emptied) together."""
+    rules: tuple[tuple[str, ...], ...]
+    """Arguments of each rule, ``-A CHAIN ...``, in order."""
+    jumps: tuple[tuple[str, ...], ...]
+    """Each jump into copgate's chains without its verb, in the order they must
+    stand in their hook: ``FORWARD -i br-lan -j COPGATE-REFUSE`` before
+    ``FORWARD -i br-lan -j COPGATE``."""
+
+    @property
+    def command(self) -> str:
+        return "iptables" if self.family is Family.IPV4 else "ip6tables"
+
+    def restore_text(self, jump_changes: tuple[tuple[str, ...], ...] = ()) -> str:
+        """Input for ``iptables-restore --noflush``: copgate's chains replaced and
+        ``jump_changes`` (see ``jump_changes``) made, in one atomic transaction."""
+        lines = ["*filter"]
+        lines += [f":{chain} - [0:0]" for chain in self.chains]
+        lines += [" ".join(_restore_quote(arg) for arg in rule) for rule in self.rules]
+        lines += [" ".join(_restore_quote(arg) for arg in change) for change in jump_changes]
+        lines.append("COMMIT")
+        return "\n".join(lines) + "\n"
+
+
+def jump_changes(
+    present: Sequence[tuple[str, ...]], wanted: Sequence[tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """``-D``/``-I`` commands that turn the jumps ``present`` into ``wanted``.
+
+    Per hook: nothing when its jumps already stand as wanted (a reload that
+    changes no interface touches no hook); else every present jump is deleted
+    and the wanted ones are inserted first in the hook, in order, before the
+    router's own "established: accept". ``present`` must list each hook's
+    jumps in the order they stand (``iptables -S`` does).
+    """
+    changes: list[tuple[str, ...]] = []
+    for hook in HOOKS:
+        have = [jump for jump in present if jump[0] == hook]
+        want = [jump for jump in wanted if jump[0] == hook]
+        if have == want:
+            continue
+        changes += [("-D", *jump) for jump in have]
+        changes += [("-I", hook, "1", *jump[1:]) for jump in reversed(want)]
+    return tuple(changes)
+
+
+def _restore_quote(arg: str) -> str:
+    # iptables-restore splits on blanks and honours double quotes with
+    # backslash escapes; every argument here is generated, so this is enough.
+    if arg and not any(c in arg for c in ' "\\\t'):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mask(bits: int) -> str:
+    return f"{bits:#x}/{bits:#x}"
+
+
+_U32_PAYLOAD = {
+    # xt_u32 cannot add or compare two fields, but a read past the packet's
+    # end fails the match. "32>>26&0x3C" is 4*doff (the data offset nibble at
+    # byte 32 of an IPv4 packet without options); "@17" then reads 4 bytes at
+    # 4*doff + 17, which exist exactly when the packet is at least
+    # 20 + 4*doff + 1 bytes long: the segment carries data. The first test
+    # (IHL = 5) makes the offsets right; the second rule queues the rest.
+    Family.IPV4: ("0>>24&0xF=5", "0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF"),
+    # IPv6 whose next header is TCP (no extension header): the TCP header is
+    # at byte 40, doff at byte 52, and "@37" needs 40 + 4*doff + 1 bytes.
+    Family.IPV6: ("4>>8&0xFF=6", "4>>8&0xFF=6&&52>>26&0x3C@37=0:0xFFFFFFFF"),
+}
+
+
+def _ipt_ports(rule: Rule) -> list[str]:
+    if not rule.ports:
+        return []
+    negate = ["!"] if rule.except_ports else []
+    if len(rule.ports) == 1:
+        return [*negate, "--dport", str(rule.ports[0])]
+    return ["-m", "multiport", *negate, "--dports", ",".join(map(str, rule.ports))]
+
+
+def _ipt_client(client: ClientMatch) -> list[str]:
+    if client.kind is ClientKind.CIDR:
+        return ["-s", client.value]
+    if client.kind is ClientKind.INTERFACE:
+        return ["-i", client.value]
+    if client.kind is ClientKind.MAC:
+        return ["-m", "mac", "--mac-source", client.value]
+    return []
+
+
+def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
+    if rule.action is Action.QUEUE:
+        bypass = ["--queue-bypass"] if spec.when_absent is WhenAbsent.PASS else []
+        return ["-j", "NFQUEUE", "--queue-num", str(spec.queue_num), *bypass]
+    if rule.action is Action.RETURN:
+        return ["-j", OTHER_PASS_CHAIN if rule.protocol is Protocol.OTHER else "RETURN"]
+    if rule.action is Action.MARK_DECIDED:
+        return ["-j", "CONNMARK", "--set-xmark", _mask(spec.decided_mark)]
+    if rule.protocol is Protocol.TCP:
+        return ["-j", "REJECT", "--reject-with", "tcp-reset"]
+    if rule.protocol is Protocol.OTHER:
+        return ["-j", OTHER_CHAIN]
+    unreachable = "icmp-port-unreachable" if family is Family.IPV4 else "icmp6-port-unreachable"
+    return ["-j", "REJECT", "--reject-with", unreachable]
+
+
+def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family, chain: str) -> list[tuple[str, ...]]:
+    """One model rule as iptables rules (two for payload-only, three for mark-decided)."""
+    head = ["-A", chain, *_ipt_client(rule.client)]
+    if rule.protocol is not None and rule.protocol is not Protocol.OTHER:
+        head += ["-p", rule.protocol.value, *_ipt_ports(rule)]
+    if rule.original_only:
+        head += ["-m", "conntrack", "--ctdir", "ORIGINAL"]
+    if rule.undecided:
+        head += ["-m", "connmark", "!", "--mark", _mask(rule.undecided)]
+    if rule.mark:
+        head += ["-m", "mark", "--mark", _mask(rule.mark)]
+    tail = ["-m", "comment", "--comment", rule.comment, *_ipt_target(rule, spec, family)]
+    if rule.action is Action.MARK_DECIDED:
+        # CONNMARK is not terminal: the packet must then leave the chain.
+        return [(*head, *tail), (*head, "-m", "comment", "--comment", rule.comment, "-j", "RETURN")]
+    if not rule.payload_only:
+        return [(*head, *tail)]
+    plain_header, exact = _U32_PAYLOAD[family]
+    return [
+        (*head, "-m", "u32", "--u32", exact, *tail),
+        # Headers u32 cannot measure: queue, whether or not data follows.
+        (*head, "-m", "u32", "!", "--u32", plain_header, *tail),
+    ]
+
+
+def _other_chain(family: Family) -> list[tuple[str, ...]]:
+    icmp = "icmp" if family is Family.IPV4 else "ipv6-icmp"
+    reject = "icmp-proto-unreachable" if family is Family.IPV4 else "icmp6-adm-prohibited"
+    rules: list[tuple[str, ...]] = []
+    for chain, verdict in (
+        (OTHER_CHAIN, ("REJECT", "--reject-with", reject)),
+        (OTHER_PASS_CHAIN, ("ACCEPT",)),
+    ):
+        rules += [
+            ("-A", chain, "-p", protocol, "-j", "RETURN") for protocol in ("tcp", "udp", icmp)
+        ]
+        rules.append(("-A", chain, "-j", *verdict))
+    return rules
+
+
+def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
+    """copgate's chains, rules and jumps for iptables (IPV4) or ip6tables (IPV6)."""
+    rules: list[tuple[str, ...]] = []
+    for chain, model in ((REFUSE_CHAIN, build_refusals(spec)), (CHAIN, build_rules(spec))):
+        for rule in model:
+            if rule.client.family in (None, family):
+                rules += _ipt_rule(rule, spec, family, chain)
+    rules += _other_chain(family)
+    lans = spec.lan_interfaces
+    jumps = (
+        *(("FORWARD", "-i", interface, "-j", REFUSE_CHAIN) for interface in lans),
+        *((hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in lans),
+    )
+    chains = (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    return IptablesPlan(family, chains, tuple(rules), jumps)

@@ -1,0 +1,148 @@
+"""copgate's rules as nftables text: a table of its own for OpenWrt 23.05+ with fw4.
+
+``render_nft`` gives what ``nft -f`` loads, and what ``copgate firewall``
+prints for an fw4 include directory. Pure: the model's rules in
+(``copgate.firewall.model``), text out. It never runs nft, reads the
+ruleset or knows the daemon's state.
+
+The text is a table of its own, ``inet copgate``, with base chains at
+priority ``filter - 5`` on the forward and input hooks, so it runs before
+fw4's own chains and is replaced atomically (``nft -f``) or removed
+(``nft delete table inet copgate``) without touching fw4's table. fw4 only
+ever flushes ``table inet fw4``, so a firewall reload leaves copgate's table
+in place; the same text may also be installed as
+``/usr/share/nftables.d/ruleset-post/copgate.nft``, which fw4 includes after
+its table at every start, because the text first deletes any older copgate
+table. fw4's ``chain-pre/forward/*.nft`` snippets were not used: fw4 puts its
+``flow offload`` statement before those includes, and a snippet cannot be
+replaced without reloading the whole firewall. With flow offloading on,
+offloaded flows bypass every hook, copgate's included: see the daemon's
+detection of it.
+"""
+
+from __future__ import annotations
+
+from copgate.firewall.model import (
+    Action,
+    ClientKind,
+    ClientMatch,
+    Family,
+    FirewallSpec,
+    Protocol,
+    Rule,
+    WhenAbsent,
+    build_refusals,
+    build_rules,
+)
+
+NFT_TABLE = "copgate"
+NFT_PRIORITY = "filter - 5"
+"""Before fw4's chains (priority filter), after raw and conntrack."""
+TCP_DOFF_MIN = 5  # RFC 9293 §3.1: the data offset counts 32-bit words, 5 to 15
+TCP_DOFF_MAX = 15
+IPV4_HEADER = 20  # RFC 791 without options
+MAX_IP_LENGTH = 65535  # RFC 791 total length, RFC 8200 payload length: 16 bits
+
+
+def _nft_set(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else "{ " + ", ".join(values) + " }"
+
+
+def _nft_client(client: ClientMatch) -> list[str]:
+    if client.kind is ClientKind.CIDR:
+        prefix = "ip" if client.family is Family.IPV4 else "ip6"
+        return [prefix, "saddr", client.value]
+    if client.kind is ClientKind.INTERFACE:
+        return ["iifname", f'"{client.value}"']
+    if client.kind is ClientKind.MAC:
+        return ["ether", "saddr", client.value]
+    return []
+
+
+def _nft_protocol(rule: Rule) -> list[str]:
+    if rule.protocol is Protocol.OTHER:
+        return ["meta", "l4proto", "!=", "{ tcp, udp, icmp, ipv6-icmp }"]
+    if rule.protocol is None:
+        return []
+    if not rule.ports:
+        return ["meta", "l4proto", rule.protocol.value]
+    negate = ["!="] if rule.except_ports else []
+    return [rule.protocol.value, "dport", *negate, _nft_set([str(p) for p in rule.ports])]
+
+
+def _nft_verdict(rule: Rule, spec: FirewallSpec) -> list[str]:
+    if rule.action is Action.QUEUE:
+        bypass = ["bypass"] if spec.when_absent is WhenAbsent.PASS else []
+        return ["queue", "num", str(spec.queue_num), *bypass]
+    if rule.action is Action.RETURN:
+        return ["return"]
+    if rule.action is Action.MARK_DECIDED:
+        return ["ct", "mark", "set", "ct", "mark", "|", f"{spec.decided_mark:#x}", "return"]
+    if rule.protocol is Protocol.TCP:
+        return ["reject", "with", "tcp", "reset"]
+    if rule.protocol is Protocol.OTHER:
+        return ["reject", "with", "icmpx", "admin-prohibited"]
+    return ["reject", "with", "icmpx", "port-unreachable"]
+
+
+def _payload_set(header: int) -> str:
+    # Pairs (length range . data offset): a length above header + 4*doff
+    # means at least one byte of data. nftables cannot add two fields, so
+    # the eleven possible data offsets are listed (a concatenated interval
+    # set: kernel 5.6+, OpenWrt 23.05 has 5.15).
+    elements = [
+        f"{header + 4 * doff + 1}-{MAX_IP_LENGTH} . {doff}"
+        for doff in range(TCP_DOFF_MIN, TCP_DOFF_MAX + 1)
+    ]
+    return "{ " + ", ".join(elements) + " }"
+
+
+_NFT_PAYLOAD = (
+    # IPv4: "ip length" counts the whole packet. With options the header is
+    # longer than 20 and an empty segment may match: queued, never missed.
+    ["ip", "length", ".", "tcp", "doff", _payload_set(IPV4_HEADER)],
+    # IPv6: "ip6 length" is the payload length, extension headers included
+    # (which again can only queue more, never less).
+    ["ip6", "length", ".", "tcp", "doff", _payload_set(0)],
+)
+
+
+def _nft_rule(rule: Rule, spec: FirewallSpec) -> list[str]:
+    words = [*_nft_client(rule.client), *_nft_protocol(rule)]
+    if rule.original_only:
+        words += ["ct", "direction", "original"]
+    if rule.undecided:
+        words += ["ct", "mark", "&", f"{rule.undecided:#x}", "!=", f"{rule.undecided:#x}"]
+    if rule.mark:
+        words += ["meta", "mark", "&", f"{rule.mark:#x}", "==", f"{rule.mark:#x}"]
+    tail = [*_nft_verdict(rule, spec), "comment", f'"{rule.comment}"']
+    if not rule.payload_only:
+        return [" ".join([*words, *tail])]
+    return [" ".join([*words, *payload, *tail]) for payload in _NFT_PAYLOAD]
+
+
+def render_nft(spec: FirewallSpec) -> str:
+    """copgate's own nftables table, for ``nft -f`` (replaces any older copgate table)."""
+    lans = _nft_set([f'"{name}"' for name in spec.lan_interfaces])
+    families = {Family.IPV4: "ipv4", Family.IPV6: "ipv6"}
+    only = "" if len(spec.families) == 2 else f"meta nfproto {families[spec.families[0]]} "
+    lines = [
+        "# copgate: hands LAN clients' first packets to copgate's queue (generated; do not edit)",
+        f"table inet {NFT_TABLE}",
+        f"delete table inet {NFT_TABLE}",
+        f"table inet {NFT_TABLE} {{",
+    ]
+    # The refusals for what the router forwards only, then the queue for all.
+    for hook, chains in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
+        lines += [
+            f"\tchain {hook} {{",
+            f"\t\ttype filter hook {hook} priority {NFT_PRIORITY}; policy accept;",
+            *(f"\t\t{only}iifname {lans} jump {chain}" for chain in chains),
+            "\t}",
+        ]
+    for chain, model in (("refuse", build_refusals(spec)), ("from_lan", build_rules(spec))):
+        lines.append(f"\tchain {chain} {{")
+        lines += [f"\t\t{text}" for rule in model for text in _nft_rule(rule, spec)]
+        lines.append("\t}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

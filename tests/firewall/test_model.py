@@ -1,0 +1,242 @@
+"""copgate.firewall.model: the spec's validation and the order of the rules.
+
+The rules are checked as the model builds them (order, chains, which flows
+are ever decided), specs the model must refuse are config errors, and a
+packet's walk through both chains shows where it ends. The model's knobs
+that every backend renders (fail closed, exemptions) are checked in both
+texts here; each text on its own is in ``test_iptables`` and ``test_nft``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import pytest
+
+from copgate.errors import ConfigError
+from copgate.firewall import (
+    ANY_CLIENT,
+    DECIDED_MARK,
+    INJECTED_MARK,
+    OTHER_PASS_CHAIN,
+    REFUSE_DOT,
+    REFUSE_QUIC,
+    Action,
+    ClientKind,
+    ClientMatch,
+    Family,
+    FirewallSpec,
+    Protocol,
+    Refusal,
+    Rule,
+    WhenAbsent,
+    build_refusals,
+    build_rules,
+    render_nft,
+    unreadable,
+)
+from tests.firewall.helpers import (
+    FULL,
+    GUESTS,
+    LANS,
+    PUPILS,
+    SPEC,
+    TABLET,
+    iptables_rules,
+    with_comment,
+)
+
+# -- the model ---------------------------------------------------------------
+
+
+def test_model_order_skip_injected_then_decided_then_queues() -> None:
+    actions = [(rule.action, rule.comment) for rule in build_rules(FULL)]
+    assert actions[0] == (Action.RETURN, "copgate: injected by copgate")
+    assert actions[1] == (Action.MARK_DECIDED, "copgate: flow decided")
+    assert [c for _, c in actions[2:]] == [
+        "copgate: dns udp",
+        "copgate: dns tcp",
+        "copgate: quic",
+        "copgate: tls",
+        "copgate: http",
+    ]
+
+
+def test_model_refusals_in_their_own_chain_in_spec_order() -> None:
+    refusals = build_refusals(FULL)
+    assert [rule.action for rule in refusals] == [Action.REJECT] * len(FULL.refusals)
+    assert [(rule.client, rule.comment) for rule in refusals] == [
+        (client, f"copgate: refuse {refusal.reason}") for client, refusal in FULL.refusals
+    ]
+    assert not [rule for rule in build_rules(FULL) if rule.action is Action.REJECT]
+
+
+def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
+    by_comment = {rule.comment: rule for rule in build_rules(SPEC)}
+    assert by_comment["copgate: dns udp"].undecided == 0
+    assert by_comment["copgate: dns tcp"].undecided == 0
+    assert by_comment["copgate: dns tcp"].payload_only
+    assert by_comment["copgate: tls"].undecided == DECIDED_MARK
+    assert by_comment["copgate: quic"].undecided == DECIDED_MARK
+    assert by_comment["copgate: http"].payload_only
+    assert by_comment["copgate: http"].original_only
+    assert by_comment["copgate: http"].undecided == 0  # every request on a kept-alive flow
+
+
+def test_a_role_without_ports_queues_nothing() -> None:
+    spec = FirewallSpec(LANS, quic_ports=())
+    comments = [rule.comment for rule in build_rules(spec)]
+    assert "copgate: quic" not in comments
+    assert "copgate: tls" in comments
+
+
+# -- validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: FirewallSpec(()),
+        lambda: FirewallSpec(('br-lan" accept; #',)),
+        lambda: FirewallSpec(("an-interface-name-too-long",)),
+        lambda: FirewallSpec(LANS, queue_num=65536),
+        lambda: FirewallSpec(LANS, dns_ports=(0,)),
+        lambda: FirewallSpec(LANS, http_ports=(443,)),
+        lambda: FirewallSpec(LANS, tls_ports=tuple(range(1000, 1016))),
+        lambda: FirewallSpec(LANS, decided_mark=0),
+        lambda: FirewallSpec(LANS, decided_mark=1 << 32),
+        lambda: FirewallSpec(LANS, injected_mark=DECIDED_MARK | INJECTED_MARK),
+        lambda: ClientMatch(ClientKind.CIDR, "192.0.2.1/24"),
+        lambda: ClientMatch(ClientKind.CIDR, "not-an-address"),
+        lambda: ClientMatch(ClientKind.MAC, "02:00:00:00:00"),
+        lambda: ClientMatch(ClientKind.INTERFACE, "lan 2"),
+        lambda: ClientMatch(ClientKind.ANY, "x"),
+        lambda: Refusal("DoT!", Protocol.TCP, (853,)),
+        lambda: Refusal("other", Protocol.OTHER, (1,)),
+        lambda: Refusal("none", Protocol.TCP, (), except_ports=True),
+        lambda: Refusal("high", Protocol.UDP, (70000,)),
+    ],
+)
+def test_invalid_specs_are_config_errors(build: object) -> None:
+    assert callable(build)
+    with pytest.raises(ConfigError):
+        build()
+
+
+def test_matches_are_normalised() -> None:
+    assert TABLET.value == "02:00:5e:00:53:01"
+    assert ClientMatch(ClientKind.CIDR, "2001:DB8:1::/64").value == "2001:db8:1::/64"
+    assert PUPILS.family is Family.IPV4
+    assert GUESTS.family is None
+
+
+def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
+    staff = ClientMatch(ClientKind.CIDR, "192.0.2.64/26")
+    spec = FirewallSpec(
+        LANS,
+        refusals=(
+            (staff, dataclasses.replace(REFUSE_QUIC, exempt=True)),
+            (staff, dataclasses.replace(REFUSE_DOT, exempt=True)),
+            (staff, Refusal("unreadable-other", Protocol.OTHER, exempt=True)),
+            (ANY_CLIENT, REFUSE_QUIC),
+            (ANY_CLIENT, REFUSE_DOT),
+            (ANY_CLIENT, Refusal("unreadable-other", Protocol.OTHER)),
+        ),
+    )
+    rules = iptables_rules(spec, Family.IPV4)
+    quic_exempt, dot_exempt, other_exempt, quic_refused = rules[:4]
+    # Each exemption leaves the refusals' chain: QUIC then meets the queue
+    # rules (for its whole flow, decided or not), DoT the router's own rules.
+    assert quic_exempt.startswith("-A COPGATE-REFUSE -s 192.0.2.64/26 -p udp --dport 443")
+    assert quic_exempt.endswith("-j RETURN")
+    assert "-s 192.0.2.64/26 -p tcp --dport 853" in dot_exempt and dot_exempt.endswith("-j RETURN")
+    assert other_exempt.endswith(f"-j {OTHER_PASS_CHAIN}")
+    assert "REJECT" in quic_refused and "--dport 443" in quic_refused
+    assert with_comment(rules, "quic")[0].startswith("-A COPGATE -p udp --dport 443")
+    nft = render_nft(spec)
+    assert 'ip saddr 192.0.2.64/26 udp dport 443 return comment "copgate: quic not refused"' in nft
+    assert "meta l4proto != { tcp, udp, icmp, ipv6-icmp } return" in nft
+
+
+def test_fail_closed_drops_the_bypass() -> None:
+    spec = FirewallSpec(LANS, when_absent=WhenAbsent.DROP)
+    queued = [r for r in iptables_rules(spec, Family.IPV4) if "NFQUEUE" in r]
+    assert len(queued) == 7
+    assert not any("bypass" in rule for rule in queued)
+    assert " bypass " not in render_nft(spec)
+    assert "queue num 0 comment" in render_nft(spec)
+
+
+# -- a packet's walk through both chains -------------------------------------
+
+
+class Walker(NamedTuple):
+    """A packet as the rule model sees it (no marks: a plain client packet)."""
+
+    client: ClientMatch | None
+    protocol: str
+    port: int
+    decided: bool = False
+
+
+def _first(rules: tuple[Rule, ...], packet: Walker) -> Rule | None:
+    for rule in rules:
+        if rule.client is not ANY_CLIENT and rule.client != packet.client:
+            continue
+        if rule.protocol is Protocol.OTHER or (
+            rule.protocol is not None and rule.protocol.value != packet.protocol
+        ):
+            continue
+        if rule.ports and (packet.port in rule.ports) == rule.except_ports:
+            continue
+        if rule.mark or (rule.undecided and packet.decided):
+            continue
+        return rule
+    return None
+
+
+def _walk(spec: FirewallSpec, hook: str, packet: Walker) -> tuple[str, str | None]:
+    """Where a packet ends: ("reject" | "queue", comment), or ("pass", None)."""
+    chains = (
+        (build_refusals(spec), build_rules(spec)) if hook == "FORWARD" else (build_rules(spec),)
+    )
+    for rules in chains:
+        rule = _first(rules, packet)
+        if rule is not None and rule.action is not Action.RETURN:
+            return rule.action.value, rule.comment
+    return "pass", None
+
+
+STAFF = ClientMatch(ClientKind.CIDR, "192.0.2.64/26")
+EXEMPT_STAFF = FirewallSpec(
+    LANS,
+    refusals=(
+        (STAFF, dataclasses.replace(REFUSE_QUIC, exempt=True)),
+        *((STAFF, dataclasses.replace(r, exempt=True)) for r in unreadable(SPEC)),
+        (ANY_CLIENT, REFUSE_QUIC),
+        *((ANY_CLIENT, r) for r in unreadable(SPEC)),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("hook", "packet", "end"),
+    [
+        # An exempt client's QUIC is queued until decided, then passes; a
+        # decided flow must never fall through to a later refusal.
+        ("FORWARD", Walker(STAFF, "udp", 443), ("queue", "copgate: quic")),
+        ("FORWARD", Walker(STAFF, "udp", 443, decided=True), ("pass", None)),
+        ("FORWARD", Walker(None, "udp", 443), ("reject", "copgate: refuse quic")),
+        ("FORWARD", Walker(STAFF, "tcp", 22), ("pass", None)),
+        ("FORWARD", Walker(None, "tcp", 22), ("reject", "copgate: refuse unreadable-tcp")),
+        # The router's own services (DHCP, the block page on 8099) are never
+        # refused: the input hook meets the queue rules only.
+        ("INPUT", Walker(None, "udp", 67), ("pass", None)),
+        ("INPUT", Walker(None, "tcp", 8099), ("pass", None)),
+        ("INPUT", Walker(None, "udp", 53), ("queue", "copgate: dns udp")),
+        ("INPUT", Walker(None, "udp", 443), ("queue", "copgate: quic")),
+    ],
+)
+def test_where_a_packet_ends(hook: str, packet: Walker, end: tuple[str, str | None]) -> None:
+    assert _walk(EXEMPT_STAFF, hook, packet) == end

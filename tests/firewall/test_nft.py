@@ -1,0 +1,114 @@
+"""copgate.firewall.nft: the rules as a table of copgate's own for fw4.
+
+The text is checked as text (its table, hooks and rule order), the "segment
+carries data" interval sets are evaluated the way the kernel does over every
+header length, and the whole text is handed to ``nft -c`` in a scratch
+network namespace where nft and root are available.
+"""
+
+from __future__ import annotations
+
+import re
+
+from copgate.firewall import Family, FirewallSpec, build_rules, render_nft
+from tests.firewall.helpers import FULL, PAYLOADS, SPEC, assert_nft_accepted
+
+
+def _nft_payload_sets(text: str) -> dict[str, list[tuple[int, int, int]]]:
+    """The ``length . doff`` interval sets of the nft text, by family keyword."""
+    sets = {}
+    for keyword in ("ip", "ip6"):
+        match = re.search(rf" {keyword} length \. tcp doff \{{ ([^}}]*) \}}", text)
+        assert match is not None, keyword
+        elements = []
+        for element in match.group(1).split(", "):
+            span, _, doff = element.partition(" . ")
+            low, _, high = span.partition("-")
+            elements.append((int(low), int(high), int(doff)))
+        sets[keyword] = elements
+    return sets
+
+
+def test_nft_length_sets_match_exactly_the_segments_with_data() -> None:
+    sets = _nft_payload_sets(render_nft(SPEC))
+
+    def member(elements: list[tuple[int, int, int]], length: int, doff: int) -> bool:
+        return any(low <= length <= high and d == doff for low, high, d in elements)
+
+    for doff in range(16):
+        for payload in PAYLOADS:
+            carries = doff >= 5 and payload > 0
+            case = f"doff={doff} payload={payload}"
+            assert member(sets["ip"], 20 + 4 * doff + payload, doff) == carries, case
+            # "ip6 length" is the payload length: the 40-byte header is not in it.
+            assert member(sets["ip6"], 4 * doff + payload, doff) == carries, case
+
+
+# -- nftables ----------------------------------------------------------------
+
+
+def test_nft_table_of_its_own_replacing_an_older_one() -> None:
+    lines = render_nft(SPEC).splitlines()
+    assert lines[1:4] == ["table inet copgate", "delete table inet copgate", "table inet copgate {"]
+    text = "\n".join(lines)
+    lans = '\t\tiifname { "br-lan", "lan2" }'
+    for hook, jumps in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
+        assert (
+            f"\tchain {hook} {{\n"
+            f"\t\ttype filter hook {hook} priority filter - 5; policy accept;\n"
+            + "".join(f"{lans} jump {chain}\n" for chain in jumps)
+            + "\t}"
+        ) in text
+
+
+def test_nft_rules_in_model_order() -> None:
+    text = render_nft(FULL)
+    body = text[text.index("chain from_lan {") :].splitlines()[1:-2]
+    comments = [re.search(r'comment "copgate: ([^"]+)"$', line) for line in body]
+    assert all(comments)
+    model = [rule.comment.removeprefix("copgate: ") for rule in build_rules(FULL)]
+    seen = [m.group(1) for m in comments if m]
+    # Payload-only rules render once per family, everything else once.
+    assert [c for i, c in enumerate(seen) if i == 0 or c != seen[i - 1]] == [
+        c for i, c in enumerate(model) if i == 0 or c != model[i - 1]
+    ]
+    assert seen.count("http") == 2
+    assert seen.count("dns tcp") == 2
+
+
+def test_nft_rule_texts() -> None:
+    body = render_nft(FULL)
+    expected = [
+        'meta mark & 0x20000000 == 0x20000000 return comment "copgate: injected by copgate"',
+        "meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 return"
+        ' comment "copgate: flow decided"',
+        'tcp dport 853 reject with tcp reset comment "copgate: refuse dot"',
+        'udp dport 853 reject with icmpx port-unreachable comment "copgate: refuse doq"',
+        "ip saddr 192.0.2.0/25 udp dport 443 reject with icmpx port-unreachable"
+        ' comment "copgate: refuse quic"',
+        "ip6 saddr 2001:db8:1::/64 udp dport 443 reject",
+        'iifname "lan2" tcp dport != { 53, 443, 8443, 80 } reject with tcp reset',
+        'iifname "lan2" meta l4proto != { tcp, udp, icmp, ipv6-icmp }'
+        ' reject with icmpx admin-prohibited comment "copgate: refuse unreadable-other"',
+        "ether saddr 02:00:5e:00:53:01 udp dport 443 reject",
+        'udp dport 53 queue num 7 bypass comment "copgate: dns udp"',
+        "udp dport 443 ct direction original ct mark & 0x40000000 != 0x40000000"
+        ' queue num 7 bypass comment "copgate: quic"',
+        "tcp dport { 443, 8443 } ct direction original ct mark & 0x40000000 != 0x40000000"
+        ' queue num 7 bypass comment "copgate: tls"',
+        "tcp dport 80 ct direction original ip length . tcp doff { 41-65535 . 5,",
+        "tcp dport 80 ct direction original ip6 length . tcp doff { 21-65535 . 5,",
+        '77-65535 . 14, 81-65535 . 15 } queue num 7 bypass comment "copgate: http"',
+        '57-65535 . 14, 61-65535 . 15 } queue num 7 bypass comment "copgate: http"',
+    ]
+    for fragment in expected:
+        assert fragment in body, fragment
+
+
+def test_nft_single_family() -> None:
+    text = render_nft(FirewallSpec(("br-lan",), families=(Family.IPV4,)))
+    assert 'meta nfproto ipv4 iifname "br-lan" jump from_lan' in text
+
+
+def test_nft_text_passes_nft_check() -> None:
+    assert_nft_accepted(render_nft(FULL))
