@@ -11,16 +11,33 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "run", help="run the gateway daemon in the foreground (needs root and NFQUEUE)"
+        "run",
+        help="run the gateway daemon in the foreground (needs root and NFQUEUE)",
+        description=(
+            "Filter LAN clients through the netfilter queue. SIGHUP reloads config and "
+            "lists (a bad one is logged and the old stays), SIGUSR1 logs the counters, "
+            "SIGTERM and SIGINT stop: answer what is queued, remove the rules, exit 0."
+        ),
     )
-    parser.add_argument("--config", required=True, type=Path, metavar="FILE")
+    parser.add_argument(
+        "--config",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the config: UCI (/etc/config/copgate) or TOML",
+    )
     parser.add_argument("--queue", type=int, default=0, metavar="N", help="NFQUEUE number")
     parser.add_argument(
         "--no-firewall",
         action="store_true",
         help="do not apply or remove iptables rules (the OS package installs nftables rules)",
     )
-    parser.add_argument("--templates", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        metavar="DIR",
+        help="template directory (default: lists/templates, or /usr/share/copgate/templates)",
+    )
     parser.add_argument("--upstream", metavar="IP", help="resolver for safe-search endpoints")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
     parser.set_defaults(func=run)
