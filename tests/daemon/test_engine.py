@@ -354,3 +354,17 @@ def test_ipv6_dns_is_judged() -> None:
     )
     assert verdict.action is Action.DROP
     assert read_ip(verdict.inject[0]).dst == CLIENT6
+
+
+def test_a_new_config_moves_a_remembered_client_to_its_new_group() -> None:
+    eng = engine()
+    casino = udp4(dns_query("casino.example"))
+    assert eng.judge(casino, META).action is Action.DROP  # pupils: gambling blocked
+    staff = make_group("staff", Mode.OFF, match=ClientMatch(frozenset({"br-lan"}), (), frozenset()))
+    new = dataclasses.replace(eng.config, groups=(*eng.config.groups, staff))
+    eng.reconfigure(new, LISTS, NOW - 3600)
+    verdict = eng.judge(casino, META)
+    assert verdict.decision is not None and verdict.decision.group == "staff"
+    eng.config = dataclasses.replace(new, groups=new.groups[:1])  # as tests do, without reconfigure
+    verdict = eng.judge(casino, META)
+    assert verdict.decision is not None and verdict.decision.group == "pupils"
