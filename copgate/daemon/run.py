@@ -347,13 +347,14 @@ class Daemon:
             return
         name = question.name.text if question.name else "(no name)"
         LOG.info(
-            "%s %s %s client=%s group=%s rule=%s category=%s match=%s: %s",
+            "%s %s %s client=%s group=%s rule=%s list=%s category=%s match=%s: %s",
             decision.verdict.value,
             question.kind.value,
             name,
             _endpoint(*question.client),
             decision.group,
             decision.rule.value,
+            decision.list_name,
             decision.category,
             decision.match,
             decision.reason,

@@ -263,7 +263,7 @@ def _is_block_page(url: str | None) -> bool:
 _DECISION = re.compile(
     r"\b(?P<verdict>allow|block|safesearch) (?P<kind>dns|tls|quic|http) (?P<name>\S+)"
     r" client=(?P<client>\S+) group=(?P<group>\S+) rule=(?P<rule>\S+)"
-    r" category=(?P<category>\S+) match=(?P<match>\S+): (?P<reason>.*)$"
+    r" list=(?P<list>\S+) category=(?P<category>\S+) match=(?P<match>\S+): (?P<reason>.*)$"
 )
 """The daemon's decision line (``copgate.daemon.run``, logged for every decision with -v)."""
 

@@ -48,15 +48,15 @@ from tests.lab.conftest import require_lab
 LOG = """\
 2026-11-22 08:23:58,281 copgate INFO copgate running: queue 0, 4 groups, lists a.cgc, b.cgc
 2026-11-22 08:23:58,326 copgate INFO block dns blocked.example client=192.0.2.10:51937 \
-group=pupils rule=whitelist_only category=None match=blocked.example: \
+group=pupils rule=whitelist_only list=lab-lists category=None match=blocked.example: \
 blocked.example is not in this walled garden
 2026-11-22 08:23:58,357 copgate DEBUG pending 192.0.2.10:34974 > 198.51.100.83:443: \
 waiting for the rest of the hello
 2026-11-22 08:24:01,727 copgate INFO block tls blocked.example client=[2001:db8:1::11]:40410 \
-group=teens rule=category category=gambling match=blocked.example: \
+group=teens rule=category list=lab-lists category=gambling match=blocked.example: \
 blocked.example is in gambling (via blocked.example), blocked for this group
 2026-11-22 08:23:58,403 copgate INFO safesearch dns www.google.com client=192.0.2.11:44132 \
-group=teens rule=safesearch category=None match=www.google.com: \
+group=teens rule=safesearch list=safesearch category=None match=www.google.com: \
 www.google.com is answered with google's safe endpoint forcesafesearch.google.com
 """
 
