@@ -161,6 +161,34 @@ def ipv6(value: object) -> IPv6Address:
         raise BadValueError("an IPv6 address like 2001:db8::1") from None
 
 
+def router_ipv4(value: object) -> IPv4Address:
+    """An IPv4 address of the router that LAN clients are sent to (the block page)."""
+    return _reachable(ipv4(value), "a unicast IPv4 address of the router like 192.168.1.1")
+
+
+def router_ipv6(value: object) -> IPv6Address:
+    """An IPv6 address of the router that LAN clients are sent to (the block page)."""
+    return _reachable(ipv6(value), "a global or ULA IPv6 address of the router like fd00::1")
+
+
+_Address = TypeVar("_Address", IPv4Address, IPv6Address)
+
+
+def _reachable(address: _Address, expected: str) -> _Address:
+    # A client cannot be redirected to these: loopback and unspecified are its
+    # own, multicast serves no TCP, and a link-local URL needs a zone
+    # (http://[fe80::1%eth0]/) that browsers refuse.
+    for what, bad in (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("multicast", address.is_multicast),
+        ("link-local", address.is_link_local),
+    ):
+        if bad:
+            raise BadValueError(expected, f" ({what}: a client cannot be sent there)")
+    return address
+
+
 def network(value: object) -> IPv4Network | IPv6Network:
     """An address (a /32 or /128) or a CIDR block with no host bits set."""
     expected = "an IP address or a network like 192.0.2.0/24 or 2001:db8::/64"

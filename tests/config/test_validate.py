@@ -408,6 +408,24 @@ GROUP = '[group.g]\ninterfaces = ["br-lan"]\n'  # lines 1-2; the case's own line
             "like 2001:db8::1, got '192.0.2.1'",
         ),
         (
+            f'{GROUP}[general]\nblockpage_ipv6 = "fe80::1"\n',
+            "c.toml:4: option 'blockpage_ipv6' in section 'general': expected a global or ULA "
+            "IPv6 address of the router like fd00::1, got 'fe80::1' (link-local: a client "
+            "cannot be sent there)",
+        ),
+        (
+            f'{GROUP}[general]\nblockpage_ipv4 = "127.0.0.1"\n',
+            "c.toml:4: option 'blockpage_ipv4' in section 'general': expected a unicast IPv4 "
+            "address of the router like 192.168.1.1, got '127.0.0.1' (loopback: a client "
+            "cannot be sent there)",
+        ),
+        (
+            f'{GROUP}[general]\nblockpage_ipv4 = "0.0.0.0"\n',
+            "c.toml:4: option 'blockpage_ipv4' in section 'general': expected a unicast IPv4 "
+            "address of the router like 192.168.1.1, got '0.0.0.0' (unspecified: a client "
+            "cannot be sent there)",
+        ),
+        (
             f"{GROUP}[general]\nblock_ttl = 86401\n",
             "c.toml:4: option 'block_ttl' in section 'general': expected an integer from 0 to "
             "86400, got '86401'",
