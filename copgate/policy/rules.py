@@ -5,9 +5,9 @@ and ``decide`` itself; this module holds the rows, each answering one
 question about one rule ("is this a canary name and are canaries on?") with
 a Decision, or None to pass to the next row. Pure: no clock, no I/O.
 
-Every row that reports a list entry's suffix (``match=listed.match``) reports
-its list too (``list_name=listed.list_name``), so that a decision names the
-group, the rule, the list and category, and the suffix that matched.
+A row decided by the list entry reports it through ``Facts.listed_decision``,
+which takes the suffix and the list from the entry, so that a decision names
+the group, the rule, the list and category, and the suffix that matched.
 """
 
 from __future__ import annotations
@@ -49,6 +49,15 @@ class Facts(NamedTuple):
     def qtype(self) -> int | None:
         dns = self.question.dns
         return None if dns is None else dns.qtype
+
+    def listed_decision(
+        self, verdict: Verdict, rule: RuleKind, reason: str, *, category: str | None = None
+    ) -> Decision:
+        """A Decision made by the list entry: its suffix and its list go with it."""
+        listed = self.listed
+        return Decision(
+            verdict, self.group.name, rule, reason, listed.list_name, category, listed.match
+        )
 
     def decision(
         self,
@@ -167,14 +176,7 @@ def doh_resolver(facts: Facts) -> Decision | None:
     if listed.white or DOH not in listed.categories or not facts.group.bypass.block_doh:
         return None
     why = f"{facts.name} is a DNS-over-HTTPS resolver (via {listed.match})"
-    return facts.decision(
-        Verdict.BLOCK,
-        RuleKind.BYPASS,
-        why,
-        list_name=listed.list_name,
-        category=DOH,
-        match=listed.match,
-    )
+    return facts.listed_decision(Verdict.BLOCK, RuleKind.BYPASS, why, category=DOH)
 
 
 def own_entry(facts: Facts) -> Decision | None:
@@ -195,14 +197,7 @@ def infrastructure_entry(facts: Facts) -> Decision | None:
     if not listed.white or INFRASTRUCTURE not in listed.categories:
         return None
     why = f"{facts.name} is infrastructure every device needs (via {listed.match})"
-    return facts.decision(
-        Verdict.ALLOW,
-        RuleKind.WHITE_ENTRY,
-        why,
-        list_name=listed.list_name,
-        category=INFRASTRUCTURE,
-        match=listed.match,
-    )
+    return facts.listed_decision(Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=INFRASTRUCTURE)
 
 
 def time_window(facts: Facts) -> Decision | None:
@@ -214,13 +209,8 @@ def time_window(facts: Facts) -> Decision | None:
         closed = sorted(window.categories & facts.listed.categories)
         if closed:
             why = f"{facts.name} is in {closed[0]}, blocked in the window {_window_text(window)}"
-            return facts.decision(
-                Verdict.BLOCK,
-                RuleKind.TIME_WINDOW,
-                why,
-                list_name=facts.listed.list_name,
-                category=closed[0],
-                match=facts.listed.match,
+            return facts.listed_decision(
+                Verdict.BLOCK, RuleKind.TIME_WINDOW, why, category=closed[0]
             )
     return None
 
@@ -233,18 +223,9 @@ def walled_garden(facts: Facts) -> Decision | None:
     opened = sorted(listed.categories & (facts.group.allow_categories | WALLED_GARDEN_ALWAYS))
     if listed.white and opened:
         why = f"{facts.name} is white-listed in {opened[0]} (via {listed.match})"
-        return facts.decision(
-            Verdict.ALLOW,
-            RuleKind.WHITE_ENTRY,
-            why,
-            list_name=listed.list_name,
-            category=opened[0],
-            match=listed.match,
-        )
+        return facts.listed_decision(Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=opened[0])
     why = f"{facts.name or 'a connection without a name'} is not in this walled garden"
-    return facts.decision(
-        Verdict.BLOCK, RuleKind.WHITELIST_ONLY, why, list_name=listed.list_name, match=listed.match
-    )
+    return facts.listed_decision(Verdict.BLOCK, RuleKind.WHITELIST_ONLY, why)
 
 
 def category_filter(facts: Facts) -> Decision:
@@ -253,33 +234,17 @@ def category_filter(facts: Facts) -> Decision:
     if listed.white:
         first = min(listed.categories, default=None)
         why = f"{facts.name} is white-listed (via {listed.match})"
-        return facts.decision(
-            Verdict.ALLOW,
-            RuleKind.WHITE_ENTRY,
-            why,
-            list_name=listed.list_name,
-            category=first,
-            match=listed.match,
-        )
+        return facts.listed_decision(Verdict.ALLOW, RuleKind.WHITE_ENTRY, why, category=first)
     blocked = sorted(listed.categories & facts.group.block_categories)
     if blocked:
         why = f"{facts.name} is in {blocked[0]} (via {listed.match}), blocked for this group"
-        return facts.decision(
-            Verdict.BLOCK,
-            RuleKind.CATEGORY,
-            why,
-            list_name=listed.list_name,
-            category=blocked[0],
-            match=listed.match,
-        )
+        return facts.listed_decision(Verdict.BLOCK, RuleKind.CATEGORY, why, category=blocked[0])
     if listed.listed:
         shown = ", ".join(sorted(listed.categories))
         why = f"{facts.name} is listed in {shown}, which this group does not block"
     else:
         why = f"{facts.name or 'the connection'} is in no list this group blocks"
-    return facts.decision(
-        Verdict.ALLOW, RuleKind.NOT_LISTED, why, list_name=listed.list_name, match=listed.match
-    )
+    return facts.listed_decision(Verdict.ALLOW, RuleKind.NOT_LISTED, why)
 
 
 def _is_ip_literal(name: str) -> bool:
