@@ -90,6 +90,7 @@ GROUP: Mapping[str, Spec] = MappingProxyType(
         "failure": Spec(values.choice(FailureMode)),
         "unreadable": Spec(values.choice(Treatment)),
         "invalid_names": Spec(values.choice(Treatment)),
+        "evasion": Spec(values.choice(Treatment)),
         **{switch: Spec(values.boolean) for switch in BYPASS_SWITCHES},
     }
 )

@@ -10,7 +10,8 @@ only). Warnings never stop a load.
 Here: sections of known kinds, no group or general section twice, group
 names UCI can write, templates that exist and are valid (a group's own options
 over its template's), windows that name an existing group and say what they
-block, ``dns_block = blockpage`` with an address. Single values are checked in
+block, ``dns_block = blockpage`` with an address, a walled garden that does
+not allow evasion. Single values are checked in
 ``copgate.config.convert`` by the tables of ``copgate.config.schema``; checks
 across groups in ``copgate.config.checks``.
 
@@ -57,6 +58,7 @@ from copgate.policy.model import (
     Mode,
     Settings,
     TimeWindow,
+    Treatment,
 )
 
 _KINDS = ("general", "group", "window")
@@ -287,7 +289,25 @@ def _group(
                 option.line,
                 f"option '{unused}' in group '{name}' has no effect in mode {mode}",
             )
+    _check_evasion(name, mode, merged, run)
     return _build_group(name, mode, merged, group_windows), merged
+
+
+def _check_evasion(name: str, mode: Mode, merged: Values, run: Run) -> None:
+    """A walled garden refuses evasion: saying otherwise is an error, not a silent override.
+
+    A flow that ended without a name read was never judged against the white
+    list, so allowing it would open the garden to anyone who can split a hello.
+    """
+    if mode is not Mode.WHITELIST or get(merged, "evasion", Treatment.REFUSE) is Treatment.REFUSE:
+        return
+    option = merged["evasion"].option
+    run.error(
+        option.file,
+        option.line,
+        f"option 'evasion' in group '{name}': a walled garden (mode whitelist) always "
+        "refuses evasion, got 'allow'",
+    )
 
 
 def _build_group(name: str, mode: Mode, merged: Values, windows: tuple[TimeWindow, ...]) -> Group:
@@ -322,6 +342,7 @@ def _build_group(name: str, mode: Mode, merged: Values, windows: tuple[TimeWindo
         unreadable=get(merged, "unreadable", defaults.unreadable),
         invalid_names=get(merged, "invalid_names", defaults.invalid_names),
         bypass=bypass,
+        evasion=get(merged, "evasion", defaults.evasion),
     )
 
 

@@ -62,6 +62,7 @@ from copgate.policy.model import FailureMode, Group, Mode
 from copgate.policy.outright import (
     Refusals,
     Service,
+    decide_evasion,
     decide_unreadable,
     failure_decision,
     refused_outright,
@@ -97,6 +98,7 @@ __all__ = [
     "Service",
     "Verdict",
     "decide",
+    "decide_evasion",
     "decide_unreadable",
     "failure_decision",
     "refused_outright",

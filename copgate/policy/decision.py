@@ -32,6 +32,8 @@ class RuleKind(enum.StrEnum):
     SAFESEARCH = "safesearch"
     INVALID_NAME = "invalid_name"
     UNREADABLE = "unreadable"
+    EVASION = "evasion"
+    """The flow did what only an evader does, or ended without a name read."""
     NOT_LISTED = "not_listed"
     UNFILTERED = "unfiltered"
     WHITE_ENTRY = "white_entry"

@@ -175,6 +175,11 @@ class Group:
     invalid_names: Treatment
     """Names that are not valid host names (control bytes, over-long, empty labels)."""
     bypass: Bypass
+    evasion: Treatment = Treatment.REFUSE
+    """A flow that did what only an evader does, or ended undecided (a bound hit,
+    overlapping bytes that disagree, expiry or eviction before a name, HTTP that
+    cannot be framed). Mode off allows it and a walled garden always refuses it,
+    whatever this says (``copgate.policy.outright.decide_evasion``)."""
     _own: Mapping[str, bool] = field(init=False, repr=False, compare=False, hash=False)
     """Own entries by name: True for allow. Built from ``allow`` and ``block``."""
 
@@ -215,6 +220,7 @@ class ModeDefaults:
     unreadable: Treatment
     invalid_names: Treatment
     bypass: Bypass
+    evasion: Treatment
 
 
 MODE_DEFAULTS: Mapping[Mode, ModeDefaults] = MappingProxyType(
@@ -226,14 +232,25 @@ MODE_DEFAULTS: Mapping[Mode, ModeDefaults] = MappingProxyType(
             Treatment.ALLOW,
             Treatment.REFUSE,
             Bypass(True, True, True, True, False, False, False),
+            # An honest client never ends undecided on purpose: refusing it
+            # costs a retry, allowing it is the free pass evaders look for.
+            Treatment.REFUSE,
         ),
         # A walled garden refuses anything it cannot see the name of.
         Mode.WHITELIST: ModeDefaults(
-            FailureMode.CLOSED, Treatment.REFUSE, Treatment.REFUSE, Bypass.all(True)
+            FailureMode.CLOSED,
+            Treatment.REFUSE,
+            Treatment.REFUSE,
+            Bypass.all(True),
+            Treatment.REFUSE,
         ),
         # Staff: nothing filtered, nothing refused.
         Mode.OFF: ModeDefaults(
-            FailureMode.OPEN, Treatment.ALLOW, Treatment.ALLOW, Bypass.all(False)
+            FailureMode.OPEN,
+            Treatment.ALLOW,
+            Treatment.ALLOW,
+            Bypass.all(False),
+            Treatment.ALLOW,
         ),
     }
 )

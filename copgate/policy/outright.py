@@ -1,7 +1,9 @@
-"""Decisions that need no name: unreadable traffic, failures, firewall refusals.
+"""Decisions that need no name: unreadable traffic, evasion, failures, firewall refusals.
 
 Some traffic carries no name copgate can read (VPNs, SSH, SOCKS, DNS over
-QUIC, TLS on other ports, non-TLS on 443); sometimes the daemon cannot decide
+QUIC, TLS on other ports, non-TLS on 443); some flows do what only an evader
+does (bytes past every bound, overlaps that disagree, a hello that never
+completes before the flow expires); sometimes the daemon cannot decide
 (a parser error, a full buffer, a bug); and some refusals are cheaper in the
 firewall than in the queue (DNS over TLS on port 853). These functions turn a
 group's switches into those decisions. They are pure: a group in, a value out.
@@ -82,6 +84,22 @@ def decide_unreadable(group: Group, what: str) -> Decision:
         return Decision(Verdict.ALLOW, group.name, RuleKind.UNREADABLE, why)
     why = f"{what} cannot be read; this group refuses such traffic"
     return Decision(Verdict.BLOCK, group.name, RuleKind.UNREADABLE, why)
+
+
+def decide_evasion(group: Group, trick: str) -> Decision:
+    """The decision for a flow that looks like evasion; ``trick`` names what it did.
+
+    Mode off allows it (nothing is filtered); a walled garden refuses it
+    whatever its ``evasion`` option says, since a flow whose name was never
+    judged is by definition not on its white list; a filter follows the option.
+    """
+    if group.mode is Mode.OFF:
+        return Decision(Verdict.ALLOW, group.name, RuleKind.UNFILTERED, f"{trick}: not filtered")
+    if group.mode is Mode.FILTER and group.evasion is Treatment.ALLOW:
+        why = f"{trick}: looks like filter evasion; this group allows it"
+        return Decision(Verdict.ALLOW, group.name, RuleKind.EVASION, why)
+    why = f"{trick}: looks like filter evasion; this group refuses it"
+    return Decision(Verdict.BLOCK, group.name, RuleKind.EVASION, why)
 
 
 def failure_decision(group: Group, error: str | BaseException) -> Decision:

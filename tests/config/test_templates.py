@@ -62,3 +62,22 @@ def test_a_syntax_error_raises() -> None:
     with pytest.raises(ConfigErrors) as caught:
         parse_template("[template\n", "t.toml", "t")
     assert caught.value.lines[0].startswith("t.toml:1: TOML syntax: ")
+
+
+SHIPPED = Path(__file__).parents[2] / "lists" / "templates"
+
+
+@pytest.mark.parametrize(
+    ("name", "evasion"),
+    [
+        ("school", "refuse"),
+        ("primary-walled-garden", "refuse"),
+        ("home-young-children", "refuse"),
+        ("home-teenagers", "refuse"),
+        ("staff", "allow"),
+    ],
+)
+def test_every_shipped_template_states_its_evasion_treatment(name: str, evasion: str) -> None:
+    template = TemplateStore(SHIPPED).get(name)
+    option = template.group.option("evasion")
+    assert option is not None and [item.value for item in option.items] == [evasion]

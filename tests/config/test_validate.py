@@ -879,3 +879,85 @@ def test_any_document_gives_a_config_or_config_errors(document: Document) -> Non
         assert exc.problems
     else:
         assert loaded.config.group(loaded.config.default_group) is not None
+
+
+# --- evasion: a flow that ends without a name judged ----------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("filter", Treatment.REFUSE), ("whitelist", Treatment.REFUSE), ("off", Treatment.ALLOW)],
+)
+def test_evasion_defaults_by_mode(mode: str, expected: Treatment) -> None:
+    group = load(f'[group.g]\nmode = "{mode}"\ninterfaces = ["br-lan"]\n').config.groups[0]
+    assert group.evasion is expected is MODE_DEFAULTS[Mode(mode)].evasion
+
+
+def test_a_filter_may_allow_evasion_in_either_syntax() -> None:
+    toml = load('[group.g]\ninterfaces = ["br-lan"]\nevasion = "allow"\n').config
+    uci = load(
+        "config group 'g'\n\tlist interfaces 'br-lan'\n\toption evasion 'allow'\n", "uci"
+    ).config
+    assert toml.groups[0].evasion is uci.groups[0].evasion is Treatment.ALLOW
+
+
+def test_a_group_s_evasion_replaces_its_template_s(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text(
+        '[template]\ntitle.en = "T"\ndescription.en = "T"\n[group]\nevasion = "allow"\n'
+    )
+
+    def group_of(text: str) -> Treatment:
+        document = parse_text(text, "c.toml", "toml")
+        return validate(document, templates=TemplateStore(tmp_path)).config.groups[0].evasion
+
+    base = '[group.g]\ntemplate = "t"\ninterfaces = ["br-lan"]\n'
+    assert group_of(base) is Treatment.ALLOW
+    assert group_of(base + 'evasion = "refuse"\n') is Treatment.REFUSE
+
+
+@pytest.mark.parametrize(
+    ("text", "syntax", "expected"),
+    [
+        (
+            '[group.g]\ninterfaces = ["br-lan"]\nevasion = "block"\n',
+            "toml",
+            "c.toml:3: option 'evasion' in group 'g': expected one of allow, refuse, got 'block'",
+        ),
+        (
+            "config group 'g'\n\tlist interfaces 'br-lan'\n\toption evasion 'maybe'\n",
+            "uci",
+            "copgate:3: option 'evasion' in group 'g': expected one of allow, refuse, got 'maybe'",
+        ),
+        (
+            '[group.g]\nmode = "whitelist"\ninterfaces = ["br-lan"]\nevasion = "allow"\n',
+            "toml",
+            "c.toml:4: option 'evasion' in group 'g': a walled garden (mode whitelist) always "
+            "refuses evasion, got 'allow'",
+        ),
+        (
+            "config group 'g'\n\toption mode 'whitelist'\n\tlist interfaces 'br-lan'\n"
+            "\toption evasion 'allow'\n",
+            "uci",
+            "copgate:4: option 'evasion' in group 'g': a walled garden (mode whitelist) always "
+            "refuses evasion, got 'allow'",
+        ),
+    ],
+)
+def test_evasion_errors_name_file_line_and_option(text: str, syntax: str, expected: str) -> None:
+    assert errors(text, syntax) == [expected]
+
+
+def test_a_walled_garden_template_that_allows_evasion_is_refused_where_it_says_so(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "w.toml").write_text(
+        '[template]\ntitle.en = "W"\ndescription.en = "W"\n'
+        '[group]\nmode = "whitelist"\nevasion = "allow"\n'
+    )
+    document = parse_text('[group.g]\ntemplate = "w"\ninterfaces = ["br-lan"]\n', "c.toml", "toml")
+    with pytest.raises(ConfigErrors) as caught:
+        validate(document, templates=TemplateStore(tmp_path))
+    assert caught.value.lines == [
+        f"{tmp_path / 'w.toml'}:6: option 'evasion' in group 'g': a walled garden (mode "
+        "whitelist) always refuses evasion, got 'allow'"
+    ]

@@ -54,6 +54,7 @@ def make_group(name: str = "g", mode: Mode = Mode.FILTER, **overrides: object) -
         unreadable=defaults.unreadable,
         invalid_names=defaults.invalid_names,
         bypass=defaults.bypass,
+        evasion=defaults.evasion,
     )
     return dataclasses.replace(group, **overrides)  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""Decisions without a name: unreadable traffic, failures, firewall refusals."""
+"""Decisions without a name: unreadable traffic, evasion, failures, firewall refusals."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from copgate.policy.decide import RuleKind, Service, Verdict
 from copgate.policy.model import Bypass, FailureMode, Group, Mode, Treatment
 from copgate.policy.outright import (
     EXEMPT_FROM_UNREADABLE,
+    decide_evasion,
     decide_unreadable,
     failure_decision,
     refused_outright,
@@ -34,6 +35,29 @@ def test_unreadable(group: Group, expected: tuple[Verdict, RuleKind]) -> None:
     assert (decision.verdict, decision.rule) == expected
     assert "SSH on TCP 22" in decision.reason
     assert decision.group == group.name
+
+
+ALLOWS = Treatment.ALLOW
+REFUSES = Treatment.REFUSE
+
+
+@pytest.mark.parametrize(
+    ("group", "treatment", "expected"),
+    [
+        (FILTER, REFUSES, (Verdict.BLOCK, RuleKind.EVASION)),
+        (FILTER, ALLOWS, (Verdict.ALLOW, RuleKind.EVASION)),
+        # A walled garden refuses it whatever the option says (validation
+        # refuses "allow" there; a model built by hand still cannot open it).
+        (WALLED, REFUSES, (Verdict.BLOCK, RuleKind.EVASION)),
+        (WALLED, ALLOWS, (Verdict.BLOCK, RuleKind.EVASION)),
+        (STAFF, REFUSES, (Verdict.ALLOW, RuleKind.UNFILTERED)),
+    ],
+)
+def test_evasion(group: Group, treatment: Treatment, expected: tuple[Verdict, RuleKind]) -> None:
+    trick = "a segment 40000 bytes ahead of the stream"
+    decision = decide_evasion(dataclasses.replace(group, evasion=treatment), trick)
+    assert (decision.verdict, decision.rule, decision.group) == (*expected, group.name)
+    assert trick in decision.reason
 
 
 def test_failure_mode() -> None:
