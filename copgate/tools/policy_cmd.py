@@ -12,8 +12,9 @@ chain; ``--json`` prints one object. The safe-search endpoints' addresses are
 not resolved here, so a TLS, QUIC or HTTP question for a search engine shows
 what happens before the daemon knows them (``--server`` sets the destination).
 
-This module is the edge: it reads the config, the caches, /etc/TZ and the
-clock; the work is in ``copgate.config`` and ``copgate.policy``.
+This module is the edge: it reads the config, the caches, the local timezone
+(``copgate.edges.localtz``, as the daemon does) and the clock; the work is in
+``copgate.config`` and ``copgate.policy``.
 """
 
 from __future__ import annotations
@@ -32,17 +33,16 @@ from copgate.config.load import load
 from copgate.config.summary import describe, matched_by
 from copgate.config.validate import Loaded
 from copgate.config.values import BadValueError, mac
+from copgate.edges.localtz import read_local_tz
 from copgate.errors import CacheError
 from copgate.lists.cache import ListCache
 from copgate.lists.listset import ListSet
 from copgate.policy.decide import decide
 from copgate.policy.decision import Decision
-from copgate.policy.tz import PosixTz, parse_tz
+from copgate.policy.tz import PosixTz
 from copgate.wire.names import name_from_bytes
 from copgate.wire.question import ClientHello, DnsQuery, Ech, Kind, Question
 
-ETC_TZ = Path("/etc/TZ")
-"""Where OpenWrt keeps the POSIX TZ string (config timezone "" reads it)."""
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SVCB": 64, "HTTPS": 65}
 """DNS query types by name (RFC 1035 §3.2.2, RFC 3596, RFC 9460)."""
 PORTS = {Kind.DNS: 53, Kind.TLS: 443, Kind.QUIC: 443, Kind.HTTP: 80}
@@ -183,7 +183,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(line)
         return 1
     group = config.group_for(args.iface, args.client, args.mac)
-    tz = parse_tz(config.settings.timezone or _etc_tz())
+    tz = read_local_tz(config.settings.timezone).tz
     local, timestamp = _local_time(args.at, tz)
     question = _question(args)
     # The daemon's ListSet, so that several caches merge as they do there.
@@ -200,13 +200,6 @@ def run_check(args: argparse.Namespace) -> int:
         for line in _explain(args, decision, how, local, plausible):
             print(line)
     return 0
-
-
-def _etc_tz() -> str:
-    try:
-        return ETC_TZ.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
 
 
 def _local_time(at: datetime | None, tz: PosixTz) -> tuple[datetime, float]:
