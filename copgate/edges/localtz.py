@@ -19,6 +19,7 @@ two small files. This module never writes anything.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def read_local_tz(
     etc_tz = ETC_TZ if etc_tz is None else etc_tz
     localtime = LOCALTIME if localtime is None else localtime
     problems: list[str] = []
-    candidates = (
+    candidates: tuple[tuple[str, Callable[[], str]], ...] = (
         ("config", lambda: configured),
         (str(etc_tz), lambda: _read(etc_tz).decode("ascii").strip()),
         (str(localtime), lambda: read_tzif_footer(_read(localtime))),
@@ -108,9 +109,10 @@ def _block_size(data: bytes, header_at: int, *, time_size: int) -> int:
     """Bytes of the data block after the header at ``header_at`` (RFC 8536 §3.2)."""
     if len(data) < header_at + TZIF_HEADER.size:
         raise ValueError("TZif header cut short")
-    magic, _version, isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt = (
-        TZIF_HEADER.unpack_from(data, header_at)
+    fields: tuple[bytes, bytes, int, int, int, int, int, int] = TZIF_HEADER.unpack_from(
+        data, header_at
     )
+    magic, _version, isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt = fields
     if magic != TZIF_MAGIC:
         raise ValueError("TZif second header missing")
     return (
