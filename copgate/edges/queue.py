@@ -1,15 +1,25 @@
 """The netfilter queue edge: queued packets to the engine, verdicts back.
 
-Binds one NFQUEUE with ``netfilterqueue`` and serves it without blocking:
-the event loop calls ``drain()`` when the queue's socket is readable, and
-``drain`` hands every waiting packet to the engine and gives each its
-verdict before returning. A packet always gets a verdict: if anything here
-fails, the packet is accepted (the engine has already applied the group's
-failure mode to everything it could read).
+Binds one NFQUEUE through ``copgate.edges.nfqueue`` (the protocol, spoken
+directly; its docstring says why no binding) and serves it without
+blocking: the event loop calls ``drain()`` when the socket is readable, and
+``drain`` hands every waiting packet to the engine and gives each its verdict
+before returning. A packet always gets a verdict: if the engine or an
+injection fails, the packet is accepted (the engine has already applied the
+group's failure mode to everything it could read).
 
 A decided flow is marked with NF_REPEAT: the packet goes back to the start
-of its hook with ``decided_mark`` set, where copgate's first rule copies the
-bit to the connmark and lets it go (see ``copgate.firewall``).
+of its hook with ``decided_mark`` added to its mark, where copgate's first
+rule copies the bit to the connmark and lets it go (see ``copgate.firewall``).
+
+Verdicts of one drain go to the kernel together, a few hundred messages per
+send, and a run of plain accepts (most packets) becomes one batch verdict.
+
+The queue's failure mode is the kernel's: with ``fail_open`` a full queue
+accepts what it cannot hold (NFQA_CFG_F_FAIL_OPEN), without it drops. The
+socket asks the kernel not to report receive-buffer overflows as errors
+(NETLINK_NO_ENOBUFS); ``stats()`` reads the kernel's own drop counters.
+This module never decides anything about a packet's content.
 """
 
 from __future__ import annotations
@@ -18,17 +28,95 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-
-from netfilterqueue import NetfilterQueue
-from netfilterqueue import Packet as QueuedPacket
+from pathlib import Path
+from typing import NamedTuple
 
 from copgate.daemon.engine import Action, PacketMeta, PacketVerdict
 from copgate.edges.inject import Injector
+from copgate.edges.nfqueue import (
+    NF_ACCEPT,
+    NF_DROP,
+    NF_REPEAT,
+    NLMSG_ERROR,
+    PACKET,
+    Message,
+    NetlinkError,
+    NfqueueSocket,
+    QueueBusyError,
+    batch_verdict_message,
+    mac_text,
+    read_error,
+    read_messages,
+    read_packet,
+    read_proc_counters,
+    verdict_message,
+)
 from copgate.firewall import DECIDED_MARK
 
+__all__ = ["MAX_QUEUE_LENGTH", "QueueBusyError", "QueueEdge", "QueueStats"]
+
 LOG = logging.getLogger("copgate.queue")
-MAX_QUEUE_LENGTH = 4096  # packets the kernel holds for us before it bypasses or drops
-COPY_RANGE = 65535
+MAX_QUEUE_LENGTH = 4096
+"""Packets the kernel holds for us before the queue fails open (accepts) or closed (drops)."""
+VERDICTS_PER_SEND = 256
+"""Verdict messages sent to the kernel in one datagram (about 12 KB)."""
+PROC_COUNTERS = Path("/proc/net/netfilter/nfnetlink_queue")
+
+
+class QueueStats(NamedTuple):
+    """What happened to the queue's packets, ours and the kernel's counts."""
+
+    handled: int
+    """Packets this edge read and gave a verdict."""
+    verdict_failures: int
+    """Verdicts the kernel refused, or that could not be sent."""
+    enobufs: int
+    """Receive-buffer overflows the kernel still reported despite NETLINK_NO_ENOBUFS."""
+    kernel_dropped: int
+    """The kernel's queue_dropped: packets over max_len (accepted instead with fail-open)."""
+    user_dropped: int
+    """The kernel's user_dropped: packets it could not put in our socket's buffer."""
+    queue_total: int
+    """Packets waiting for a verdict when the counters were read."""
+
+
+class _Verdicts:
+    """Verdict messages of one drain, in packet order, with runs of accepts batched."""
+
+    def __init__(self, queue_num: int) -> None:
+        self.queue_num = queue_num
+        self.messages: list[bytes] = []
+        self._accept_last = -1
+        self._accept_count = 0
+
+    def accept(self, packet_id: int) -> None:
+        self._accept_last = packet_id
+        self._accept_count += 1
+
+    def other(self, packet_id: int, verdict: int, mark: int | None = None) -> None:
+        self._close_run()
+        self.messages.append(verdict_message(self.queue_num, packet_id, verdict, mark))
+
+    def __len__(self) -> int:
+        return len(self.messages) + (self._accept_count > 0)
+
+    def take(self) -> bytes:
+        """Every message so far as one datagram; starts over."""
+        self._close_run()
+        data = b"".join(self.messages)
+        self.messages.clear()
+        return data
+
+    def _close_run(self) -> None:
+        # A batch covers every waiting id <= the last one: safe because every
+        # earlier packet's own verdict precedes it in this same datagram.
+        if self._accept_count == 1:
+            self.messages.append(verdict_message(self.queue_num, self._accept_last, NF_ACCEPT))
+        elif self._accept_count > 1:
+            self.messages.append(
+                batch_verdict_message(self.queue_num, self._accept_last, NF_ACCEPT)
+            )
+        self._accept_count = 0
 
 
 class QueueEdge:
@@ -42,70 +130,117 @@ class QueueEdge:
         *,
         decided_mark: int = DECIDED_MARK,
         on_verdict: Callable[[PacketVerdict], None] | None = None,
+        fail_open: bool = True,
+        max_len: int = MAX_QUEUE_LENGTH,
     ) -> None:
+        self.queue_num = queue_num
         self._judge = judge
         self._injector = injector
         self._decided_mark = decided_mark
         self._on_verdict = on_verdict
-        self._names: dict[int, str] = {}
-        self._queue = NetfilterQueue()
-        self._queue.bind(queue_num, self._handle, max_len=MAX_QUEUE_LENGTH, range=COPY_RANGE)
-        self._socket = socket.fromfd(self._queue.get_fd(), socket.AF_NETLINK, socket.SOCK_RAW)
-        self._socket.setblocking(False)
-        self.handled = 0
+        self._max_len = max_len
+        self._names: dict[int, str | None] = {}
+        self._handled = 0
+        self._verdict_failures = 0
+        self._socket = NfqueueSocket(queue_num, max_len=max_len, fail_open=fail_open)
 
     def fileno(self) -> int:
         return self._socket.fileno()
 
     def drain(self) -> None:
-        """Judge every packet waiting in the queue; returns when none is left."""
-        self._queue.run_socket(self._socket)
+        """Judge every packet waiting in the queue, give each its verdict; return when none is left.
+
+        At most ``max_len`` packets wait in the kernel when this is called, so
+        reading that many serves them all; a flood that keeps refilling the
+        queue cannot hold the event loop here longer than that.
+        """
+        verdicts = _Verdicts(self.queue_num)
+        now = time.time()
+        for _ in range(self._max_len):
+            received = self._socket.receive()
+            if received is None:
+                break
+            data, size = received
+            for message in read_messages(data, size):
+                if message.msg_type == PACKET:
+                    self._handle(data, message, now, verdicts)
+                elif message.msg_type == NLMSG_ERROR and read_error(data, message):
+                    self._verdict_failures += 1
+                    LOG.warning("the kernel refused a verdict: errno %d", read_error(data, message))
+            if len(verdicts) >= VERDICTS_PER_SEND:
+                self._send(verdicts)
+        self._send(verdicts)
 
     def close(self) -> None:
-        """Unbind: with --queue-bypass the kernel passes new packets from now on."""
-        try:
-            self._queue.unbind()
-        finally:
-            self._socket.close()
+        """Unbind, close: with --queue-bypass the kernel passes new packets from now on."""
+        self._socket.close()
 
-    def _handle(self, queued: QueuedPacket) -> None:
+    def stats(self) -> QueueStats:
+        """Our counters and the kernel's for this queue (its zeros if it is not listed)."""
         try:
-            meta = PacketMeta(time.time(), self._iface(queued.indev), _mac(queued))
-            verdict = self._judge(queued.get_payload(), meta)
+            counters = read_proc_counters(PROC_COUNTERS.read_text(), self.queue_num)
+        except OSError:
+            counters = None
+        kernel_dropped = user_dropped = total = 0
+        if counters is not None:
+            kernel_dropped, user_dropped = counters.queue_dropped, counters.user_dropped
+            total = counters.queue_total
+        return QueueStats(
+            self._handled,
+            self._verdict_failures,
+            self._socket.enobufs,
+            kernel_dropped,
+            user_dropped,
+            total,
+        )
+
+    def _handle(
+        self, data: bytes | bytearray, message: Message, now: float, verdicts: _Verdicts
+    ) -> None:
+        try:
+            queued = read_packet(data, message)
+        except NetlinkError:
+            LOG.exception("unreadable queued packet; it waits until the queue is unbound")
+            return
+        self._handled += 1
+        try:
+            meta = PacketMeta(now, self._iface(queued.indev), mac_text(queued.hwaddr))
+            verdict = self._judge(queued.payload, meta)
             for datagram in verdict.inject:
                 self._injector.send(datagram)
-            if verdict.action is Action.DROP:
-                queued.drop()
-            elif verdict.action is Action.DECIDED:
-                queued.set_mark(queued.get_mark() | self._decided_mark)
-                queued.repeat()
-            else:
-                queued.accept()
-            self.handled += 1
-            if self._on_verdict is not None:
-                self._on_verdict(verdict)
         except Exception:
-            LOG.exception("verdict failed; accepting the packet")
+            LOG.exception("judging failed; accepting the packet")
+            verdicts.accept(queued.packet_id)
+            return
+        action = verdict.action
+        if action is Action.ACCEPT:
+            verdicts.accept(queued.packet_id)
+        elif action is Action.DROP:
+            verdicts.other(queued.packet_id, NF_DROP)
+        else:
+            verdicts.other(queued.packet_id, NF_REPEAT, queued.mark | self._decided_mark)
+        if self._on_verdict is not None:
             try:
-                queued.accept()
-            except Exception:  # the verdict may already have been given
-                LOG.debug("packet already had its verdict")
+                self._on_verdict(verdict)
+            except Exception:
+                LOG.exception("verdict callback failed")
+
+    def _send(self, verdicts: _Verdicts) -> None:
+        count = len(verdicts)
+        if not count:
+            return
+        try:
+            self._socket.send(verdicts.take())
+        except OSError:
+            self._verdict_failures += count
+            LOG.exception("could not send %d verdicts", count)
 
     def _iface(self, index: int) -> str | None:
         if not index:
             return None
-        name = self._names.get(index)
-        if name is None:
+        if index not in self._names:
             try:
-                name = socket.if_indextoname(index)
+                self._names[index] = socket.if_indextoname(index)
             except OSError:
-                return None
-            self._names[index] = name
-        return name
-
-
-def _mac(queued: QueuedPacket) -> str | None:
-    hw = queued.get_hw()
-    if not hw or len(hw) < 6:
-        return None
-    return ":".join(f"{byte:02x}" for byte in hw[:6])
+                return None  # not cached: an interface may appear under this index later
+        return self._names[index]
