@@ -10,8 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 DEBIAN_PACKAGES=(
-    python3 python3-venv python3-dev gcc            # the virtual environment; NetfilterQueue builds
-    libnetfilter-queue-dev                          # ... against this
+    python3 python3-venv python3-dev gcc            # the virtual environment (sdists without a wheel build)
     iproute2 iptables nftables ethtool util-linux   # the network-namespace lab; nft -c checks fw4 text
     dnsmasq-base unbound nginx-light                # real servers (lab, list benchmark)
     bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
