@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from ipaddress import IPv4Address, IPv6Address
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 BLOCKPAGE_PORT = 8099
 """The router's block-page port (the firewall leaves the router's own services alone)."""
@@ -58,8 +58,13 @@ def page_response(host: str, why: str) -> bytes:
 
 
 def render_page(target: str) -> bytes:
-    """The response for a request target such as ``/blocked?host=a&why=b``."""
-    query = parse_qs(urlsplit(target).query)
+    """The response for a request target such as ``/blocked?host=a&why=b``.
+
+    Any target gets a page: only the query is read, cut at the first ``?``
+    and before any ``#``. ``urlsplit`` is not used: it raises on a target
+    such as ``//[x`` (a bracket in what it takes for an authority).
+    """
+    query = parse_qs(target.partition("?")[2].partition("#")[0])
     return page_response(query.get("host", [""])[0], query.get("why", [""])[0])
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
+import pytest
+
 from copgate.forge.blockpage import (
     MAX_HOST,
     MAX_RESPONSE,
@@ -65,3 +67,17 @@ def test_the_largest_page_fits_one_ethernet_frame() -> None:
     for filler in ("a", "&", '"', "я", "\U0001f600"):
         largest = page_response(filler * 1000, filler * 1000)
         assert len(largest) <= MAX_RESPONSE, (filler, len(largest))
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//[x", "http://[::1/blocked?host=a", "/blocked?host=%zz&why=%", "?", "#?host=a", "*"],
+)
+def test_any_target_gets_the_page_never_an_exception(target: str) -> None:
+    # ``GET //[x`` once made urlsplit raise and the daemon die: only the query is read.
+    assert render_page(target).startswith(b"HTTP/1.1 403 Forbidden\r\n")
+
+
+def test_the_query_is_read_from_an_absolute_target_and_before_a_fragment() -> None:
+    page = render_page("http://192.0.2.1:8099/blocked?host=a.example&why=adult#top")
+    assert page == page_response("a.example", "adult")
