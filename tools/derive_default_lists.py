@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Regenerate copgate's default category lists from the real samples in ../shared/data.
 
-Reads the UT1 blacklists tarball and the blocklistproject drugs list, keeps
-the categories that ``lists/selection.toml`` ships (it gives the reason for
-each, and for every other UT1 category the reason it does not ship, and the
-Russian catalogue texts), normalises every name as copgate does (``copgate.wire.names``), drops what
-is not a host name (IP addresses, numeric top-level labels), drops names
-that a listed parent of the same category already covers, and writes:
+Reads the UT1 blacklists tarball and the other pinned samples (``EXTRAS``:
+the Block List Project's drugs, phishing, scam and ransomware lists and the
+porn_top1m adult list), keeps the categories that ``lists/selection.toml``
+ships (it gives the reason for each, and for every other UT1 category the
+reason it does not ship, and the Russian catalogue texts), normalises every
+name as copgate does (``copgate.wire.names``), drops what is not a host name
+(IP addresses, numeric top-level labels), drops names that a listed parent
+of the same category already covers, drops the names ``[excluded]`` in
+``selection.toml`` names (reviewed false positives, each with its reason),
+and writes:
 
 - ``lists/categories/<category>.txt`` (UT1) and
-  ``lists/categories/<category>.<source>.txt`` (other sources): plain
-  domains, sorted, under a header naming source, commit, date and licence;
+  ``lists/categories/<category>.<source>.txt`` (other sources; ``.txt.gz``
+  for the largest, which ``copgate compile`` reads as it is): plain
+  domains, sorted, under a header naming source, commit, date and licence
+  and every reason a line was dropped, with a count and the first example;
 - ``lists/categories/global_usage``: the catalogue of every category that
   ships, in UT1's own format, with UT1's English and French names and
   descriptions and Russian ones written for copgate;
@@ -19,8 +25,10 @@ that a listed parent of the same category already covers, and writes:
   aliases of the UT1 tree.
 
 The output is a function of the input bytes only: no clock, no network, no
-randomness, sorted everywhere, so a run on the same samples gives the same
-bytes (tests/test_default_lists.py checks it). This script never downloads
+randomness, sorted everywhere, gzip with no name and no time stamp, so a run
+on the same samples gives the same bytes (tests/test_default_lists.py checks
+it; ``--check`` compares a gzip'd file by its text, so another zlib build
+does not count as a change). This script never downloads
 anything and never writes outside ``--out``.
 
 Run from the project root:  python3 tools/derive_default_lists.py
@@ -29,6 +37,7 @@ Run from the project root:  python3 tools/derive_default_lists.py
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import io
 import ipaddress
@@ -47,11 +56,14 @@ if str(REPO) not in sys.path:
     # when the script runs from a checkout without an installed package.
     sys.path.insert(0, str(REPO))
 
-from copgate.wire.names import name_from_bytes  # noqa: E402  (needs the path above)
+from copgate.lists.report import ImportReport  # noqa: E402  (needs the path above)
+from copgate.lists.sources import SourceFormat, read_source_lines  # noqa: E402
+from copgate.wire.names import name_from_bytes  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "lists"
 DEFAULT_SELECTION = REPO / "lists" / "selection.toml"
+GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 §2.3.1
 UT1_ROOT = "blacklists"
 """The top directory inside the UT1 tarball."""
 
@@ -74,6 +86,8 @@ class Source:
     """The sample's path under the shared data directory."""
     sha256: str
     """The sample this script was written for; another one must be looked at first."""
+    terms: str
+    """The file in lists/ that gives the attribution and licence terms."""
 
 
 UT1 = Source(
@@ -86,21 +100,113 @@ UT1 = Source(
     licence_url="https://creativecommons.org/licenses/by-sa/4.0/",
     path="lists/ut1/blacklists.tar.gz",
     sha256="7499195dfa7a805814c5fa637dfa85c12e3855e4990e1707a0b80aeb2fb2df3e",
+    terms="lists/LICENSE-UT1.txt",
 )
+
+# The Block List Project's repository LICENSE is the Unlicense; each list's
+# own header says MIT. Both are permissive; the repository licence is the
+# one quoted, and lists/LICENSE-blocklistproject.txt carries its text.
+_BLP_URL = "https://github.com/blocklistproject/Lists"
+_BLP_TERMS = "lists/LICENSE-blocklistproject.txt"
 
 BLOCKLISTPROJECT = Source(
     key="blocklistproject",
     title="The Block List Project, drugs list",
-    url="https://github.com/blocklistproject/Lists",
+    url=_BLP_URL,
     origin="blocklistproject/Lists commit ee3bdbad, drugs list in domains format",
     date="2026-07-20",
-    # The repository's LICENSE is the Unlicense; the list's own header says
-    # MIT. Both are permissive; the repository licence is the one quoted.
     licence="Unlicense",
     licence_url="https://unlicense.org/",
     path="lists/blocklistproject/drugs.domains.txt",
     sha256="5d129e455d107da1cefb899bcd6601ec96ac31fd7bdc58175f235799fb0fa462",
+    terms=_BLP_TERMS,
 )
+
+BLOCKLISTPROJECT_PHISHING = Source(
+    key="blocklistproject",
+    title="The Block List Project, phishing list",
+    url=_BLP_URL,
+    origin="blocklistproject/Lists commit ee3bdbad, alt-version/phishing-nl.txt (domains format)",
+    date="2026-07-20",
+    licence="Unlicense",
+    licence_url="https://unlicense.org/",
+    path="lists/blocklistproject/phishing.domains.txt.gz",
+    sha256="9f456770d781412e6e5b8e71d630706e1e57e99cb01053341ab765ccc04ad5f7",
+    terms=_BLP_TERMS,
+)
+
+BLOCKLISTPROJECT_SCAM = Source(
+    key="blocklistproject-scam",
+    title="The Block List Project, scam list",
+    url=_BLP_URL,
+    origin="blocklistproject/Lists commit ee3bdbad, scam list in hosts format",
+    date="2026-07-20",
+    licence="Unlicense",
+    licence_url="https://unlicense.org/",
+    path="lists/blocklistproject/scam.hosts.txt",
+    sha256="0a8071ae6dfdb6b7f3e189efd01a0acc1ed55f85ec9d734c9ac0b2838f52e045",
+    terms=_BLP_TERMS,
+)
+
+BLOCKLISTPROJECT_RANSOMWARE = Source(
+    key="blocklistproject",
+    title="The Block List Project, ransomware list",
+    url=_BLP_URL,
+    origin="blocklistproject/Lists commit ee3bdbad, ransomware list in hosts format",
+    date="2026-07-20",
+    licence="Unlicense",
+    licence_url="https://unlicense.org/",
+    path="lists/blocklistproject/ransomware.hosts.txt",
+    sha256="a5f777e07f2636c17f2f4027d65e2ce30782b5500da33c26660300847ca79f1b",
+    terms=_BLP_TERMS,
+)
+
+PORN_TOP1M = Source(
+    key="porn_top1m",
+    title="chadmayfield/my-pihole-blocklists, porn_top1m list",
+    url="https://github.com/chadmayfield/my-pihole-blocklists",
+    origin=(
+        "chadmayfield/my-pihole-blocklists commit d6cd540b, "
+        "lists/pi_blocklist_porn_top1m.list (adult domains of a public top-1M ranking)"
+    ),
+    # The sample gives no commit date: the header names the commit only.
+    date="",
+    licence="GPL-3.0",
+    licence_url="https://www.gnu.org/licenses/gpl-3.0.html",
+    path="lists/adult/porn_top1m.txt",
+    sha256="b8f84cf9119be05364e81b4debe3084cf02d7e6ed3443397a448bc609562ec10",
+    terms="lists/LICENSE-porn_top1m.txt",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A list from a source other than UT1, added to one shipped category."""
+
+    category: str
+    source: Source
+    fmt: SourceFormat | None
+    """How copgate's own reader reads it (its import report lists what it
+    skipped); None for the drugs list, which keeps this script's older
+    reader so that its file stays as it was."""
+    compress: bool = False
+    """Ship gzip'd (``.txt.gz``): ``copgate compile`` reads gzip as it is."""
+
+
+EXTRAS: tuple[Extra, ...] = (
+    Extra("adult", PORN_TOP1M, SourceFormat.DOMAINS),
+    Extra("drogue", BLOCKLISTPROJECT, None),
+    # Ransomware C2 and distribution hosts: what UT1's malware means.
+    Extra("malware", BLOCKLISTPROJECT_RANSOMWARE, SourceFormat.HOSTS),
+    # About 190,000 names, 5 MB of text: 1.4 MB gzip'd in the package.
+    Extra("phishing", BLOCKLISTPROJECT_PHISHING, SourceFormat.DOMAINS, compress=True),
+    # Scams (fake shops, fake support, fraud) go to phishing: UT1's phishing
+    # is "phishing, bank traps or others" (global_usage, FR), and the
+    # catalogue has no fraud category of its own.
+    Extra("phishing", BLOCKLISTPROJECT_SCAM, SourceFormat.HOSTS),
+)
+"""Every non-UT1 list, in the order a category's lists are deduplicated:
+a later list of a category drops what an earlier one (UT1's first) covers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +245,9 @@ class Selection:
     own: tuple[CatalogueEntry, ...]
     """copgate's own categories, catalogued beside UT1's."""
     curated: tuple[Curated, ...]
+    excluded: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """List stem (``adult.porn_top1m``) -> name -> why the name is not what the
+    category means (a reviewed false positive of the source)."""
 
 
 def load_selection(path: Path) -> Selection:
@@ -167,6 +276,9 @@ def load_selection(path: Path) -> Selection:
                 Curated(str(c["path"]), str(c["category"]), bool(c["white"]), str(c["what"]))
                 for c in data["curated"]
             ),
+            excluded={
+                stem: _strings(names) for stem, names in data.get("excluded", {}).items()
+            },
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise DeriveError(f"{path}: not a valid selection: {exc!r}") from exc
@@ -198,13 +310,27 @@ class Derived:
     names: list[str]
     lines: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+    """Reason -> the first dropped line (``line 12: 10.0.0.1``), where known."""
+    compress: bool = False
+
+    @property
+    def stem(self) -> str:
+        """``<category>`` for UT1, ``<category>.<source>`` for the others."""
+        if self.source is UT1:
+            return self.category
+        return f"{self.category}.{self.source.key}"
 
     @property
     def file_name(self) -> str:
-        """``<category>.txt`` for UT1, ``<category>.<source>.txt`` for the others."""
-        if self.source is UT1:
-            return f"{self.category}.txt"
-        return f"{self.category}.{self.source.key}.txt"
+        """The stem with ``.txt``, or ``.txt.gz`` for a list shipped gzip'd."""
+        return f"{self.stem}.txt.gz" if self.compress else f"{self.stem}.txt"
+
+    def drop(self, reason: str, example: str | None = None) -> None:
+        """Count one dropped line; keep the first example of each reason."""
+        self.dropped[reason] += 1
+        if example is not None:
+            self.examples.setdefault(reason, example)
 
 
 # --- reading -----------------------------------------------------------------
@@ -274,6 +400,22 @@ def read_names(data: bytes, derived: Derived) -> set[str]:
     return names
 
 
+def read_with_copgate(data: bytes, fmt: SourceFormat, derived: Derived) -> set[str]:
+    """Every distinct name copgate's own reader takes, its skips counted in ``derived``.
+
+    The same reader and reasons as ``copgate compile``'s import report, with
+    the first example of each reason and its line number.
+    """
+    text = data.decode("utf-8", "surrogateescape").replace("\r\n", "\n")
+    report = ImportReport(derived.member)
+    names = set(read_source_lines(text.split("\n"), fmt, report))
+    derived.lines += report.taken + report.skipped_total
+    for reason, (count, example) in sorted(report.skipped.items()):
+        derived.dropped[reason] += count
+        derived.examples.setdefault(reason, example)
+    return names
+
+
 def covered(name: str, listed: Set[str]) -> bool:
     """True when a strict parent of ``name`` is in ``listed``."""
     rest = name
@@ -284,21 +426,46 @@ def covered(name: str, listed: Set[str]) -> bool:
     return False
 
 
+EXCLUDED = "names selection.toml excludes (reviewed: not what the category means)"
+
+
 def derive_list(
-    category: str, source: Source, member: str, data: bytes, before: Set[str] = frozenset()
+    category: str,
+    source: Source,
+    member: str,
+    data: bytes,
+    before: Set[str] = frozenset(),
+    *,
+    fmt: SourceFormat | None = None,
+    excluded: Mapping[str, str] | None = None,
+    compress: bool = False,
+    before_what: str = "UT1's list",
 ) -> Derived:
     """The list one source gives a category, without names another list covers.
 
-    ``before`` holds the names of the same category's UT1 list: a second
-    source keeps only what that list does not already cover.
+    ``before`` holds the names of the category's earlier lists (UT1's
+    first): a later source keeps only what they do not already cover.
+    ``fmt`` reads the data with copgate's own reader (None: this script's
+    plain-domains reader). ``excluded`` names are dropped with the
+    subdomains the source lists under them (``www.`` forms), and each one of
+    them must be in the source: an exclusion the source no longer lists is
+    stale.
     """
-    derived = Derived(category, source, member, [])
-    names = read_names(data, derived)
+    derived = Derived(category, source, member, [], compress=compress)
+    names = read_names(data, derived) if fmt is None else read_with_copgate(data, fmt, derived)
+    excluded = excluded or {}
+    stale = sorted(set(excluded) - names)
+    if stale:
+        raise DeriveError(
+            f"{derived.stem}: selection.toml excludes names the source does not list: {stale}"
+        )
     for name in sorted(names):
-        if name in before or covered(name, before):
-            derived.dropped["names UT1's list of the category already covers"] += 1
+        if name in excluded or covered(name, excluded.keys()):
+            derived.drop(EXCLUDED, name)
+        elif name in before or covered(name, before):
+            derived.drop(f"names {before_what} of the category already covers")
         elif covered(name, names):
-            derived.dropped["names a listed parent covers"] += 1
+            derived.drop("names a listed parent covers")
         else:
             derived.names.append(name)
     return derived
@@ -416,12 +583,44 @@ def derive(data_dir: Path, selection: Selection) -> tuple[list[Derived], Ut1Tree
     for category in sorted(selection.shipped):
         member = f"{UT1_ROOT}/{category}/domains" if category in tree.domains else ""
         lists[category] = derive_list(category, UT1, member, tree.domains.get(category, b""))
-    drugs = check_sample(data_dir / BLOCKLISTPROJECT.path, BLOCKLISTPROJECT)
-    ut1_drugs = frozenset(lists["drogue"].names)
-    extra = derive_list(
-        "drogue", BLOCKLISTPROJECT, Path(BLOCKLISTPROJECT.path).name, drugs, ut1_drugs
-    )
-    return sorted([*lists.values(), extra], key=lambda item: item.file_name), tree
+    extras = derive_extras(data_dir, selection, {c: frozenset(d.names) for c, d in lists.items()})
+    return sorted([*lists.values(), *extras], key=lambda item: item.file_name), tree
+
+
+def derive_extras(
+    data_dir: Path, selection: Selection, ut1: Mapping[str, frozenset[str]]
+) -> list[Derived]:
+    """The lists of ``EXTRAS``, each without what a category's earlier lists cover."""
+    unknown = sorted({extra.category for extra in EXTRAS} - selection.shipped.keys())
+    if unknown:
+        raise DeriveError(f"lists for categories that do not ship: {unknown}")
+    stems = {f"{extra.category}.{extra.source.key}" for extra in EXTRAS}
+    strays = sorted(selection.excluded.keys() - stems)
+    if strays:
+        raise DeriveError(f"selection.toml excludes names of lists that do not exist: {strays}")
+    before = {category: set(names) for category, names in ut1.items()}
+    seen: set[str] = set()
+    derived = []
+    for extra in EXTRAS:
+        data = check_sample(data_dir / extra.source.path, extra.source)
+        if data[:2] == GZIP_MAGIC:
+            data = gzip.decompress(data)
+        earlier = before.setdefault(extra.category, set())
+        item = derive_list(
+            extra.category,
+            extra.source,
+            Path(extra.source.path).name,
+            data,
+            frozenset(earlier),
+            fmt=extra.fmt,
+            excluded=selection.excluded.get(f"{extra.category}.{extra.source.key}"),
+            compress=extra.compress,
+            before_what="an earlier list" if extra.category in seen else "UT1's list",
+        )
+        seen.add(extra.category)
+        earlier.update(item.names)
+        derived.append(item)
+    return derived
 
 
 # --- writing -----------------------------------------------------------------
@@ -435,7 +634,7 @@ def list_header(item: Derived, entry: CatalogueEntry) -> str:
         f"copgate default list: category {item.category} ({title}), "
         f"default use {entry.default_type}",
         f"Source: {src.title}, {src.url}",
-        f"  from {src.origin}, dated {src.date}",
+        f"  from {src.origin}, dated {src.date}" if src.date else f"  from {src.origin}",
     ]
     if item.member:
         lines.append(f"  file {item.member}, sha256 of the sample {src.sha256[:16]}...")
@@ -446,14 +645,20 @@ def list_header(item: Derived, entry: CatalogueEntry) -> str:
         ]
     lines.append(f"Licence: {src.licence}, {src.licence_url}")
     if src is UT1:
-        lines.append("  Attribution and share-alike terms: lists/LICENSE-UT1.txt")
+        lines.append(f"  Attribution and share-alike terms: {src.terms}")
+    else:
+        lines.append(f"  Attribution and terms: {src.terms}")
     lines += [
         "Changes: a subset of the source (lists/README.md says which and why); names",
         "  normalised (lower case, punycode, no trailing dot); lines that are not host",
         "  names dropped; names covered by a listed parent of the same category dropped.",
         f"Source lines: {item.lines}; names here: {len(item.names)}",
     ]
-    lines += [f"Dropped: {count} {reason}" for reason, count in sorted(item.dropped.items())]
+    for reason, count in sorted(item.dropped.items()):
+        example = item.examples.get(reason)
+        lines.append(f"Dropped: {count} {reason}" + (f" (first: {example})" if example else ""))
+    if item.dropped[EXCLUDED]:
+        lines.append("  (each excluded name and why: lists/selection.toml, [excluded])")
     lines.append("Regenerate: python3 tools/derive_default_lists.py (do not edit by hand)")
     return "".join(f"# {line}\n" for line in lines)
 
@@ -557,7 +762,14 @@ def render_manifest(
 
 
 def outputs(data_dir: Path, selection_file: Path = DEFAULT_SELECTION) -> dict[str, str]:
-    """Every generated file: path relative to lists/ -> its text."""
+    """Every generated file: path relative to lists/ -> its text (before any gzip)."""
+    return build(data_dir, selection_file)[0]
+
+
+def build(
+    data_dir: Path, selection_file: Path = DEFAULT_SELECTION
+) -> tuple[dict[str, str], list[Derived]]:
+    """Every generated file's text, and the derived lists with what each dropped."""
     selection = load_selection(selection_file)
     lists, tree = derive(data_dir, selection)
     entries = {entry.name: entry for entry in catalogue_entries(tree, selection)}
@@ -566,18 +778,47 @@ def outputs(data_dir: Path, selection_file: Path = DEFAULT_SELECTION) -> dict[st
     }
     files["categories/global_usage"] = render_catalogue(entries.values())
     files["manifest.toml"] = render_manifest(lists, entries.values(), tree, selection)
-    return files
+    return files, lists
+
+
+def import_report(item: Derived) -> str:
+    """What one list took and dropped, and why: the lines ``main`` prints."""
+    lines = [f"categories/{item.file_name}: {len(item.names)} names from {item.lines} lines"]
+    for reason, count in sorted(item.dropped.items(), key=lambda pair: (-pair[1], pair[0])):
+        example = item.examples.get(reason)
+        lines.append(f"  {reason}: {count}" + (f" (first: {example})" if example else ""))
+    return "\n".join(lines)
+
+
+def file_bytes(relative: str, text: str) -> bytes:
+    """What goes on disk: the text, gzip'd with no name and no time stamp for ``.gz``."""
+    data = text.encode("utf-8")
+    if relative.endswith(".gz"):
+        return gzip.compress(data, compresslevel=9, mtime=0)
+    return data
+
+
+def read_back(path: Path) -> str:
+    """The text of a generated file on disk, gunzipped when it is ``.gz``."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode("utf-8")
+
+
+def _generated_lists(categories: Path) -> list[Path]:
+    return sorted([*categories.glob("*.txt"), *categories.glob("*.txt.gz")])
 
 
 def write(files: Mapping[str, str], out_dir: Path) -> None:
     """Write the files, and remove stale lists: categories/ is wholly generated."""
     categories = out_dir / "categories"
     categories.mkdir(parents=True, exist_ok=True)
-    for stale in sorted(categories.glob("*.txt")):
+    for stale in _generated_lists(categories):
         if f"categories/{stale.name}" not in files:
             stale.unlink()
     for relative, text in sorted(files.items()):
-        (out_dir / relative).write_text(text, encoding="utf-8", newline="\n")
+        (out_dir / relative).write_bytes(file_bytes(relative, text))
 
 
 def differences(files: Mapping[str, str], out_dir: Path) -> list[str]:
@@ -585,11 +826,11 @@ def differences(files: Mapping[str, str], out_dir: Path) -> list[str]:
     found = []
     for relative, text in sorted(files.items()):
         path = out_dir / relative
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if not path.exists() or read_back(path) != text:
             found.append(relative)
     found += [
         f"categories/{path.name} (stale)"
-        for path in sorted((out_dir / "categories").glob("*.txt"))
+        for path in _generated_lists(out_dir / "categories")
         if f"categories/{path.name}" not in files
     ]
     return found
@@ -608,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        files = outputs(args.data, args.selection)
+        files, lists = build(args.data, args.selection)
     except DeriveError as exc:
         print(f"derive_default_lists: {exc}", file=sys.stderr)
         return 2
@@ -618,7 +859,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"out of date: {relative}", file=sys.stderr)
         return 1 if stale else 0
     write(files, args.out)
-    total = sum(text.count("\n") for name, text in files.items() if name.endswith(".txt"))
+    for item in lists:
+        if item.dropped or item.source is not UT1:
+            print(import_report(item))
+    total = sum(text.count("\n") for name, text in files.items() if ".txt" in name)
     print(f"wrote {len(files)} files to {args.out} ({total} lines of lists)")
     return 0
 
