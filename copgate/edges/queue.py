@@ -73,7 +73,7 @@ class QueueStats(NamedTuple):
     enobufs: int
     """Receive-buffer overflows the kernel still reported despite NETLINK_NO_ENOBUFS."""
     kernel_dropped: int
-    """The kernel's queue_dropped: packets it dropped over max_len (fail-open ones pass uncounted)."""
+    """The kernel's queue_dropped: packets dropped over max_len (fail-open passes them)."""
     user_dropped: int
     """The kernel's user_dropped: packets it could not put in our socket's buffer."""
     queue_total: int
