@@ -57,6 +57,29 @@ def page_response(host: str, why: str) -> bytes:
     return head.encode("ascii") + body
 
 
+REASONS = {
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
+"""The statuses the block page server answers with besides 403 (RFC 9110 §15, RFC 6585 §5)."""
+
+
+def error_response(status: int) -> bytes:
+    """A bodiless answer with ``status``, then close: for a request the page will not serve.
+
+    405 names the methods that are served (RFC 9110 §15.5.6 requires Allow).
+    """
+    allow = "Allow: GET, HEAD\r\n" if status == 405 else ""
+    reason = REASONS.get(status, "Error")
+    return (
+        f"HTTP/1.1 {status} {reason}\r\n{allow}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+
+
 def render_page(target: str) -> bytes:
     """The response for a request target such as ``/blocked?host=a&why=b``.
 

@@ -10,6 +10,7 @@ from copgate.forge.blockpage import (
     MAX_HOST,
     MAX_RESPONSE,
     block_page_url,
+    error_response,
     page_response,
     render_page,
 )
@@ -81,3 +82,12 @@ def test_any_target_gets_the_page_never_an_exception(target: str) -> None:
 def test_the_query_is_read_from_an_absolute_target_and_before_a_fragment() -> None:
     page = render_page("http://192.0.2.1:8099/blocked?host=a.example&why=adult#top")
     assert page == page_response("a.example", "adult")
+
+
+def test_an_error_answer_has_no_body_and_closes() -> None:
+    assert error_response(400) == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    # RFC 9110 §15.5.6: a 405 names the methods that are allowed.
+    assert b"\r\nAllow: GET, HEAD\r\n" in error_response(405)
+    assert error_response(431).startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
