@@ -25,7 +25,7 @@ import pytest
 
 from copgate.lists.compile import EntryTable, build_cache
 from copgate.lists.model import Category, DefaultUse
-from copgate.lists.sources import SourceFormat, read_source_file
+from copgate.lists.sources import SourceFormat, read_source_file, read_text
 from copgate.lists.ut1 import read_global_usage
 from copgate.policy import safesearch
 from copgate.policy.model import YouTubeMode
@@ -75,6 +75,7 @@ TEMPLATE_GROUP_KEYS = {
     "refuse_real_ech",
     "refuse_quic",
     "refuse_bare_ip",
+    "evasion",
     "window",
 }
 BYPASS_SWITCHES = (
@@ -93,14 +94,19 @@ CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
 
 def data_lines(path: Path) -> list[str]:
-    """The lines of a list file that are not blank and not comments."""
-    lines = path.read_text(encoding="utf-8").split("\n")
+    """The lines of a list file (plain or gzip) that are not blank and not comments."""
+    lines = read_text(path).split("\n")
     return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def derived_lists() -> list[Path]:
+    """Every generated list file in lists/categories: ``.txt``, or ``.txt.gz`` for the largest."""
+    return sorted([*CATEGORIES.glob("*.txt"), *CATEGORIES.glob("*.txt.gz")])
 
 
 def plain_lists() -> list[Path]:
     """Every plain-domains list file in lists/: curated and derived."""
-    return [LISTS / name for name in CURATED_LISTS] + sorted(CATEGORIES.glob("*.txt"))
+    return [LISTS / name for name in CURATED_LISTS] + derived_lists()
 
 
 def parent_covers(name: str, listed: set[str]) -> str | None:
@@ -182,7 +188,7 @@ def test_project_reader_takes_every_line(path: Path) -> None:
 
 @pytest.mark.parametrize("path", plain_lists(), ids=lambda path: path.name)
 def test_header_says_what_and_under_which_licence(path: Path) -> None:
-    header = path.read_text(encoding="utf-8").split("\n\n")[0]
+    header = read_text(path).split("\n\n")[0]
     assert header.startswith("# copgate ")
     assert "Licence:" in header
     if path.parent == CATEGORIES:
@@ -194,8 +200,8 @@ def test_header_says_what_and_under_which_licence(path: Path) -> None:
 
 
 def test_derived_file_counts_match_their_headers() -> None:
-    for path in sorted(CATEGORIES.glob("*.txt")):
-        found = re.search(r"names here: (\d+)", path.read_text(encoding="utf-8"))
+    for path in derived_lists():
+        found = re.search(r"names here: (\d+)", read_text(path))
         assert found is not None, path.name
         assert int(found[1]) == len(data_lines(path)), path.name
 
@@ -206,7 +212,7 @@ def test_derived_file_counts_match_their_headers() -> None:
 def test_manifest_names_every_list_file_and_nothing_else() -> None:
     listed = [entry["path"] for entry in MANIFEST["list"]]
     assert len(set(listed)) == len(listed)
-    on_disk = {f"categories/{path.name}" for path in CATEGORIES.glob("*.txt")}
+    on_disk = {f"categories/{path.name}" for path in derived_lists()}
     compiled_curated = set(CURATED_LISTS) - {"canaries.txt"}  # policy holds the canaries
     assert set(listed) == on_disk | compiled_curated
     assert MANIFEST["catalogue"] == "categories/global_usage"
@@ -448,25 +454,144 @@ def derive() -> ModuleType:
     return load_derive_script()
 
 
+SAMPLES = (
+    "lists/ut1/blacklists.tar.gz",
+    "lists/blocklistproject/drugs.domains.txt",
+    "lists/blocklistproject/phishing.domains.txt.gz",
+    "lists/blocklistproject/scam.hosts.txt",
+    "lists/blocklistproject/ransomware.hosts.txt",
+    "lists/adult/porn_top1m.txt",
+)
+"""Every sample the derive script reads."""
+
+
+def need_samples() -> None:
+    for relative in SAMPLES:
+        shared_data(relative)
+
+
 @pytest.fixture(scope="module")
 def generated(derive: ModuleType) -> dict[str, str]:
     """The derive script's output for the shared samples, computed once."""
-    shared_data("lists/ut1/blacklists.tar.gz")
-    shared_data("lists/blocklistproject/drugs.domains.txt")
+    need_samples()
     files: dict[str, str] = derive.outputs(SHARED_DATA)
     return files
 
 
 @pytest.mark.shared_data
-def test_derived_lists_are_reproducible(tmp_path: Path, derive: ModuleType) -> None:
-    shared_data("lists/ut1/blacklists.tar.gz")
-    shared_data("lists/blocklistproject/drugs.domains.txt")
+def test_derived_lists_are_reproducible(
+    tmp_path: Path, derive: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need_samples()
     assert derive.main(["--data", str(SHARED_DATA), "--out", str(tmp_path)]) == 0
     produced = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     shipped = [p.relative_to(LISTS) for p in CATEGORIES.iterdir()] + [Path("manifest.toml")]
     assert produced == sorted(shipped)
     for relative in produced:
-        assert (tmp_path / relative).read_bytes() == (LISTS / relative).read_bytes(), relative
+        if relative.name.endswith(".gz"):
+            # Same text; the gzip bytes may differ with another zlib build.
+            assert read_text(tmp_path / relative) == read_text(LISTS / relative), relative
+        else:
+            assert (tmp_path / relative).read_bytes() == (LISTS / relative).read_bytes(), relative
+    # The run prints what each non-UT1 list took and dropped, and why.
+    out = capsys.readouterr().out
+    assert "categories/adult.porn_top1m.txt: 5893 names from 11868 lines" in out
+    assert "names a listed parent covers: 5893" in out
+    assert "phishing.blocklistproject.txt.gz: 118082 names from 190215 lines" in out
+
+
+@pytest.mark.shared_data
+def test_a_gzip_list_is_written_the_same_twice(tmp_path: Path, derive: ModuleType) -> None:
+    # No file name and no time stamp in the gzip header (RFC 1952 §2.3.1: MTIME 0).
+    need_samples()
+    relative = "categories/phishing.blocklistproject.txt.gz"
+    text = derive.outputs(SHARED_DATA)[relative]
+    first = derive.file_bytes(relative, text)
+    assert first == derive.file_bytes(relative, text)
+    assert first[4:8] == bytes(4)  # MTIME
+    assert first[3] & 0x08 == 0  # no FNAME
+    assert derive.read_back(LISTS / relative) == text
+
+
+@pytest.mark.shared_data
+def test_default_categories_filled_from_other_sources(generated: dict[str, str]) -> None:
+    # UT1's sample has no adult, malware or phishing file: the other sources fill them.
+    assert "pornhub.com\n" in generated["categories/adult.porn_top1m.txt"]
+    assert "Licence: GPL-3.0" in generated["categories/adult.porn_top1m.txt"]
+    assert "lists/LICENSE-porn_top1m.txt" in generated["categories/adult.porn_top1m.txt"]
+    scam = generated["categories/phishing.blocklistproject-scam.txt"]
+    assert "0-google.com\n" in scam  # a hosts-file line, 0.0.0.0 0-google.com
+    assert "names an earlier list of the category already covers" in scam
+    assert "Licence: Unlicense" in generated["categories/malware.blocklistproject.txt"]
+    manifest = tomllib.loads(generated["manifest.toml"])
+    by_path = {entry["path"]: entry for entry in manifest["list"]}
+    assert by_path["categories/phishing.blocklistproject.txt.gz"]["category"] == "phishing"
+    assert by_path["categories/phishing.blocklistproject-scam.txt"]["category"] == "phishing"
+    assert by_path["categories/malware.blocklistproject.txt"]["category"] == "malware"
+    assert by_path["categories/adult.porn_top1m.txt"]["licence"] == "GPL-3.0"
+
+
+@pytest.mark.shared_data
+def test_excluded_names_are_gone_with_their_subdomains(
+    derive: ModuleType, generated: dict[str, str]
+) -> None:
+    selection = derive.load_selection(LISTS / "selection.toml")
+    adult = set(generated["categories/adult.porn_top1m.txt"].split("\n"))
+    source = set(data_lines(SHARED_DATA / "lists/adult/porn_top1m.txt"))
+    excluded = selection.excluded["adult.porn_top1m"]
+    assert excluded and all(reason for reason in excluded.values())
+    for name in excluded:
+        assert name in source, name
+        assert name not in adult and f"www.{name}" not in adult, name
+    assert "uvm.edu" not in data_lines(LISTS / "categories/phishing.blocklistproject.txt.gz")
+
+
+def test_gpl_list_ships_with_its_licence_text_and_terms() -> None:
+    text = (LISTS / "LICENSE-GPL-3.0.txt").read_text(encoding="utf-8")
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
+    terms = (LISTS / "LICENSE-porn_top1m.txt").read_text(encoding="utf-8")
+    assert "GPL-2.0-or-later" in terms and "lists/LICENSE-GPL-3.0.txt" in terms
+    assert "Unlicense" in (LISTS / "LICENSE-blocklistproject.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.shared_data
+def test_gpl_text_is_the_one_the_sample_carries() -> None:
+    sample = shared_data("lists/adult/LICENSE-GPL-3.0.txt")
+    assert (LISTS / "LICENSE-GPL-3.0.txt").read_bytes() == sample.read_bytes()
+
+
+def test_derive_refuses_a_stale_exclusion(derive: ModuleType) -> None:
+    with pytest.raises(derive.DeriveError, match="gone.example"):
+        derive.derive_list(
+            "adult", derive.PORN_TOP1M, "f", b"a.example\n", excluded={"gone.example": "why"}
+        )
+
+
+def test_derive_reads_dirty_hosts_with_copgate_and_reports_why(derive: ModuleType) -> None:
+    data = (
+        b"# Title: a hosts list\r\n0.0.0.0 Bad.Example\r\n127.0.0.1 localhost\n"
+        b"0.0.0.0 10.1.2.3\n203.0.113.7 redirect.example\n0.0.0.0 www.bad.example\n"
+        b"0.0.0.0 bad.example\n0.0.0.0 keep.example\n"
+    )
+    derived = derive.derive_list(
+        "phishing",
+        derive.BLOCKLISTPROJECT_SCAM,
+        "scam.hosts.txt",
+        data,
+        fmt=derive.SourceFormat.HOSTS,
+        excluded={"keep.example": "a reviewed false positive"},
+    )
+    assert derived.names == ["bad.example"]
+    assert dict(derived.dropped) == {
+        "localhost entry": 1,
+        "ip address": 1,
+        "address is not a sink (a redirect, not a block)": 1,
+        "duplicate": 1,
+        "names a listed parent covers": 1,
+        derive.EXCLUDED: 1,
+    }
+    assert derived.examples["ip address"] == "line 4: 10.1.2.3"
+    assert derived.examples[derive.EXCLUDED] == "keep.example"
 
 
 @pytest.mark.shared_data
@@ -505,7 +630,7 @@ def test_selection_gives_a_reason_for_every_category(derive: ModuleType) -> None
 
 @pytest.mark.shared_data
 def test_derive_refuses_an_undecided_category(tmp_path: Path, derive: ModuleType) -> None:
-    shared_data("lists/ut1/blacklists.tar.gz")
+    need_samples()
     text = (LISTS / "selection.toml").read_text(encoding="utf-8")
     edited = tmp_path / "selection.toml"
     edited.write_text(text.replace('jobsearch = "', 'no_such_key = "'), encoding="utf-8")
