@@ -276,9 +276,7 @@ def load_selection(path: Path) -> Selection:
                 Curated(str(c["path"]), str(c["category"]), bool(c["white"]), str(c["what"]))
                 for c in data["curated"]
             ),
-            excluded={
-                stem: _strings(names) for stem, names in data.get("excluded", {}).items()
-            },
+            excluded={stem: _strings(names) for stem, names in data.get("excluded", {}).items()},
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise DeriveError(f"{path}: not a valid selection: {exc!r}") from exc
