@@ -1,12 +1,20 @@
 """From the policy config to the firewall's model: what to queue, what to refuse.
 
-Pure. Groups are written into the refusal section in the order the daemon
-matches clients to groups (``Config.group_for``): interface, then MAC, then
-address ranges from the longest prefix down, and the default group last,
-for any client. Each client set gets its group's refusals, then an
-exemption for every refusal its group does not make, so that a client
-never falls through to the refusals of a group it does not belong to (a
-staff laptop must not meet the walled garden's refusal of QUIC).
+Pure. Groups are written in the order the daemon matches clients to groups
+(``Config.group_for``): interface, then MAC, then address ranges from the
+longest prefix down, and the default group last, for any client. The same
+order serves twice:
+
+- the refusals: each client set gets its group's refusals, then an
+  exemption for every refusal its group does not make, so that a client
+  never falls through to the refusals of a group it does not belong to (a
+  staff laptop must not meet the walled garden's refusal of QUIC);
+- the failure modes: each client set is sent to its group's queue (fail
+  open or fail closed, ``FirewallSpec.failures``), the default group's mode
+  for everyone else, so the kernel fails each group the way its config says.
+
+Unreadable traffic is refused except what the policy never refuses
+(``EXEMPT_FROM_UNREADABLE``: NTP, ICMP, ICMPv6).
 """
 
 from __future__ import annotations
@@ -15,17 +23,22 @@ import dataclasses
 
 from copgate.firewall import (
     ANY_CLIENT,
+    NEVER_OTHER,
+    QUEUE_BURST,
+    QUEUE_RATE,
     REFUSE_DOQ,
     REFUSE_DOT,
     REFUSE_QUIC,
     ClientKind,
     ClientMatch,
     FirewallSpec,
+    Protocol,
     Refusal,
+    WhenAbsent,
     unreadable,
 )
-from copgate.policy.model import Config, Group
-from copgate.policy.outright import refused_outright
+from copgate.policy.model import Config, FailureMode, Group, Mode, Settings
+from copgate.policy.outright import EXEMPT_FROM_UNREADABLE, Service, refused_outright
 
 
 def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
@@ -35,22 +48,66 @@ def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
         tuple(settings.lan_interfaces),
         queue_num=queue_num,
         tls_ports=tuple(sorted(settings.tls_ports)),
+        queue_rate=_setting(settings, "queue_rate", QUEUE_RATE),
+        queue_burst=_setting(settings, "queue_burst", QUEUE_BURST),
     )
     kinds = _refusal_kinds(base)
     entries: list[tuple[ClientMatch, Refusal]] = []
-    default = config.group(config.default_group)
+    failures: list[tuple[ClientMatch, WhenAbsent]] = []
     for match, group in _client_sets(config):
         entries += _entries(match, group, kinds)
+        failures.append((match, kernel_failure(group)))
+    default = config.group(config.default_group)
+    when_absent = WhenAbsent.PASS
     if default is not None:
         entries += _entries(ANY_CLIENT, default, kinds, exempt_rest=False)
-    return dataclasses.replace(base, refusals=tuple(entries))
+        when_absent = kernel_failure(default)
+    return dataclasses.replace(
+        base, refusals=tuple(entries), failures=tuple(failures), when_absent=when_absent
+    )
+
+
+def kernel_failure(group: Group) -> WhenAbsent:
+    """How the kernel fails ``group``: closed only for a filtering group that fails
+    closed (mode off is never filtered, so it never fails closed either)."""
+    if group.mode is not Mode.OFF and group.failure is FailureMode.CLOSED:
+        return WhenAbsent.DROP
+    return WhenAbsent.PASS
+
+
+def _setting(settings: Settings, name: str, default: int) -> int:
+    # The per-client rate is a gateway setting once the config carries it
+    # (``[general] queue_rate``/``queue_burst``); until then, the default.
+    value = getattr(settings, name, default)
+    return value if isinstance(value, int) else default
+
+
+_PORTED = ("tcp", "udp")
+_NEVER_REFUSED = frozenset(NEVER_OTHER) - frozenset(_PORTED)
+"""Protocols no refusal ever covers (ICMP, ICMPv6): nothing to spare."""
+
+
+def exempt_ports(services: tuple[Service, ...]) -> tuple[tuple[Protocol, int], ...]:
+    """The policy's never-refused services as the firewall's (protocol, port) pairs.
+
+    ICMP and ICMPv6 need none: the firewall's "other protocols" never cover
+    them (``NEVER_OTHER``). A service the firewall cannot spare is a bug.
+    """
+    pairs: list[tuple[Protocol, int]] = []
+    for service in services:
+        if service.port is None and service.protocol in _NEVER_REFUSED:
+            continue
+        if service.port is None or service.protocol not in _PORTED:
+            raise ValueError(f"the firewall cannot spare {service}")
+        pairs.append((Protocol(service.protocol), service.port))
+    return tuple(pairs)
 
 
 def _refusal_kinds(spec: FirewallSpec) -> dict[str, tuple[Refusal, ...]]:
     return {
         "dot": (REFUSE_DOT, REFUSE_DOQ),
         "quic": (REFUSE_QUIC,),
-        "unreadable": unreadable(spec),
+        "unreadable": unreadable(spec, exempt=exempt_ports(EXEMPT_FROM_UNREADABLE)),
     }
 
 

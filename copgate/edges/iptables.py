@@ -1,12 +1,14 @@
 """Applies and removes copgate's iptables/ip6tables rules: the edge of ``copgate.firewall``.
 
 ``apply`` is idempotent: copgate's chains are replaced, and its jumps from
-FORWARD and INPUT put first in their hooks in the plan's order where they
-are not already so, in one ``iptables-restore --noflush`` transaction (so a
-reload never leaves a moment without rules, nor a hook whose jumps are half
+FORWARD and INPUT (filter table) and OUTPUT (raw table) put first in their
+hooks in the plan's order where they are not already so, in one
+``iptables-restore --noflush`` run, one transaction per table (so a reload
+never leaves a moment without rules, nor a hook whose jumps are half
 changed). ``remove`` always runs to the end: it deletes every jump to
-copgate's chains it finds (whatever config made it), flushes and deletes the
-chains, and only then reports what failed.
+copgate's chains it finds in both tables (whatever config made it, a
+``kill -9``'s leftovers included), flushes and deletes the chains, and only
+then reports what failed.
 
 Which iptables: the system's ``iptables`` (the nft backend on Debian 12 and
 most current distributions) by default; ``LEGACY`` and ``NFT`` name the
@@ -25,9 +27,12 @@ from dataclasses import dataclass
 from copgate.errors import CopgateError
 from copgate.firewall import (
     CHAIN,
+    FILTER_CHAINS,
     HOOKS,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
+    RAW_CHAIN,
+    RAW_HOOKS,
     REFUSE_CHAIN,
     Family,
     IptablesPlan,
@@ -36,6 +41,8 @@ from copgate.firewall import (
 
 JUMP_TARGETS = (REFUSE_CHAIN, CHAIN)
 """The chains jumped to from FORWARD and INPUT."""
+TABLE_HOOKS = {"filter": HOOKS, "raw": RAW_HOOKS}
+"""The hooks copgate's jumps stand in, per table."""
 
 COMMAND_TIMEOUT = 30.0
 """Seconds one iptables command may take (it waits for the xtables lock)."""
@@ -91,13 +98,15 @@ def jumps_present(
     netns: str | None = None,
     tools: Tools = DEFAULT,
     chains: Sequence[str] = JUMP_TARGETS,
+    table: str = "filter",
 ) -> list[tuple[str, ...]]:
-    """Every rule of FORWARD and INPUT that jumps to one of ``chains``, as
-    ``(HOOK, args...)``, in the order they stand in their hook."""
+    """Every rule of ``table``'s hooks (filter: FORWARD and INPUT; raw: OUTPUT)
+    that jumps to one of ``chains``, as ``(HOOK, args...)``, in the order they
+    stand in their hook."""
     command = tools.command(family)
     found: list[tuple[str, ...]] = []
-    for hook in HOOKS:
-        for line in _checked([command, "-w", "-S", hook], netns).splitlines():
+    for hook in TABLE_HOOKS[table]:
+        for line in _checked([command, "-w", "-t", table, "-S", hook], netns).splitlines():
             words = shlex.split(line)
             if words[:2] == ["-A", hook] and words[-2] == "-j" and words[-1] in chains:
                 found.append(tuple(words[1:]))
@@ -109,7 +118,12 @@ def apply(plan: IptablesPlan, *, netns: str | None = None, tools: Tools = DEFAUL
     command = tools.command(plan.family)
     present = jumps_present(plan.family, netns=netns, tools=tools)
     changes = jump_changes(present, plan.jumps)
-    _checked([f"{command}-restore", "-w", "--noflush"], netns, plan.restore_text(changes))
+    raw_present = jumps_present(
+        plan.family, netns=netns, tools=tools, chains=(RAW_CHAIN,), table="raw"
+    )
+    raw_changes = jump_changes(raw_present, plan.raw_jumps, RAW_HOOKS)
+    text = plan.restore_text(changes, raw_changes)
+    _checked([f"{command}-restore", "-w", "--noflush"], netns, text)
 
 
 def remove(
@@ -117,26 +131,38 @@ def remove(
     *,
     netns: str | None = None,
     tools: Tools = DEFAULT,
-    chains: Sequence[str] = (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN),
+    chains: Sequence[str] = (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN),
 ) -> None:
-    """Remove every jump to copgate's chains and the chains; FirewallError after trying all."""
+    """Remove every jump to copgate's chains and the chains, in the filter
+    table and the raw table; FirewallError after trying all."""
     problems: list[str] = []
     for family in families:
-        command = tools.command(family)
-        try:
-            for jump in jumps_present(family, netns=netns, tools=tools, chains=chains):
-                _checked([command, "-w", "-D", *jump], netns)
-        except FirewallError as exc:
-            problems.append(str(exc))
-        # Flush all first: the main chain jumps to the others, and a chain
-        # still referenced cannot be deleted.
-        for verb in ("-F", "-X"):
-            for chain in chains:
-                result = _run([command, "-w", verb, chain], netns)
-                if result.returncode != 0 and not _absent(result.stderr):
-                    problems.append(f"{command} {verb} {chain}: {result.stderr.strip()}")
+        for table, owned in (("filter", tuple(chains)), ("raw", (RAW_CHAIN,))):
+            problems += _remove_table(family, table, owned, netns, tools)
     if problems:
         raise FirewallError("; ".join(problems))
+
+
+def _remove_table(
+    family: Family, table: str, chains: tuple[str, ...], netns: str | None, tools: Tools
+) -> list[str]:
+    """Remove the jumps to ``chains`` and the chains from one table; the problems met."""
+    command = tools.command(family)
+    problems: list[str] = []
+    try:
+        present = jumps_present(family, netns=netns, tools=tools, chains=chains, table=table)
+        for jump in present:
+            _checked([command, "-w", "-t", table, "-D", *jump], netns)
+    except FirewallError as exc:
+        problems.append(str(exc))
+    # Flush all first: the main chain jumps to the others, and a chain
+    # still referenced cannot be deleted.
+    for verb in ("-F", "-X"):
+        for chain in chains:
+            result = _run([command, "-w", "-t", table, verb, chain], netns)
+            if result.returncode != 0 and not _absent(result.stderr):
+                problems.append(f"{command} -t {table} {verb} {chain}: {result.stderr.strip()}")
+    return problems
 
 
 def _absent(stderr: str) -> bool:

@@ -6,8 +6,10 @@ or as nftables text (OpenWrt 23.05+ with fw4; printed by ``copgate
 firewall``). It never runs iptables or nft, reads no file and knows nothing
 of the daemon's state.
 
-- ``model``: the spec, its validation, and the backend-neutral rules of the
-  two chains (the refusals, then the queue) with the reasons for their order.
+- ``model``: the spec, its validation, and the backend-neutral rules of its
+  chains (the refusals, the queue, the dispatch by client, each failure
+  mode's rate limit and queue, the untracked injected packets) with the
+  reasons for their order.
 - ``iptables``: those rules as iptables arguments and ``iptables-restore`` text.
 - ``nft``: those rules as a table of copgate's own beside fw4's.
 
@@ -19,11 +21,17 @@ from __future__ import annotations
 
 from copgate.firewall.iptables import (
     CHAIN,
+    FAILURE_CHAINS,
+    FILTER_CHAINS,
     HOOKS,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
+    QUEUE_CHAIN,
+    RAW_CHAIN,
+    RAW_HOOKS,
     REFUSE_CHAIN,
     IptablesPlan,
+    hashlimit_name,
     jump_changes,
     render_iptables,
 )
@@ -35,8 +43,13 @@ from copgate.firewall.model import (
     INJECTED_MARK,
     MAX_MARK,
     MAX_MULTIPORT,
+    MAX_OPEN_QUEUE,
     MAX_PORT,
     MAX_QUEUE,
+    MAX_QUEUE_RATE,
+    NEVER_OTHER,
+    QUEUE_BURST,
+    QUEUE_RATE,
     REFUSE_DOQ,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -49,8 +62,12 @@ from copgate.firewall.model import (
     Refusal,
     Rule,
     WhenAbsent,
+    build_dispatch,
+    build_queue,
     build_refusals,
     build_rules,
+    build_untracked,
+    failure_word,
     unreadable,
 )
 from copgate.firewall.nft import (
@@ -58,6 +75,8 @@ from copgate.firewall.nft import (
     MAX_IP_LENGTH,
     NFT_PRIORITY,
     NFT_TABLE,
+    RATE_SET_SIZE,
+    RATE_SET_TIMEOUT,
     TCP_DOFF_MAX,
     TCP_DOFF_MIN,
     render_nft,
@@ -68,6 +87,8 @@ __all__ = [
     "CHAIN",
     "DECIDED_MARK",
     "DOT_PORT",
+    "FAILURE_CHAINS",
+    "FILTER_CHAINS",
     "HOOKS",
     "IFNAMSIZ",
     "INJECTED_MARK",
@@ -75,12 +96,22 @@ __all__ = [
     "MAX_IP_LENGTH",
     "MAX_MARK",
     "MAX_MULTIPORT",
+    "MAX_OPEN_QUEUE",
     "MAX_PORT",
     "MAX_QUEUE",
+    "MAX_QUEUE_RATE",
+    "NEVER_OTHER",
     "NFT_PRIORITY",
     "NFT_TABLE",
     "OTHER_CHAIN",
     "OTHER_PASS_CHAIN",
+    "QUEUE_BURST",
+    "QUEUE_CHAIN",
+    "QUEUE_RATE",
+    "RATE_SET_SIZE",
+    "RATE_SET_TIMEOUT",
+    "RAW_CHAIN",
+    "RAW_HOOKS",
     "REFUSE_CHAIN",
     "REFUSE_DOQ",
     "REFUSE_DOT",
@@ -97,8 +128,13 @@ __all__ = [
     "Refusal",
     "Rule",
     "WhenAbsent",
+    "build_dispatch",
+    "build_queue",
     "build_refusals",
     "build_rules",
+    "build_untracked",
+    "failure_word",
+    "hashlimit_name",
     "jump_changes",
     "render_iptables",
     "render_nft",

@@ -6,11 +6,21 @@ model's rules in (``copgate.firewall.model``), argument tuples and text
 out. It never runs iptables, reads what is installed or knows the daemon's
 state; ``jump_changes`` takes the jumps present as an argument.
 
-copgate owns four chains per family: ``COPGATE-REFUSE`` (the refusals,
-jumped to from FORWARD only, first), ``COPGATE`` (the queue rules, jumped to
-from FORWARD and INPUT), and two helper chains for "every IP protocol but
-TCP, UDP and ICMP", which one iptables rule cannot match. The jumps stand
-first in their hooks, before the router's own "established: accept".
+copgate owns, per family, in the filter table: ``COPGATE-REFUSE`` (the
+refusals, jumped to from FORWARD only, first), ``COPGATE`` (the queue rules,
+jumped to from FORWARD and INPUT), ``COPGATE-QUEUE`` (the dispatch, by
+client) with ``COPGATE-OPEN`` and ``COPGATE-CLOSED`` (a failure mode's rate
+limit and queue), and two helper chains for "every IP protocol but TCP, UDP
+and ICMP", which one iptables rule cannot match; in the raw table,
+``COPGATE-RAW`` (injected packets untracked), jumped to from OUTPUT. The
+jumps stand first in their hooks, before the router's own "established:
+accept".
+
+The queue rules reach the dispatch and the dispatch a failure chain with
+``-g`` (goto), not ``-j``: a RETURN there (a fail-open client over its rate)
+goes straight back to FORWARD or INPUT, so no later rule of copgate's sees
+the packet again, and the router's own rules then judge it as they would
+without copgate.
 """
 
 from __future__ import annotations
@@ -27,8 +37,12 @@ from copgate.firewall.model import (
     Protocol,
     Rule,
     WhenAbsent,
+    build_dispatch,
+    build_queue,
     build_refusals,
     build_rules,
+    build_untracked,
+    failure_word,
 )
 
 CHAIN = "COPGATE"
@@ -43,7 +57,20 @@ exemption of a client from a later refusal of them. iptables cannot match
 "none of three protocols" in one rule, so, unlike nftables' ``return``, this
 accepts at once (the router's own forward rules for VPN protocols are then
 not consulted for exempt clients)."""
+QUEUE_CHAIN = "COPGATE-QUEUE"
+"""iptables chain sending each client's packets to its failure mode's chain."""
+FAILURE_CHAINS = {WhenAbsent.PASS: "COPGATE-OPEN", WhenAbsent.DROP: "COPGATE-CLOSED"}
+"""iptables chain of each failure mode: the client's rate limit, then its queue."""
+RAW_CHAIN = "COPGATE-RAW"
+"""iptables chain of the raw table: injected packets to the LAN, untracked."""
 HOOKS = ("FORWARD", "INPUT")
+RAW_HOOKS = ("OUTPUT",)
+FILTER_CHAINS = (CHAIN, REFUSE_CHAIN, QUEUE_CHAIN, *FAILURE_CHAINS.values())
+HASHLIMIT_PREFIX = "cg"
+"""Names of copgate's xt_hashlimit tables: ``cgo300-600`` (fail open, 300/s,
+burst 600). The kernel keeps a table by name and reuses it, settings and all,
+for a new rule of that name; the rate in the name makes a changed rate a new
+table at the next reload."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,31 +79,48 @@ class IptablesPlan:
 
     family: Family
     chains: tuple[str, ...]
-    """Chains copgate owns, created (or emptied) together."""
+    """Chains copgate owns in the filter table, created (or emptied) together."""
     rules: tuple[tuple[str, ...], ...]
     """Arguments of each rule, ``-A CHAIN ...``, in order."""
     jumps: tuple[tuple[str, ...], ...]
     """Each jump into copgate's chains without its verb, in the order they must
     stand in their hook: ``FORWARD -i br-lan -j COPGATE-REFUSE`` before
     ``FORWARD -i br-lan -j COPGATE``."""
+    raw_rules: tuple[tuple[str, ...], ...] = ()
+    """Rules of ``RAW_CHAIN`` in the raw table."""
+    raw_jumps: tuple[tuple[str, ...], ...] = ()
+    """Jumps into ``RAW_CHAIN``: ``OUTPUT -j COPGATE-RAW``."""
 
     @property
     def command(self) -> str:
         return "iptables" if self.family is Family.IPV4 else "ip6tables"
 
-    def restore_text(self, jump_changes: tuple[tuple[str, ...], ...] = ()) -> str:
+    def restore_text(
+        self,
+        jump_changes: tuple[tuple[str, ...], ...] = (),
+        raw_changes: tuple[tuple[str, ...], ...] = (),
+    ) -> str:
         """Input for ``iptables-restore --noflush``: copgate's chains replaced and
-        ``jump_changes`` (see ``jump_changes``) made, in one atomic transaction."""
-        lines = ["*filter"]
+        ``jump_changes`` and ``raw_changes`` (see ``jump_changes``) made, one
+        transaction per table (raw first: the untracked rule is in place
+        before anything is queued)."""
+        lines = ["*raw", f":{RAW_CHAIN} - [0:0]"]
+        lines += [_restore_line(rule) for rule in (*self.raw_rules, *raw_changes)]
+        lines += ["COMMIT", "*filter"]
         lines += [f":{chain} - [0:0]" for chain in self.chains]
-        lines += [" ".join(_restore_quote(arg) for arg in rule) for rule in self.rules]
-        lines += [" ".join(_restore_quote(arg) for arg in change) for change in jump_changes]
+        lines += [_restore_line(rule) for rule in (*self.rules, *jump_changes)]
         lines.append("COMMIT")
         return "\n".join(lines) + "\n"
 
 
+def _restore_line(args: tuple[str, ...]) -> str:
+    return " ".join(_restore_quote(arg) for arg in args)
+
+
 def jump_changes(
-    present: Sequence[tuple[str, ...]], wanted: Sequence[tuple[str, ...]]
+    present: Sequence[tuple[str, ...]],
+    wanted: Sequence[tuple[str, ...]],
+    hooks: Sequence[str] = HOOKS,
 ) -> tuple[tuple[str, ...], ...]:
     """``-D``/``-I`` commands that turn the jumps ``present`` into ``wanted``.
 
@@ -87,7 +131,7 @@ def jump_changes(
     jumps in the order they stand (``iptables -S`` does).
     """
     changes: list[tuple[str, ...]] = []
-    for hook in HOOKS:
+    for hook in hooks:
         have = [jump for jump in present if jump[0] == hook]
         want = [jump for jump in wanted if jump[0] == hook]
         if have == want:
@@ -142,10 +186,42 @@ def _ipt_client(client: ClientMatch) -> list[str]:
     return []
 
 
+def _failure(rule: Rule) -> WhenAbsent:
+    if rule.failure is None:
+        raise ValueError(f"{rule.action.value} rule without a failure mode: {rule.comment}")
+    return rule.failure
+
+
+def hashlimit_name(spec: FirewallSpec, failure: WhenAbsent) -> str:
+    """The xt_hashlimit table of a failure chain (see ``HASHLIMIT_PREFIX``)."""
+    word = failure_word(failure)[0]
+    return f"{HASHLIMIT_PREFIX}{word}{spec.queue_rate}-{spec.queue_burst}"
+
+
+def _ipt_limit(spec: FirewallSpec, failure: WhenAbsent) -> list[str]:
+    # Per source address (srcip: a /32 or /128), counting only what reaches
+    # this rule: packets copgate would be handed.
+    over = "RETURN" if failure is WhenAbsent.PASS else "DROP"
+    return [
+        *("-m", "hashlimit", "--hashlimit-above", f"{spec.queue_rate}/sec"),
+        *("--hashlimit-burst", str(spec.queue_burst), "--hashlimit-mode", "srcip"),
+        *("--hashlimit-name", hashlimit_name(spec, failure), "-j", over),
+    ]
+
+
 def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
     if rule.action is Action.QUEUE:
-        bypass = ["--queue-bypass"] if spec.when_absent is WhenAbsent.PASS else []
-        return ["-j", "NFQUEUE", "--queue-num", str(spec.queue_num), *bypass]
+        return ["-g", QUEUE_CHAIN]
+    if rule.action is Action.SEND:
+        return ["-g", FAILURE_CHAINS[_failure(rule)]]
+    if rule.action is Action.LIMIT:
+        return _ipt_limit(spec, _failure(rule))
+    if rule.action is Action.NFQUEUE:
+        failure = _failure(rule)
+        bypass = ["--queue-bypass"] if failure is WhenAbsent.PASS else []
+        return ["-j", "NFQUEUE", "--queue-num", str(spec.queue_of(failure)), *bypass]
+    if rule.action is Action.NOTRACK:
+        return ["-j", "CT", "--notrack"]
     if rule.action is Action.RETURN:
         return ["-j", OTHER_PASS_CHAIN if rule.protocol is Protocol.OTHER else "RETURN"]
     if rule.action is Action.MARK_DECIDED:
@@ -161,8 +237,12 @@ def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
 def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family, chain: str) -> list[tuple[str, ...]]:
     """One model rule as iptables rules (two for payload-only, three for mark-decided)."""
     head = ["-A", chain, *_ipt_client(rule.client)]
+    if rule.out_interface:
+        head += ["-o", rule.out_interface]
     if rule.protocol is not None and rule.protocol is not Protocol.OTHER:
         head += ["-p", rule.protocol.value, *_ipt_ports(rule)]
+    if rule.syn_only:
+        head.append("--syn")
     if rule.original_only:
         head += ["-m", "conntrack", "--ctdir", "ORIGINAL"]
     if rule.undecided:
@@ -198,18 +278,32 @@ def _other_chain(family: Family) -> list[tuple[str, ...]]:
     return rules
 
 
+def _chains(spec: FirewallSpec) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
+    """Each filter chain of copgate's with its model rules, in the order they are written."""
+    return (
+        (REFUSE_CHAIN, build_refusals(spec)),
+        (CHAIN, build_rules(spec)),
+        (QUEUE_CHAIN, build_dispatch(spec)),
+        *((chain, build_queue(spec, failure)) for failure, chain in FAILURE_CHAINS.items()),
+    )
+
+
 def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
     """copgate's chains, rules and jumps for iptables (IPV4) or ip6tables (IPV6)."""
     rules: list[tuple[str, ...]] = []
-    for chain, model in ((REFUSE_CHAIN, build_refusals(spec)), (CHAIN, build_rules(spec))):
+    for chain, model in _chains(spec):
         for rule in model:
             if rule.client.family in (None, family):
                 rules += _ipt_rule(rule, spec, family, chain)
     rules += _other_chain(family)
+    raw_rules: list[tuple[str, ...]] = []
+    for rule in build_untracked(spec):
+        raw_rules += _ipt_rule(rule, spec, family, RAW_CHAIN)
     lans = spec.lan_interfaces
     jumps = (
         *(("FORWARD", "-i", interface, "-j", REFUSE_CHAIN) for interface in lans),
         *((hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in lans),
     )
-    chains = (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
-    return IptablesPlan(family, chains, tuple(rules), jumps)
+    chains = (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    raw_jumps = (("OUTPUT", "-j", RAW_CHAIN),)
+    return IptablesPlan(family, chains, tuple(rules), jumps, tuple(raw_rules), raw_jumps)

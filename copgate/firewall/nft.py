@@ -18,6 +18,16 @@ table. fw4's ``chain-pre/forward/*.nft`` snippets were not used: fw4 puts its
 replaced without reloading the whole firewall. With flow offloading on,
 offloaded flows bypass every hook, copgate's included: see the daemon's
 detection of it.
+
+Chains: ``refuse`` and ``from_lan`` (the model's two, jumped to from the
+forward and input base chains), ``to_queue`` (the dispatch, by client) and
+``open`` and ``closed`` (a failure mode's rate limit and queue), reached
+with ``goto`` so that a ``return`` there (a fail-open client over its rate)
+ends copgate's say on the packet; and ``output_raw``, a base chain at
+priority raw of the output hook (injected packets to the LAN, untracked).
+The per-client rate is kept in a dynamic set per failure mode and family
+(``open4``...), the form ``meter`` is written as since nftables 0.9; OpenWrt
+23.05's nftables 1.0.8 and this machine's 1.0.6 both accept it.
 """
 
 from __future__ import annotations
@@ -31,13 +41,25 @@ from copgate.firewall.model import (
     Protocol,
     Rule,
     WhenAbsent,
+    build_dispatch,
+    build_queue,
     build_refusals,
     build_rules,
+    build_untracked,
+    failure_word,
 )
 
 NFT_TABLE = "copgate"
 NFT_PRIORITY = "filter - 5"
 """Before fw4's chains (priority filter), after raw and conntrack."""
+RATE_SET_SIZE = 65535
+"""Clients a rate set holds; a client the full set cannot take is not limited."""
+RATE_SET_TIMEOUT = "10s"
+"""An idle client's count is forgotten after this (xt_hashlimit's default expiry)."""
+_SET_KEYS = {
+    Family.IPV4: ("4", "ipv4_addr", "ip saddr"),
+    Family.IPV6: ("6", "ipv6_addr", "ip6 saddr"),
+}
 TCP_DOFF_MIN = 5  # RFC 9293 §3.1: the data offset counts 32-bit words, 5 to 15
 TCP_DOFF_MAX = 15
 IPV4_HEADER = 20  # RFC 791 without options
@@ -70,10 +92,23 @@ def _nft_protocol(rule: Rule) -> list[str]:
     return [rule.protocol.value, "dport", *negate, _nft_set([str(p) for p in rule.ports])]
 
 
+def _failure(rule: Rule) -> WhenAbsent:
+    if rule.failure is None:
+        raise ValueError(f"{rule.action.value} rule without a failure mode: {rule.comment}")
+    return rule.failure
+
+
 def _nft_verdict(rule: Rule, spec: FirewallSpec) -> list[str]:
     if rule.action is Action.QUEUE:
-        bypass = ["bypass"] if spec.when_absent is WhenAbsent.PASS else []
-        return ["queue", "num", str(spec.queue_num), *bypass]
+        return ["goto", "to_queue"]
+    if rule.action is Action.SEND:
+        return ["goto", failure_word(_failure(rule))]
+    if rule.action is Action.NFQUEUE:
+        failure = _failure(rule)
+        bypass = ["bypass"] if failure is WhenAbsent.PASS else []
+        return ["queue", "num", str(spec.queue_of(failure)), *bypass]
+    if rule.action is Action.NOTRACK:
+        return ["notrack"]
     if rule.action is Action.RETURN:
         return ["return"]
     if rule.action is Action.MARK_DECIDED:
@@ -107,8 +142,39 @@ _NFT_PAYLOAD = (
 )
 
 
+def _nft_limit(rule: Rule, spec: FirewallSpec) -> list[str]:
+    """The rate limit: one rule per family, each with its own set of clients."""
+    failure = _failure(rule)
+    over = "return" if failure is WhenAbsent.PASS else "drop"
+    rate = f"limit rate over {spec.queue_rate}/second burst {spec.queue_burst} packets"
+    return [
+        f"update @{failure_word(failure)}{suffix} {{ {key} {rate} }} {over}"
+        f' comment "{rule.comment}"'
+        for family, (suffix, _type, key) in _SET_KEYS.items()
+        if family in spec.families
+    ]
+
+
+def _rate_sets(spec: FirewallSpec) -> list[str]:
+    if not spec.queue_rate:
+        return []
+    return [
+        f"\tset {failure_word(failure)}{suffix} {{ type {key_type}; size {RATE_SET_SIZE};"
+        f" flags dynamic,timeout; timeout {RATE_SET_TIMEOUT}; }}"
+        for failure in WhenAbsent
+        for family, (suffix, key_type, _key) in _SET_KEYS.items()
+        if family in spec.families
+    ]
+
+
 def _nft_rule(rule: Rule, spec: FirewallSpec) -> list[str]:
+    if rule.action is Action.LIMIT:
+        return _nft_limit(rule, spec)
     words = [*_nft_client(rule.client), *_nft_protocol(rule)]
+    if rule.out_interface:
+        words += ["oifname", f'"{rule.out_interface}"']
+    if rule.syn_only:
+        words += ["tcp", "flags", "&", "(fin|syn|rst|ack)", "==", "syn"]
     if rule.original_only:
         words += ["ct", "direction", "original"]
     if rule.undecided:
@@ -131,18 +197,32 @@ def render_nft(spec: FirewallSpec) -> str:
         f"table inet {NFT_TABLE}",
         f"delete table inet {NFT_TABLE}",
         f"table inet {NFT_TABLE} {{",
+        *_rate_sets(spec),
     ]
     # The refusals for what the router forwards only, then the queue for all.
-    for hook, chains in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
+    for hook, targets in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
         lines += [
             f"\tchain {hook} {{",
             f"\t\ttype filter hook {hook} priority {NFT_PRIORITY}; policy accept;",
-            *(f"\t\t{only}iifname {lans} jump {chain}" for chain in chains),
+            *(f"\t\t{only}iifname {lans} jump {target}" for target in targets),
             "\t}",
         ]
-    for chain, model in (("refuse", build_refusals(spec)), ("from_lan", build_rules(spec))):
+    chains: tuple[tuple[str, tuple[Rule, ...]], ...] = (
+        ("refuse", build_refusals(spec)),
+        ("from_lan", build_rules(spec)),
+        ("to_queue", build_dispatch(spec)),
+        *((failure_word(failure), build_queue(spec, failure)) for failure in WhenAbsent),
+    )
+    for chain, model in chains:
         lines.append(f"\tchain {chain} {{")
         lines += [f"\t\t{text}" for rule in model for text in _nft_rule(rule, spec)]
         lines.append("\t}")
-    lines.append("}")
+    # Before conntrack (priority raw): an untracked packet is never NATed.
+    lines += [
+        "\tchain output_raw {",
+        "\t\ttype filter hook output priority raw; policy accept;",
+        *(f"\t\t{only}{text}" for rule in build_untracked(spec) for text in _nft_rule(rule, spec)),
+        "\t}",
+        "}",
+    ]
     return "\n".join(lines) + "\n"

@@ -9,9 +9,13 @@ The config is loaded as ``copgate run`` loads it and turned into the same
   it to IPv4 or IPv6; without it the table serves both.
 - ``--backend iptables --family ipv4|ipv6``: input for
   ``iptables-restore --noflush`` (or ``ip6tables-restore``): copgate's
-  chains, and its jumps inserted first in FORWARD and INPUT. The jumps are
-  written for a host that has none of copgate's yet; ``copgate run`` instead
-  compares them with the ones installed and changes only what differs.
+  chains in the raw and filter tables, and its jumps inserted first in raw
+  OUTPUT, FORWARD and INPUT. The jumps are written for a host that has none
+  of copgate's yet; ``copgate run`` instead compares them with the ones
+  installed and changes only what differs.
+
+Both texts send fail-open groups to queue N (``--queue``, with bypass) and
+fail-closed groups to queue N + 1 (no bypass): the daemon binds both.
 
 A config error exits 2 with the loader's lines (file, line, option). This
 module reads the config and the templates and writes to stdout; it never
@@ -29,6 +33,7 @@ from copgate.config.load import load_config
 from copgate.daemon.firewall_spec import firewall_spec
 from copgate.errors import ConfigError
 from copgate.firewall import (
+    RAW_HOOKS,
     Family,
     FirewallSpec,
     jump_changes,
@@ -63,7 +68,13 @@ def register(subparsers: Any) -> None:
         choices=sorted(FAMILIES),
         help="IPv4 or IPv6 only (required with --backend iptables; nft default: both)",
     )
-    parser.add_argument("--queue", type=int, default=0, metavar="N", help="NFQUEUE number")
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=0,
+        metavar="N",
+        help="NFQUEUE number of fail-open groups; fail-closed groups use N + 1",
+    )
     parser.add_argument(
         "--templates",
         type=Path,
@@ -94,4 +105,6 @@ def render(spec: FirewallSpec, backend: str, family: Family | None) -> str:
     if family is None:
         raise ValueError("iptables text is for one family")
     plan = render_iptables(spec, family)
-    return plan.restore_text(jump_changes((), plan.jumps))
+    return plan.restore_text(
+        jump_changes((), plan.jumps), jump_changes((), plan.raw_jumps, RAW_HOOKS)
+    )

@@ -24,6 +24,7 @@ from copgate.firewall import (
     ClientMatch,
     Family,
     FirewallSpec,
+    WhenAbsent,
     render_iptables,
     unreadable,
 )
@@ -46,6 +47,17 @@ FULL = dataclasses.replace(
         (TABLET, REFUSE_QUIC),
     ),
 )
+FAILING = dataclasses.replace(
+    FULL,
+    when_absent=WhenAbsent.DROP,
+    failures=(
+        (GUESTS, WhenAbsent.PASS),
+        (TABLET, WhenAbsent.PASS),
+        (PUPILS, WhenAbsent.DROP),
+        (PUPILS_V6, WhenAbsent.DROP),
+    ),
+)
+"""Guests and the tablet fail open, pupils and everyone else closed."""
 PAYLOADS = (*range(0, 9), 100, 1400)
 """TCP payload lengths the "segment carries data" matches are evaluated over."""
 

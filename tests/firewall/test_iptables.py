@@ -8,20 +8,27 @@ load these rules into a real kernel.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import struct
 
 from copgate.firewall import (
     CHAIN,
+    FILTER_CHAINS,
+    MAX_QUEUE_RATE,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
+    RAW_CHAIN,
+    RAW_HOOKS,
     REFUSE_CHAIN,
     Family,
+    WhenAbsent,
+    hashlimit_name,
     jump_changes,
     render_iptables,
 )
-from tests.firewall.helpers import FULL, PAYLOADS, SPEC, iptables_rules, with_comment
+from tests.firewall.helpers import FAILING, FULL, PAYLOADS, SPEC, iptables_rules, with_comment
 
 # -- iptables ------------------------------------------------------------------
 
@@ -34,23 +41,36 @@ def test_iptables_default_rules_exactly() -> None:
         " 'copgate: flow decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
         "-A COPGATE -m mark --mark 0x40000000/0x40000000"
         " -m comment --comment 'copgate: flow decided' -j RETURN",
-        "-A COPGATE -p udp --dport 53 -m comment --comment 'copgate: dns udp'"
-        " -j NFQUEUE --queue-num 0 --queue-bypass",
+        "-A COPGATE -p udp --dport 53 -m comment --comment 'copgate: dns udp' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 53 --syn -m comment --comment 'copgate: dns tcp syn'"
+        " -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 53 -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF'"
-        " -m comment --comment 'copgate: dns tcp' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: dns tcp' -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 53 -m u32 '!' --u32 '0>>24&0xF=5'"
-        " -m comment --comment 'copgate: dns tcp' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: dns tcp' -g COPGATE-QUEUE",
         "-A COPGATE -p udp --dport 443 -m conntrack --ctdir ORIGINAL"
         " -m connmark '!' --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: quic' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: quic' -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL"
         " -m connmark '!' --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: tls' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: tls' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 80 --syn -m comment --comment 'copgate: http syn'"
+        " -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL"
         " -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF'"
-        " -m comment --comment 'copgate: http' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: http' -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL -m u32 '!' --u32 '0>>24&0xF=5'"
-        " -m comment --comment 'copgate: http' -j NFQUEUE --queue-num 0 --queue-bypass",
+        " -m comment --comment 'copgate: http' -g COPGATE-QUEUE",
+        "-A COPGATE-QUEUE -m comment --comment 'copgate: fails open' -g COPGATE-OPEN",
+        "-A COPGATE-OPEN -m comment --comment 'copgate: over the client rate'"
+        " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
+        " --hashlimit-name cgo300-600 -j RETURN",
+        "-A COPGATE-OPEN -m comment --comment 'copgate: queue 0'"
+        " -j NFQUEUE --queue-num 0 --queue-bypass",
+        "-A COPGATE-CLOSED -m comment --comment 'copgate: over the client rate'"
+        " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
+        " --hashlimit-name cgc300-600 -j DROP",
+        "-A COPGATE-CLOSED -m comment --comment 'copgate: queue 1' -j NFQUEUE --queue-num 1",
         "-A COPGATE-OTHER -p tcp -j RETURN",
         "-A COPGATE-OTHER -p udp -j RETURN",
         "-A COPGATE-OTHER -p icmp -j RETURN",
@@ -62,10 +82,63 @@ def test_iptables_default_rules_exactly() -> None:
     ]
 
 
+def test_iptables_injected_packets_to_the_lan_are_untracked_in_the_raw_table() -> None:
+    plan = render_iptables(SPEC, Family.IPV6)
+    # Per LAN interface only: an injected RST to the server (sent as the
+    # client) must stay tracked, so that masquerade gives it the WAN address.
+    assert [shlex.join(rule) for rule in plan.raw_rules] == [
+        f"-A COPGATE-RAW -o {lan} -m mark --mark 0x20000000/0x20000000"
+        " -m comment --comment 'copgate: injected to the lan, untracked' -j CT --notrack"
+        for lan in ("br-lan", "lan2")
+    ]
+    assert plan.raw_jumps == (("OUTPUT", "-j", RAW_CHAIN),)
+    text = plan.restore_text(raw_changes=jump_changes((), plan.raw_jumps, RAW_HOOKS))
+    raw = text[: text.index("*filter")].splitlines()
+    assert raw[:2] == ["*raw", ":COPGATE-RAW - [0:0]"]
+    assert raw[-2:] == ["-I OUTPUT 1 -j COPGATE-RAW", "COMMIT"]
+
+
+def test_iptables_each_client_set_goes_to_its_failure_chain_in_order() -> None:
+    v4, v6 = iptables_rules(FAILING, Family.IPV4), iptables_rules(FAILING, Family.IPV6)
+    assert [rule for rule in v4 if rule.startswith("-A COPGATE-QUEUE")] == [
+        "-A COPGATE-QUEUE -i lan2 -m comment --comment 'copgate: fails open' -g COPGATE-OPEN",
+        "-A COPGATE-QUEUE -m mac --mac-source 02:00:5e:00:53:01"
+        " -m comment --comment 'copgate: fails open' -g COPGATE-OPEN",
+        "-A COPGATE-QUEUE -s 192.0.2.0/25 -m comment --comment 'copgate: fails closed'"
+        " -g COPGATE-CLOSED",
+        "-A COPGATE-QUEUE -m comment --comment 'copgate: fails closed' -g COPGATE-CLOSED",
+    ]
+    assert [rule.split()[3] for rule in v6 if rule.startswith("-A COPGATE-QUEUE -s")] == [
+        "2001:db8:1::/64"
+    ]
+
+
+def test_iptables_a_rate_of_zero_limits_nothing() -> None:
+    rules = iptables_rules(dataclasses.replace(SPEC, queue_rate=0, queue_num=9), Family.IPV4)
+    assert not [rule for rule in rules if "hashlimit" in rule]
+    assert [rule for rule in rules if "NFQUEUE" in rule] == [
+        "-A COPGATE-OPEN -m comment --comment 'copgate: queue 9'"
+        " -j NFQUEUE --queue-num 9 --queue-bypass",
+        "-A COPGATE-CLOSED -m comment --comment 'copgate: queue 10' -j NFQUEUE --queue-num 10",
+    ]
+
+
+def test_hashlimit_names_carry_the_rate_and_fit_the_kernel() -> None:
+    # The kernel reuses a table of the same name with its old settings: a
+    # changed rate must change the name. XT_HASHLIMIT name: 15 bytes.
+    widest = dataclasses.replace(SPEC, queue_rate=MAX_QUEUE_RATE, queue_burst=MAX_QUEUE_RATE)
+    assert hashlimit_name(widest, WhenAbsent.DROP) == "cgc99999-99999"
+    assert len(hashlimit_name(widest, WhenAbsent.DROP)) <= 15
+    assert hashlimit_name(SPEC, WhenAbsent.PASS) != hashlimit_name(
+        dataclasses.replace(SPEC, queue_burst=601), WhenAbsent.PASS
+    )
+
+
 def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
     plan = render_iptables(SPEC, Family.IPV6)
     assert plan.command == "ip6tables"
-    assert plan.chains == (CHAIN, REFUSE_CHAIN, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    assert plan.chains == (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
+    assert FILTER_CHAINS[:2] == (CHAIN, REFUSE_CHAIN)
     # Refusals for forwarded traffic only, and before the queue.
     assert plan.jumps == (
         ("FORWARD", "-i", "br-lan", "-j", REFUSE_CHAIN),
@@ -162,28 +235,37 @@ def test_iptables_refusals_come_before_the_queue_rules() -> None:
 
 
 def test_iptables_multiport_and_queue_number() -> None:
-    tls = with_comment(iptables_rules(FULL, Family.IPV4), "tls")
-    assert tls == [
+    rules = iptables_rules(FULL, Family.IPV4)
+    assert with_comment(rules, "tls") == [
         "-A COPGATE -p tcp -m multiport --dports 443,8443 -m conntrack --ctdir ORIGINAL"
         " -m connmark '!' --mark 0x40000000/0x40000000 -m comment --comment 'copgate: tls'"
-        " -j NFQUEUE --queue-num 7 --queue-bypass"
+        " -g COPGATE-QUEUE"
     ]
+    assert with_comment(rules, "queue 7")[0].endswith("-j NFQUEUE --queue-num 7 --queue-bypass")
+    assert with_comment(rules, "queue 8")[0].endswith("-j NFQUEUE --queue-num 8")
 
 
 def test_restore_text_reads_back_as_the_same_arguments() -> None:
     plan = render_iptables(FULL, Family.IPV4)
     lines = plan.restore_text().splitlines()
-    assert lines[:5] == [
+    raw_end = lines.index("*filter")
+    assert lines[:2] == ["*raw", ":COPGATE-RAW - [0:0]"]
+    assert lines[raw_end - 1] == "COMMIT"
+    assert lines[raw_end : raw_end + 8] == [
         "*filter",
         ":COPGATE - [0:0]",
         ":COPGATE-REFUSE - [0:0]",
+        ":COPGATE-QUEUE - [0:0]",
+        ":COPGATE-OPEN - [0:0]",
+        ":COPGATE-CLOSED - [0:0]",
         ":COPGATE-OTHER - [0:0]",
         ":COPGATE-OTHER-OK - [0:0]",
     ]
     assert lines[-1] == "COMMIT"
     # iptables-restore's quoting (double quotes, backslash escapes) is a
     # subset of the shell's, so shlex reads what it would read.
-    assert [tuple(shlex.split(line)) for line in lines[5:-1]] == list(plan.rules)
+    assert [tuple(shlex.split(line)) for line in lines[2 : raw_end - 1]] == list(plan.raw_rules)
+    assert [tuple(shlex.split(line)) for line in lines[raw_end + 8 : -1]] == list(plan.rules)
     assert '--comment "copgate: refuse dot"' in plan.restore_text()
 
 
@@ -250,7 +332,7 @@ def _ipv6_tcp(doff: int, payload: int, extension: int = 0) -> bytes:
 
 def _payload_expressions(family: Family) -> tuple[str, str]:
     """The (exact, cannot-measure) u32 expressions of the HTTP rule."""
-    http = [r for r in render_iptables(SPEC, family).rules if "copgate: http" in r]
+    http = [r for r in render_iptables(SPEC, family).rules if "copgate: http" in r and "--u32" in r]
     exact = next(r for r in http if "!" not in r)
     fallback = next(r for r in http if "!" in r)
     return exact[exact.index("--u32") + 1], fallback[fallback.index("--u32") + 1]

@@ -19,6 +19,7 @@ from copgate.firewall import (
     ANY_CLIENT,
     DECIDED_MARK,
     INJECTED_MARK,
+    MAX_OPEN_QUEUE,
     OTHER_PASS_CHAIN,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -31,6 +32,8 @@ from copgate.firewall import (
     Refusal,
     Rule,
     WhenAbsent,
+    build_dispatch,
+    build_queue,
     build_refusals,
     build_rules,
     render_nft,
@@ -56,11 +59,14 @@ def test_model_order_skip_injected_then_decided_then_queues() -> None:
     assert actions[1] == (Action.MARK_DECIDED, "copgate: flow decided")
     assert [c for _, c in actions[2:]] == [
         "copgate: dns udp",
+        "copgate: dns tcp syn",
         "copgate: dns tcp",
         "copgate: quic",
         "copgate: tls",
+        "copgate: http syn",
         "copgate: http",
     ]
+    assert {action for action, _ in actions[2:]} == {Action.QUEUE}
 
 
 def test_model_refusals_in_their_own_chain_in_spec_order() -> None:
@@ -82,6 +88,10 @@ def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
     assert by_comment["copgate: http"].payload_only
     assert by_comment["copgate: http"].original_only
     assert by_comment["copgate: http"].undecided == 0  # every request on a kept-alive flow
+    # Judged for their whole life: the daemon learns each ISN from the SYN.
+    for role in ("dns tcp syn", "http syn"):
+        assert by_comment[f"copgate: {role}"].syn_only
+        assert by_comment[f"copgate: {role}"].undecided == 0
 
 
 def test_a_role_without_ports_queues_nothing() -> None:
@@ -101,6 +111,10 @@ def test_a_role_without_ports_queues_nothing() -> None:
         lambda: FirewallSpec(('br-lan" accept; #',)),
         lambda: FirewallSpec(("an-interface-name-too-long",)),
         lambda: FirewallSpec(LANS, queue_num=65536),
+        lambda: FirewallSpec(LANS, queue_num=65535),  # its closed queue would be 65536
+        lambda: FirewallSpec(LANS, queue_rate=-1),
+        lambda: FirewallSpec(LANS, queue_rate=100_000),
+        lambda: FirewallSpec(LANS, queue_burst=0),
         lambda: FirewallSpec(LANS, dns_ports=(0,)),
         lambda: FirewallSpec(LANS, http_ports=(443,)),
         lambda: FirewallSpec(LANS, tls_ports=tuple(range(1000, 1016))),
@@ -159,13 +173,38 @@ def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
     assert "meta l4proto != { tcp, udp, icmp, ipv6-icmp } return" in nft
 
 
-def test_fail_closed_drops_the_bypass() -> None:
+def test_two_queues_the_next_one_fails_closed() -> None:
+    spec = FirewallSpec(LANS, queue_num=MAX_OPEN_QUEUE)
+    assert (spec.queue_num, spec.closed_queue_num) == (65534, 65535)
+    assert spec.queue_of(WhenAbsent.PASS) == 65534
+    assert spec.queue_of(WhenAbsent.DROP) == 65535
+    assert [(r.action, r.failure) for r in build_queue(spec, WhenAbsent.DROP)] == [
+        (Action.LIMIT, WhenAbsent.DROP),
+        (Action.NFQUEUE, WhenAbsent.DROP),
+    ]
+
+
+def test_fail_closed_everywhere_drops_the_bypass_for_everyone() -> None:
     spec = FirewallSpec(LANS, when_absent=WhenAbsent.DROP)
-    queued = [r for r in iptables_rules(spec, Family.IPV4) if "NFQUEUE" in r]
-    assert len(queued) == 7
-    assert not any("bypass" in rule for rule in queued)
-    assert " bypass " not in render_nft(spec)
-    assert "queue num 0 comment" in render_nft(spec)
+    dispatch = [r for r in iptables_rules(spec, Family.IPV4) if r.startswith("-A COPGATE-QUEUE")]
+    assert dispatch == [
+        "-A COPGATE-QUEUE -m comment --comment 'copgate: fails closed' -g COPGATE-CLOSED"
+    ]
+    closed = [r for r in iptables_rules(spec, Family.IPV4) if r.startswith("-A COPGATE-CLOSED")]
+    assert closed[-1].endswith("-j NFQUEUE --queue-num 1")
+    assert closed[0].endswith("-j DROP")  # over the rate: dropped, never passed
+    nft = render_nft(spec)
+    assert 'goto closed comment "copgate: fails closed"' in nft
+    assert 'queue num 1 comment "copgate: queue 1"' in nft
+
+
+def test_unreadable_spares_the_exempt_services() -> None:
+    tcp, udp, other = unreadable(SPEC, exempt=((Protocol.UDP, 123), (Protocol.UDP, 53)))
+    assert (tcp.ports, tcp.except_ports) == ((53, 443, 80), True)
+    assert (udp.ports, udp.except_ports) == ((53, 443, 123), True)  # 53 once
+    assert other.protocol is Protocol.OTHER
+    with pytest.raises(ConfigError):
+        unreadable(SPEC, exempt=((Protocol.OTHER, 1),))
 
 
 # -- a packet's walk through both chains -------------------------------------
@@ -197,25 +236,33 @@ def _first(rules: tuple[Rule, ...], packet: Walker) -> Rule | None:
 
 
 def _walk(spec: FirewallSpec, hook: str, packet: Walker) -> tuple[str, str | None]:
-    """Where a packet ends: ("reject" | "queue", comment), or ("pass", None)."""
+    """Where a packet ends: ("reject", comment), ("queue N", comment), or ("pass", None)."""
     chains = (
         (build_refusals(spec), build_rules(spec)) if hook == "FORWARD" else (build_rules(spec),)
     )
     for rules in chains:
         rule = _first(rules, packet)
-        if rule is not None and rule.action is not Action.RETURN:
+        if rule is None or rule.action is Action.RETURN:
+            continue
+        if rule.action is not Action.QUEUE:
             return rule.action.value, rule.comment
+        sent = _first(build_dispatch(spec), packet)
+        assert sent is not None and sent.failure is not None  # the last one takes anyone
+        return f"queue {spec.queue_of(sent.failure)}", rule.comment
     return "pass", None
 
 
 STAFF = ClientMatch(ClientKind.CIDR, "192.0.2.64/26")
+NTP = ((Protocol.UDP, 123),)
 EXEMPT_STAFF = FirewallSpec(
     LANS,
+    when_absent=WhenAbsent.DROP,
+    failures=((STAFF, WhenAbsent.PASS),),
     refusals=(
         (STAFF, dataclasses.replace(REFUSE_QUIC, exempt=True)),
-        *((STAFF, dataclasses.replace(r, exempt=True)) for r in unreadable(SPEC)),
+        *((STAFF, dataclasses.replace(r, exempt=True)) for r in unreadable(SPEC, exempt=NTP)),
         (ANY_CLIENT, REFUSE_QUIC),
-        *((ANY_CLIENT, r) for r in unreadable(SPEC)),
+        *((ANY_CLIENT, r) for r in unreadable(SPEC, exempt=NTP)),
     ),
 )
 
@@ -225,17 +272,22 @@ EXEMPT_STAFF = FirewallSpec(
     [
         # An exempt client's QUIC is queued until decided, then passes; a
         # decided flow must never fall through to a later refusal.
-        ("FORWARD", Walker(STAFF, "udp", 443), ("queue", "copgate: quic")),
+        ("FORWARD", Walker(STAFF, "udp", 443), ("queue 0", "copgate: quic")),
         ("FORWARD", Walker(STAFF, "udp", 443, decided=True), ("pass", None)),
         ("FORWARD", Walker(None, "udp", 443), ("reject", "copgate: refuse quic")),
         ("FORWARD", Walker(STAFF, "tcp", 22), ("pass", None)),
         ("FORWARD", Walker(None, "tcp", 22), ("reject", "copgate: refuse unreadable-tcp")),
+        # NTP is never refused, even in a walled garden (the policy's table).
+        ("FORWARD", Walker(None, "udp", 123), ("pass", None)),
+        ("FORWARD", Walker(None, "udp", 124), ("reject", "copgate: refuse unreadable-udp")),
         # The router's own services (DHCP, the block page on 8099) are never
         # refused: the input hook meets the queue rules only.
         ("INPUT", Walker(None, "udp", 67), ("pass", None)),
         ("INPUT", Walker(None, "tcp", 8099), ("pass", None)),
-        ("INPUT", Walker(None, "udp", 53), ("queue", "copgate: dns udp")),
-        ("INPUT", Walker(None, "udp", 443), ("queue", "copgate: quic")),
+        # Staff fail open (queue 0), everyone else closed (queue 1).
+        ("INPUT", Walker(None, "udp", 53), ("queue 1", "copgate: dns udp")),
+        ("INPUT", Walker(STAFF, "udp", 53), ("queue 0", "copgate: dns udp")),
+        ("INPUT", Walker(None, "udp", 443), ("queue 1", "copgate: quic")),
     ],
 )
 def test_where_a_packet_ends(hook: str, packet: Walker, end: tuple[str, str | None]) -> None:

@@ -8,10 +8,11 @@ network namespace where nft and root are available.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from copgate.firewall import Family, FirewallSpec, build_rules, render_nft
-from tests.firewall.helpers import FULL, PAYLOADS, SPEC, assert_nft_accepted
+from tests.firewall.helpers import FAILING, FULL, PAYLOADS, SPEC, assert_nft_accepted
 
 
 def _nft_payload_sets(text: str) -> dict[str, list[tuple[int, int, int]]]:
@@ -63,7 +64,7 @@ def test_nft_table_of_its_own_replacing_an_older_one() -> None:
 
 def test_nft_rules_in_model_order() -> None:
     text = render_nft(FULL)
-    body = text[text.index("chain from_lan {") :].splitlines()[1:-2]
+    body = _chain(text, "from_lan")
     comments = [re.search(r'comment "copgate: ([^"]+)"$', line) for line in body]
     assert all(comments)
     model = [rule.comment.removeprefix("copgate: ") for rule in build_rules(FULL)]
@@ -74,6 +75,64 @@ def test_nft_rules_in_model_order() -> None:
     ]
     assert seen.count("http") == 2
     assert seen.count("dns tcp") == 2
+
+
+def _chain(text: str, name: str) -> list[str]:
+    """The rule lines of one chain of the nft text."""
+    body = text[text.index(f"\tchain {name} {{\n") :]
+    return [line.strip() for line in body[: body.index("\n\t}")].splitlines()[1:]]
+
+
+def test_nft_each_client_set_goes_to_its_failure_chain_in_order() -> None:
+    text = render_nft(FAILING)
+    assert _chain(text, "to_queue") == [
+        'iifname "lan2" goto open comment "copgate: fails open"',
+        'ether saddr 02:00:5e:00:53:01 goto open comment "copgate: fails open"',
+        'ip saddr 192.0.2.0/25 goto closed comment "copgate: fails closed"',
+        'ip6 saddr 2001:db8:1::/64 goto closed comment "copgate: fails closed"',
+        'goto closed comment "copgate: fails closed"',
+    ]
+    rate = "limit rate over 300/second burst 600 packets"
+    assert _chain(text, "open") == [
+        f'update @open4 {{ ip saddr {rate} }} return comment "copgate: over the client rate"',
+        f'update @open6 {{ ip6 saddr {rate} }} return comment "copgate: over the client rate"',
+        'queue num 7 bypass comment "copgate: queue 7"',
+    ]
+    assert _chain(text, "closed") == [
+        f'update @closed4 {{ ip saddr {rate} }} drop comment "copgate: over the client rate"',
+        f'update @closed6 {{ ip6 saddr {rate} }} drop comment "copgate: over the client rate"',
+        'queue num 8 comment "copgate: queue 8"',
+    ]
+    assert (
+        "\tset closed6 { type ipv6_addr; size 65535; flags dynamic,timeout; timeout 10s; }" in text
+    )
+
+
+def test_nft_one_family_has_the_sets_and_limits_of_that_family_only() -> None:
+    text = render_nft(dataclasses.replace(FAILING, families=(Family.IPV6,)))
+    assert "set open6 " in text and "set open4 " not in text
+    assert [line for line in _chain(text, "closed") if "update" in line] == [
+        "update @closed6 { ip6 saddr limit rate over 300/second burst 600 packets } drop"
+        ' comment "copgate: over the client rate"'
+    ]
+
+
+def test_nft_without_a_rate_has_no_sets() -> None:
+    text = render_nft(dataclasses.replace(SPEC, queue_rate=0))
+    assert "\tset " not in text and "update @" not in text
+    assert _chain(text, "open") == ['queue num 0 bypass comment "copgate: queue 0"']
+
+
+def test_nft_injected_packets_to_the_lan_are_untracked() -> None:
+    text = render_nft(SPEC)
+    assert _chain(text, "output_raw") == [
+        "type filter hook output priority raw; policy accept;",
+        *(
+            f'oifname "{lan}" meta mark & 0x20000000 == 0x20000000 notrack'
+            ' comment "copgate: injected to the lan, untracked"'
+            for lan in ("br-lan", "lan2")
+        ),
+    ]
 
 
 def test_nft_rule_texts() -> None:
@@ -91,15 +150,22 @@ def test_nft_rule_texts() -> None:
         'iifname "lan2" meta l4proto != { tcp, udp, icmp, ipv6-icmp }'
         ' reject with icmpx admin-prohibited comment "copgate: refuse unreadable-other"',
         "ether saddr 02:00:5e:00:53:01 udp dport 443 reject",
-        'udp dport 53 queue num 7 bypass comment "copgate: dns udp"',
+        'udp dport 53 goto to_queue comment "copgate: dns udp"',
+        "tcp dport 53 tcp flags & (fin|syn|rst|ack) == syn goto to_queue"
+        ' comment "copgate: dns tcp syn"',
         "udp dport 443 ct direction original ct mark & 0x40000000 != 0x40000000"
-        ' queue num 7 bypass comment "copgate: quic"',
+        ' goto to_queue comment "copgate: quic"',
         "tcp dport { 443, 8443 } ct direction original ct mark & 0x40000000 != 0x40000000"
-        ' queue num 7 bypass comment "copgate: tls"',
+        ' goto to_queue comment "copgate: tls"',
+        "tcp dport 80 tcp flags & (fin|syn|rst|ack) == syn goto to_queue"
+        ' comment "copgate: http syn"',
         "tcp dport 80 ct direction original ip length . tcp doff { 41-65535 . 5,",
         "tcp dport 80 ct direction original ip6 length . tcp doff { 21-65535 . 5,",
-        '77-65535 . 14, 81-65535 . 15 } queue num 7 bypass comment "copgate: http"',
-        '57-65535 . 14, 61-65535 . 15 } queue num 7 bypass comment "copgate: http"',
+        '77-65535 . 14, 81-65535 . 15 } goto to_queue comment "copgate: http"',
+        '57-65535 . 14, 61-65535 . 15 } goto to_queue comment "copgate: http"',
+        'goto open comment "copgate: fails open"',
+        'queue num 7 bypass comment "copgate: queue 7"',
+        'queue num 8 comment "copgate: queue 8"',
     ]
     for fragment in expected:
         assert fragment in body, fragment
@@ -112,3 +178,8 @@ def test_nft_single_family() -> None:
 
 def test_nft_text_passes_nft_check() -> None:
     assert_nft_accepted(render_nft(FULL))
+
+
+def test_nft_text_with_failure_modes_and_one_family_passes_nft_check() -> None:
+    assert_nft_accepted(render_nft(FAILING))
+    assert_nft_accepted(render_nft(dataclasses.replace(FAILING, families=(Family.IPV4,))))

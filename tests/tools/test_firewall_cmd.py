@@ -18,7 +18,7 @@ import pytest
 from copgate.cli import main
 from copgate.config.load import load_config
 from copgate.daemon.firewall_spec import firewall_spec
-from copgate.firewall import Family, jump_changes, render_iptables, render_nft
+from copgate.firewall import RAW_HOOKS, Family, jump_changes, render_iptables, render_nft
 from tests.firewall.helpers import assert_nft_accepted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +55,11 @@ def test_nft_for_the_example_is_the_daemons_and_passes_nft_check(
     # The example's walled garden (br-pupils) refuses what copgate cannot read.
     assert 'iifname "br-pupils" udp dport 443 reject' in out
     assert 'iifname "br-staff" udp dport 443 return comment "copgate: quic not refused"' in out
+    # NTP is never refused (the policy's EXEMPT_FROM_UNREADABLE), and the
+    # walled garden fails closed on queue 1 (no bypass).
+    assert 'iifname "br-pupils" udp dport != { 53, 443, 123 } reject' in out
+    assert 'iifname "br-pupils" goto closed comment "copgate: fails closed"' in out
+    assert 'queue num 1 comment "copgate: queue 1"' in out
     assert_nft_accepted(out)
 
 
@@ -82,12 +87,21 @@ def test_iptables_for_each_family_is_the_daemons(
     plan = render_iptables(firewall_spec(config, 5), family)
     assert plan.command == command
     # On a host with none of copgate's jumps: the chains, then every jump inserted.
-    assert out == plan.restore_text(jump_changes((), plan.jumps))
+    raw_jumps = jump_changes((), plan.raw_jumps, RAW_HOOKS)
+    assert out == plan.restore_text(jump_changes((), plan.jumps), raw_jumps)
     lines = out.splitlines()
-    assert (lines[0], lines[-1]) == ("*filter", "COMMIT")
+    assert (lines[0], lines[-1]) == ("*raw", "COMMIT")
+    assert "*filter" in lines
+    assert "-I OUTPUT 1 -j COPGATE-RAW" in lines
     assert "-I FORWARD 1 -i br-lan -j COPGATE-REFUSE" in lines
     assert "-I INPUT 1 -i br-lan -j COPGATE" in lines
     assert "--queue-num 5 --queue-bypass" in out
+    # The example's walled garden (br-pupils, and the default group) fails
+    # closed: queue 6, no bypass; staff (br-staff) fail open.
+    assert "-A COPGATE-QUEUE -i br-pupils" in out
+    assert '-A COPGATE-QUEUE -i br-staff -m comment --comment "copgate: fails open"' in out
+    assert '-A COPGATE-QUEUE -m comment --comment "copgate: fails closed" -g COPGATE-CLOSED' in out
+    assert out.count("-j NFQUEUE --queue-num 6\n") == 1
     assert own in out
     assert other not in out
     if shutil.which("unshare") is None or shutil.which(f"{command}-restore") is None:
@@ -127,4 +141,7 @@ def test_a_bad_firewall_setting_exits_2_naming_the_config(
 ) -> None:
     status, out, err = run(capsys, "--config", str(EXAMPLE), "--queue", "65536")
     assert (status, out) == (2, "")
-    assert err == f"copgate firewall: {EXAMPLE}: firewall: queue number 65536 out of 0-65535\n"
+    assert err == (
+        f"copgate firewall: {EXAMPLE}: firewall: queue number 65536 out of 0-65534"
+        " (fail-closed groups use the queue after it)\n"
+    )
