@@ -19,10 +19,35 @@ How a decision becomes an action, by protocol:
 | DNS       | accept (never mark: stub   | drop, inject the configured answer from  |
 |           | resolvers reuse sockets)   | the resolver's address                   |
 | TLS       | accept, mark flow decided  | drop, RST both ends (RFC 5961 numbers)   |
+|           | (only if trusted, below)   | and every later packet of the flow       |
 | QUIC      | accept, mark flow decided  | drop, and every later packet of the flow |
+|           | (only if trusted)          |                                          |
 | HTTP      | accept (every request is   | drop, 302 to the block page (or the page |
-|           | judged: never mark)        | itself, see below) + FIN, RST to server  |
-| unreadable| accept, mark decided       | drop (TCP: RST both ends)                |
+|           | judged: never mark)        | itself, see below) + FIN, RST to server; |
+|           |                            | every later packet of the flow dropped   |
+| unreadable| accept, mark decided       | drop (TCP: RST both ends), remembered    |
+| evasion   | accept, never mark         | drop (TCP: RST both ends), remembered    |
+
+Decided means judged: ``Action.DECIDED`` (the kernel passes the rest of the
+flow unseen) is given only for a name read from bytes the server will accept
+(``Question.trusted``) and judged allowed, and for a flow whose trusted first
+bytes are a protocol copgate does not read, when the group allows such
+traffic. A question read from bytes that may never reach the server (a TTL
+other than the SYN's) may block but never decides: the flow stays queued, so
+the real hello behind a fake one is judged too. A flow that did what only an
+evader does, or ended undecided, gets the group's ``evasion`` treatment
+(``decide_evasion``) and is never marked either.
+
+A blocked flow stays blocked for its life (``BlockedFlows``): its later
+packets are dropped, and a later TCP segment that carries data (a
+retransmitted hello or request) gets the resets again, so one lost reset
+does not let the retransmission through.
+
+copgate forges packets only towards its LAN: when the packet came in on an
+interface that is not one of ``settings.lan_interfaces``, a block drops it
+and injects nothing (``Counters.not_lan``), since a packet from the WAN may
+claim any source and a forged reply to it would be a reflection. Offline
+tools pass no interface and get the forged packets to look at.
 
 A blocked HTTP request is redirected to the block page on the router's
 address of the family the request came over (``blockpage_location``): a
@@ -39,6 +64,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -50,9 +76,9 @@ from copgate.forge.dns_reply import EDE_BLOCKED, EDE_FILTERED, DnsReply, ReplyKi
 from copgate.forge.packets import udp_datagram
 from copgate.forge.tcp_reply import http_redirect, reply_and_close, resets_for
 from copgate.lists.model import NameLookup
-from copgate.policy.decide import decide, decide_unreadable, failure_decision
+from copgate.policy.decide import decide, decide_evasion, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
-from copgate.policy.model import Config, DnsBlockAnswer, Group, Settings
+from copgate.policy.model import Config, DnsBlockAnswer, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
 from copgate.wire.dns import question_end
 from copgate.wire.flows import FlowKey, FlowTracker, Limits, Observation, Seen
@@ -60,15 +86,31 @@ from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
 from copgate.wire.question import DnsQuery, Kind, Question
 
 IpAddress = IPv4Address | IPv6Address
-MAX_BLOCKED_FLOWS = 8192  # QUIC flows kept dropped after a block
+
+MAX_BLOCKED_FLOWS = 8192
+"""Blocked flows remembered in all, so that their later packets are dropped."""
+MAX_BLOCKED_PER_CLIENT = 512
+"""Blocked flows remembered per client address: a browser opens a few dozen
+connections at once, a client that has more blocked has far more refused."""
+BLOCKED_FLOW_SECONDS = 7440.0
+"""How long a blocked flow stays remembered: OpenWrt's conntrack timeout for an
+established TCP connection (``nf_conntrack_tcp_timeout_established``), the
+longest a connection the kernel still tracks can sit idle. The per-client bound
+keeps memory in check well before that."""
 GROUP_MEMO_ENTRIES = 4096
 """Clients whose group is remembered (by interface, address and MAC). A LAN has
 a few hundred at most; spoofed source addresses only cost a lookup each, since
 the memo is cleared when full."""
+MAX_EVASION_KINDS = 64
+"""Distinct evasion reasons counted; the rest are counted as ``other``."""
 NULL_IPV4 = IPv4Address("0.0.0.0")
 NULL_IPV6 = IPv6Address("::")
 TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
 DNS_HEADER = 12  # RFC 1035 §4.1.1
+DNS_PORT = 53  # RFC 1035 §4.2
+SEEN_EVASION = "evasion"
+"""``Seen.EVASION``'s value: the handler table is keyed by value (``Seen`` is a
+StrEnum), so it reads the observation whichever release of the tracker made it."""
 
 
 class Action(enum.StrEnum):
@@ -87,14 +129,14 @@ class PacketMeta(NamedTuple):
     now: float
     """Seconds since the epoch (UTC), read by the edge."""
     iface: str | None = None
-    """Inbound interface name."""
+    """Inbound interface name; None in offline tools (then forged packets are kept)."""
     mac: str | None = None
     """Source MAC address, lower case ``aa:bb:..``, when the link has one."""
 
 
-@dataclass(frozen=True, slots=True)
-class PacketVerdict:
-    """The engine's answer for one packet."""
+class PacketVerdict(NamedTuple):
+    """The engine's answer for one packet (a NamedTuple: one is built per packet,
+    at a third of a frozen dataclass's cost)."""
 
     action: Action
     inject: tuple[bytes, ...] = ()
@@ -106,20 +148,141 @@ class PacketVerdict:
     """The packet read, when no question tells its flow (a hello still incomplete)."""
 
 
+Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
+
+
 @dataclass(slots=True)
 class Counters:
-    """What the daemon did, for the status command and tests."""
+    """What the daemon did, for the status command, SIGUSR1 and tests."""
 
     packets: int = 0
     failures: int = 0
     malformed: int = 0
     pending: int = 0
     """Packets passed while their flow's hello was still incomplete (reassembly)."""
+    untrusted: int = 0
+    """Questions read from bytes the server may never read (their TTL differs
+    from the SYN's): judged, but an allowed one never marks its flow."""
+    bad_checksum: int = 0
+    """Packets passed without a look because their checksum is wrong: the
+    receiver drops them, so they can neither decide nor block."""
+    not_lan: int = 0
+    """Blocked packets that came in on an interface outside ``lan_interfaces``:
+    dropped, and nothing forged towards whatever source they claim."""
+    blocked_again: int = 0
+    """Later packets of flows already blocked, dropped (TCP data: resets re-sent)."""
+    evasion: dict[str, int] = field(default_factory=dict)
+    """Flows that looked like evasion, by what they did (``reason_kind``)."""
     by_kind: dict[str, int] = field(default_factory=dict)
     """``"dns:allow"``, ``"tls:block"``, ``"unreadable:refuse"`` ... counts."""
 
     def count(self, key: str) -> None:
         self.by_kind[key] = self.by_kind.get(key, 0) + 1
+
+    def count_evasion(self, reason: str) -> None:
+        kind = reason_kind(reason)
+        if kind not in self.evasion and len(self.evasion) >= MAX_EVASION_KINDS:
+            kind = "other"
+        self.evasion[kind] = self.evasion.get(kind, 0) + 1
+
+    def as_dict(self) -> dict[str, int | dict[str, int]]:
+        """Every counter by name, JSON-ready (status, SIGUSR1)."""
+        return {
+            "packets": self.packets,
+            "failures": self.failures,
+            "malformed": self.malformed,
+            "pending": self.pending,
+            "untrusted": self.untrusted,
+            "bad_checksum": self.bad_checksum,
+            "not_lan": self.not_lan,
+            "blocked_again": self.blocked_again,
+            "evasion": dict(self.evasion),
+            "verdicts": dict(self.by_kind),
+        }
+
+
+def reason_kind(reason: str) -> str:
+    """What an evasion reason says without its numbers: ``bound hit (32768 bytes)``
+    counts as ``bound hit``, so the counters stay few however the numbers vary."""
+    head = reason.split(":", 1)[0].split("(", 1)[0]
+    words = [word for word in head.split() if not any(char.isdigit() for char in word)]
+    return " ".join(words)[:48] or "unnamed"
+
+
+class BlockedFlows:
+    """Flows copgate blocked, remembered so that their later packets are dropped too.
+
+    Invariants: a key is in ``_expiry`` exactly when it is in
+    ``_by_client[key[0]]``, and each client's dict is in the order its
+    entries were added (oldest first); no client holds more than
+    ``per_client`` entries and all hold at most ``max_flows``. When full, the
+    client holding the most entries loses its oldest one: a client that
+    floods blocked flows evicts its own entries before anyone else's.
+    """
+
+    __slots__ = ("_by_client", "_expiry", "max_flows", "per_client", "seconds")
+
+    def __init__(
+        self,
+        max_flows: int = MAX_BLOCKED_FLOWS,
+        per_client: int = MAX_BLOCKED_PER_CLIENT,
+        seconds: float = BLOCKED_FLOW_SECONDS,
+    ) -> None:
+        self.max_flows = max_flows
+        self.per_client = per_client
+        self.seconds = seconds
+        self._expiry: dict[FlowKey, float] = {}
+        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def held_by(self, client: bytes) -> int:
+        """Entries held for the client address ``client``."""
+        return len(self._by_client.get(client, ()))
+
+    def blocked(self, key: FlowKey, now: float) -> bool:
+        """Whether ``key`` was blocked and is still remembered at ``now``."""
+        expires = self._expiry.get(key)
+        if expires is None:
+            return False
+        if now < expires:
+            return True
+        self._forget(key)
+        return False
+
+    def add(self, key: FlowKey, now: float) -> None:
+        """Remember ``key`` as blocked until ``now + seconds``."""
+        client = key[0]
+        mine = self._by_client.setdefault(client, {})
+        if key in mine:
+            del mine[key]  # re-added: now the newest
+        elif len(mine) >= self.per_client:
+            self._forget(next(iter(mine)))
+        elif len(self._expiry) >= self.max_flows:
+            self._forget(next(iter(self._by_client[self._largest()])))
+        mine = self._by_client.setdefault(client, {})
+        mine[key] = None
+        self._expiry[key] = now + self.seconds
+
+    def _largest(self) -> bytes:
+        # Only when every slot is taken: a scan over clients, not over flows.
+        return max(self._by_client, key=lambda client: len(self._by_client[client]))
+
+    def _forget(self, key: FlowKey) -> None:
+        self._expiry.pop(key, None)
+        mine = self._by_client.get(key[0])
+        if mine is not None:
+            mine.pop(key, None)
+            if not mine:
+                del self._by_client[key[0]]
+
+
+_COUNT_KEYS = {
+    (kind, verdict): f"{kind.value}:{verdict.value}" for kind in Kind for verdict in Verdict
+}
+"""Counter keys built once: an f-string of two enum values per packet costs more
+than the dict hit."""
 
 
 class Engine:
@@ -147,16 +310,32 @@ class Engine:
         """Safe endpoint name -> its A and AAAA addresses, for forged CNAME answers."""
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
-        self._blocked: dict[FlowKey, None] = {}
+        self.blocked = BlockedFlows()
         self._groups: dict[tuple[str | None, bytes, str | None], Group] = {}
         self._groups_config = config
         """The config ``_groups`` was filled from: tests and reloads replace ``config``."""
         self._local_second = -1
         self._local_time = datetime.fromtimestamp(0)
+        self._handlers: dict[str, Handler] = {
+            Seen.QUESTION: self._questions,
+            Seen.PENDING: self._pending,
+            Seen.UNREADABLE: self._unreadable,
+            Seen.MALFORMED: self._malformed,
+            Seen.IGNORED: self._ignored,
+            SEEN_EVASION: self._evasion,
+        }
+        """What each observation becomes: a table rather than an if-chain, and one
+        dict hit per packet."""
 
-    def reconfigure(self, config: Config, lists: NameLookup, lists_built: float) -> None:
-        """Take a new config and lists; flows in progress keep their state."""
-        self.tz = parse_tz(config.settings.timezone)
+    def reconfigure(
+        self, config: Config, lists: NameLookup, lists_built: float, *, tz: PosixTz | None = None
+    ) -> None:
+        """Take a new config and lists; flows in progress keep their state.
+
+        ``tz`` is the timezone the edge resolved (``/etc/TZ``, ``/etc/localtime``),
+        so that a reload keeps it; without it, the config's ``timezone`` as at start.
+        """
+        self.tz = tz if tz is not None else parse_tz(config.settings.timezone)
         self.config = config
         self.lists = lists
         self.lists_built = lists_built
@@ -168,7 +347,12 @@ class Engine:
         """The verdict for one queued IP datagram. Never raises."""
         self.counters.packets += 1
         try:
-            return self._judge(datagram, meta)
+            verdict = self._judge(datagram, meta)
+            if verdict.inject and not self._from_lan(meta):
+                self.counters.not_lan += 1
+                note = f"{verdict.note or 'blocked'}; not from a LAN interface: nothing forged"
+                return verdict._replace(action=Action.DROP, inject=(), note=note)
+            return verdict
         except Exception as exc:  # every packet must get a verdict
             self.counters.failures += 1
             return self._failure(None, meta, f"internal error: {type(exc).__name__}: {exc}")
@@ -179,23 +363,16 @@ class Engine:
         except WireError as exc:
             self.counters.malformed += 1
             return self._failure(None, meta, f"malformed packet: {exc}")
-        key = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-        if key in self._blocked:
-            return PacketVerdict(Action.DROP, note="flow already blocked")
+        if self.blocked.blocked(
+            (packet.src, packet.sport, packet.dst, packet.dport, packet.proto), meta.now
+        ):
+            return self._blocked_again(packet)
         observation = self.tracker.feed(packet, meta.now)
-        if observation.seen is Seen.QUESTION:
-            return self._questions(packet, observation, meta)
-        if observation.seen is Seen.PENDING:
-            self.counters.pending += 1
-            return PacketVerdict(
-                Action.ACCEPT, note="waiting for the rest of the hello", packet=packet
-            )
-        if observation.seen is Seen.UNREADABLE:
-            return self._unreadable(packet, observation.reason, meta)
-        if observation.seen is Seen.MALFORMED:
-            self.counters.malformed += 1
-            return self._failure(packet, meta, observation.reason)
-        return PacketVerdict(Action.ACCEPT, note=observation.reason)
+        handler = self._handlers.get(observation.seen, self._unknown)
+        return handler(packet, observation, meta)
+
+    def _from_lan(self, meta: PacketMeta) -> bool:
+        return meta.iface is None or meta.iface in self.config.settings.lan_interfaces
 
     # -- questions ------------------------------------------------------------------
 
@@ -228,39 +405,57 @@ class Engine:
         last: PacketVerdict | None = None
         for question in observation.questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            self.counters.count(f"{question.kind.value}:{decision.verdict.value}")
-            verdict = self._act(packet, question, decision)
+            self.counters.count(_COUNT_KEYS[question.kind, decision.verdict])
+            verdict = self._act(packet, question, decision, meta.now)
             last = verdict
             if verdict.action is Action.DROP and blocked is None:
                 blocked = verdict
-        assert last is not None  # a QUESTION observation has at least one question
+        if last is None:  # a QUESTION observation has at least one question
+            return self._failure(packet, meta, "a question observation without a question")
         return blocked or last
 
-    def _act(self, packet: Packet, question: Question, decision: Decision) -> PacketVerdict:
+    def _act(
+        self, packet: Packet, question: Question, decision: Decision, now: float
+    ) -> PacketVerdict:
         kind = question.kind
         if decision.verdict is Verdict.ALLOW and not decision.dns_nodata:
-            action = Action.DECIDED if kind in (Kind.TLS, Kind.QUIC) else Action.ACCEPT
-            return PacketVerdict(action, question=question, decision=decision)
+            return PacketVerdict(self._allowed(question), (), question, decision)
         if kind is Kind.DNS:
-            return self._dns_answer(packet, question, decision)
+            return self._dns_answer(packet, question, decision, now)
         if kind is Kind.TLS:
+            self.blocked.add(_key(packet), now)
             return PacketVerdict(Action.DROP, resets_for(packet), question, decision)
         if kind is Kind.QUIC:
-            self._remember_blocked(packet)
+            self.blocked.add(_key(packet), now)
             return PacketVerdict(Action.DROP, (), question, decision)
-        return self._http_block(packet, question, decision)
+        return self._http_block(packet, question, decision, now)
 
-    def _http_block(self, packet: Packet, question: Question, decision: Decision) -> PacketVerdict:
+    def _allowed(self, question: Question) -> Action:
+        """DECIDED only for a TLS or QUIC name the server will read (see the docstring)."""
+        if question.kind is not Kind.TLS and question.kind is not Kind.QUIC:
+            return Action.ACCEPT  # DNS and HTTP: every message is judged
+        if not getattr(question, "trusted", True):
+            self.counters.untrusted += 1
+            return Action.ACCEPT
+        return Action.DECIDED
+
+    def _http_block(
+        self, packet: Packet, question: Question, decision: Decision, now: float
+    ) -> PacketVerdict:
         name = question.name.text if question.name else ""
         why = decision.category or decision.rule.value
         settings = self.config.settings
         location = blockpage_location(settings, packet.version, name, why, self.blockpage_served)
         response = http_redirect(location) if location else page_response(name, why)
+        self.blocked.add(_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, response), question, decision)
 
-    def _dns_answer(self, packet: Packet, question: Question, decision: Decision) -> PacketVerdict:
+    def _dns_answer(
+        self, packet: Packet, question: Question, decision: Decision, now: float
+    ) -> PacketVerdict:
         query = question.dns
-        assert query is not None
+        if query is None:
+            raise ValueError("a DNS question without its query")
         reply = self._dns_reply(question, decision)
         if packet.proto == PROTO_UDP:
             answer = forge_dns_reply(packet.payload, query, reply)
@@ -269,6 +464,7 @@ class Engine:
         message = _tcp_query(packet.payload, query) or _query_message(question)
         answer = forge_dns_reply(message, query, reply)
         framed = len(answer).to_bytes(2, "big") + answer
+        self.blocked.add(_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, framed), question, decision)
 
     def _dns_reply(self, question: Question, decision: Decision) -> DnsReply:
@@ -302,15 +498,71 @@ class Engine:
             ede_text=text,
         )
 
-    # -- what copgate cannot read, and failures -------------------------------------
+    # -- what is not a question ---------------------------------------------------
 
-    def _unreadable(self, packet: Packet, reason: str, meta: PacketMeta) -> PacketVerdict:
+    def _pending(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
+        self.counters.pending += 1
+        return PacketVerdict(Action.ACCEPT, note="waiting for the rest of the hello", packet=packet)
+
+    def _ignored(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
+        # A bad checksum: the receiver drops the packet, so passing it is
+        # harmless, and it must neither decide nor block (the tracker kept it out).
+        if "checksum" in observation.reason:
+            self.counters.bad_checksum += 1
+        return PacketVerdict(Action.ACCEPT, note=observation.reason)
+
+    def _unreadable(
+        self, packet: Packet, observation: Observation, meta: PacketMeta
+    ) -> PacketVerdict:
+        reason = observation.reason
         group = self.group_of(packet, meta)
         decision = decide_unreadable(group, reason)
         self.counters.count(f"unreadable:{decision.verdict.value}")
         if decision.verdict is Verdict.ALLOW:
+            # Marked decided: the tracker says "unreadable" only for a flow whose
+            # first bytes, read from what the server accepts, are a protocol
+            # copgate does not read (SSH, a VPN); such a flow will carry no name
+            # later, and the group chose to let such traffic pass. Bytes the
+            # server may not read, or a bound hit, are evasion instead.
             return PacketVerdict(Action.DECIDED, decision=decision, note=reason)
-        return self._refuse(packet, decision, reason)
+        return self._refuse(packet, decision, reason, meta.now)
+
+    def _evasion(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
+        reason = observation.reason
+        group = self.group_of(packet, meta)
+        decision = decide_evasion(group, reason)
+        self.counters.count_evasion(reason)
+        self.counters.count(f"evasion:{decision.verdict.value}")
+        if decision.verdict is Verdict.ALLOW and not _unframed(packet, reason, group):
+            # Never marked decided, not even when allowed: the flow's name was
+            # not judged, and the tracker reports each later packet again.
+            # Mode off is the exception: there is nothing to judge.
+            action = Action.DECIDED if group.mode is Mode.OFF else Action.ACCEPT
+            return PacketVerdict(action, decision=decision, note=reason)
+        if decision.verdict is Verdict.ALLOW:
+            # HTTP or DNS over TCP that cannot be framed would carry every later
+            # request unjudged: a filtering group closes it, whatever its option.
+            decision = decision._replace(
+                verdict=Verdict.BLOCK,
+                reason=f"{reason}: later requests cannot be found; the connection is closed",
+            )
+        return self._refuse(packet, decision, reason, meta.now)
+
+    def _malformed(
+        self, packet: Packet, observation: Observation, meta: PacketMeta
+    ) -> PacketVerdict:
+        self.counters.malformed += 1
+        return self._failure(packet, meta, observation.reason)
+
+    def _unknown(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
+        return self._failure(packet, meta, f"unknown observation {observation.seen!r}")
+
+    def _blocked_again(self, packet: Packet) -> PacketVerdict:
+        self.counters.blocked_again += 1
+        if packet.proto == PROTO_TCP and packet.payload:
+            # A retransmitted hello or request: the first resets may be lost.
+            return PacketVerdict(Action.DROP, resets_for(packet), note="flow already blocked")
+        return PacketVerdict(Action.DROP, note="flow already blocked")
 
     def _failure(self, packet: Packet | None, meta: PacketMeta, reason: str) -> PacketVerdict:
         try:
@@ -327,22 +579,18 @@ class Engine:
             return PacketVerdict(Action.ACCEPT, decision=decision, note=reason)
         if packet is None:
             return PacketVerdict(Action.DROP, decision=decision, note=reason)
-        return self._refuse(packet, decision, reason)
+        return self._refuse(packet, decision, reason, meta.now)
 
-    def _refuse(self, packet: Packet, decision: Decision, reason: str) -> PacketVerdict:
+    def _refuse(self, packet: Packet, decision: Decision, reason: str, now: float) -> PacketVerdict:
+        """Drop a flow refused without a name; TCP with data: reset both ends."""
         if packet.proto == PROTO_TCP and packet.payload:
+            self.blocked.add(_key(packet), now)
             return PacketVerdict(Action.DROP, resets_for(packet), decision=decision, note=reason)
         if packet.proto == PROTO_UDP:
-            self._remember_blocked(packet)
+            self.blocked.add(_key(packet), now)
         return PacketVerdict(Action.DROP, decision=decision, note=reason)
 
     # -- helpers --------------------------------------------------------------------
-
-    def _remember_blocked(self, packet: Packet) -> None:
-        key = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-        self._blocked[key] = None
-        if len(self._blocked) > MAX_BLOCKED_FLOWS:
-            del self._blocked[next(iter(self._blocked))]
 
     def _local(self, now: float) -> tuple[datetime, bool]:
         """Local wall time (cached per second: the TZ rules cost ~17 µs) and plausibility."""
@@ -351,6 +599,21 @@ class Engine:
             self._local_second = second
             self._local_time = self.tz.local(now)
         return self._local_time, now >= self.lists_built
+
+
+def _key(packet: Packet) -> FlowKey:
+    return (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+
+
+def _unframed(packet: Packet, reason: str, group: Group) -> bool:
+    """HTTP or DNS over TCP that a filtering group must close (see ``_evasion``).
+
+    The tracker names the protocol first in its reasons (``HTTP: ...``); DNS
+    over TCP is told by its port, as the tracker tells it.
+    """
+    if group.mode is Mode.OFF or packet.proto != PROTO_TCP:
+        return False
+    return reason.startswith(("HTTP", "DNS")) or DNS_PORT in (packet.sport, packet.dport)
 
 
 def blockpage_location(

@@ -8,11 +8,22 @@ client's stack would read them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_network
+from typing import cast
 
 import pytest
 
-from copgate.daemon.engine import Action, Engine, IpAddress, PacketMeta, blockpage_location
+from copgate.daemon.engine import (
+    Action,
+    BlockedFlows,
+    Engine,
+    IpAddress,
+    PacketMeta,
+    blockpage_location,
+    reason_kind,
+)
+from copgate.policy.decision import RuleKind, Verdict
 from copgate.policy.model import (
     ClientMatch,
     Config,
@@ -22,10 +33,12 @@ from copgate.policy.model import (
     Settings,
     Treatment,
 )
+from copgate.policy.tz import parse_tz
 from copgate.tools.samples import client_hello, quic_initial
 from copgate.wire.dns import read_dns_message
-from copgate.wire.packet import PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, read_ip
-from copgate.wire.question import Kind
+from copgate.wire.flows import FlowTracker, Observation, Seen
+from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, Packet, read_ip
+from copgate.wire.question import Kind, Question
 from tests.policy.helpers import black, compiled, make_group, white
 from tests.wire.builders import (
     CLIENT4,
@@ -368,3 +381,265 @@ def test_a_new_config_moves_a_remembered_client_to_its_new_group() -> None:
     eng.config = dataclasses.replace(new, groups=new.groups[:1])  # as tests do, without reconfigure
     verdict = eng.judge(casino, META)
     assert verdict.decision is not None and verdict.decision.group == "pupils"
+
+
+# -- evasion, trust, remembered blocks, forging only to the LAN (issues 9 and 10) -------
+
+EVASION = cast(Seen, getattr(Seen, "EVASION", "evasion"))
+"""The tracker's observation for a flow that did what only an evader does."""
+AHEAD = "a segment 40000 bytes ahead of the stream"
+
+
+class Rewriting(FlowTracker):
+    """The real tracker, with what it saw rewritten: observations the tracker
+    gives only for crafted packets, without crafting them here."""
+
+    def __init__(self, rewrite: Callable[[Observation], Observation]) -> None:
+        super().__init__()
+        self.rewrite = rewrite
+
+    def feed(self, packet: Packet, now: float) -> Observation:
+        return self.rewrite(super().feed(packet, now))
+
+
+def saw(seen: Seen, reason: str) -> Callable[[Observation], Observation]:
+    return lambda _observation: Observation(seen, reason=reason)
+
+
+class _Untrusted(Question):
+    """A question whose class says untrusted: for a ``Question`` without the field."""
+
+    __slots__ = ()
+    trusted = False
+
+
+def untrusted(question: Question) -> Question:
+    """``question`` as read from bytes the server may never read (a TTL unlike the SYN's)."""
+    if "trusted" in Question._fields:
+        return cast(Callable[..., Question], question._replace)(trusted=False)
+    return _Untrusted(*question)
+
+
+def each_untrusted(observation: Observation) -> Observation:
+    return observation._replace(questions=tuple(untrusted(q) for q in observation.questions))
+
+
+def hello_segment(name: str, seq: int = 1, ack: int = 7000, sport: int = 40000) -> bytes:
+    segment = tcp4(seq, client_hello(name), sport=sport)
+    return segment[:28] + ack.to_bytes(4, "big") + segment[32:]
+
+
+@pytest.mark.parametrize(
+    ("mode", "treatment", "action", "rule"),
+    [
+        (Mode.FILTER, Treatment.REFUSE, Action.DROP, RuleKind.EVASION),
+        (Mode.FILTER, Treatment.ALLOW, Action.ACCEPT, RuleKind.EVASION),  # never DECIDED
+        (Mode.WHITELIST, Treatment.REFUSE, Action.DROP, RuleKind.EVASION),
+        (Mode.WHITELIST, Treatment.ALLOW, Action.DROP, RuleKind.EVASION),  # always refused
+        (Mode.OFF, Treatment.REFUSE, Action.DECIDED, RuleKind.UNFILTERED),
+    ],
+)
+def test_evasion_gets_the_group_s_treatment(
+    mode: Mode, treatment: Treatment, action: Action, rule: RuleKind
+) -> None:
+    eng = engine(mode, evasion=treatment)
+    eng.tracker = Rewriting(saw(EVASION, AHEAD))
+    verdict = eng.judge(hello_segment("www.example.org"), META)
+    assert verdict.action is action
+    assert verdict.decision is not None and verdict.decision.rule is rule
+    assert AHEAD in verdict.decision.reason
+    if action is Action.DROP:  # TCP: both ends reset with the segment's numbers
+        to_server, to_client = (read_ip(p) for p in verdict.inject)
+        assert to_server.flags & TCP_RST and to_server.dst == SERVER4 and to_server.seq == 1
+        assert to_client.flags & TCP_RST and to_client.dst == CLIENT4 and to_client.seq == 7000
+    else:
+        assert verdict.inject == ()
+    assert eng.counters.evasion == {"a segment bytes ahead of the stream": 1}
+
+
+def test_a_refused_evasive_flow_stays_refused() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(saw(EVASION, "overlapping bytes that disagree"))
+    assert eng.judge(hello_segment("www.example.org"), META).action is Action.DROP
+    eng.tracker = FlowTracker()  # the real hello behind the trick, were it read afresh
+    again = eng.judge(hello_segment("www.example.org", seq=1), META)
+    assert again.action is Action.DROP and len(again.inject) == 2
+    assert eng.counters.blocked_again == 1
+
+
+def test_an_evasive_quic_flow_is_dropped_and_remembered() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(saw(EVASION, "QUIC hello never completed"))
+    initial = udp4(
+        quic_initial(client_hello("www.example.org", records=False), b"\x02" * 8), dport=443
+    )
+    verdict = eng.judge(initial, META)
+    assert (verdict.action, verdict.inject) == (Action.DROP, ())
+    eng.tracker = FlowTracker()
+    assert eng.judge(initial, META).action is Action.DROP
+
+
+@pytest.mark.parametrize(
+    ("reason", "dport"),
+    [("HTTP: a chunk size that is not hex", 80), ("an undecided flow expired", 53)],
+)
+def test_unframed_http_or_dns_over_tcp_is_closed_even_when_evasion_is_allowed(
+    reason: str, dport: int
+) -> None:
+    eng = engine(Mode.FILTER, evasion=Treatment.ALLOW)
+    eng.tracker = Rewriting(saw(EVASION, reason))
+    verdict = eng.judge(tcp4(1, b"5\r\nhello\r\n", dport=dport), META)
+    assert verdict.action is Action.DROP and len(verdict.inject) == 2
+    assert verdict.decision is not None and verdict.decision.verdict is Verdict.BLOCK
+    staff = engine(Mode.OFF)
+    staff.tracker = Rewriting(saw(EVASION, reason))
+    assert staff.judge(tcp4(1, b"5\r\nhello\r\n", dport=dport), META).action is Action.DECIDED
+
+
+def test_an_untrusted_allowed_question_never_marks_the_flow() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(each_untrusted)
+    verdict = eng.judge(hello_segment("www.example.org"), META)
+    assert verdict.action is Action.ACCEPT and verdict.inject == ()
+    assert verdict.decision is not None and verdict.decision.verdict is Verdict.ALLOW
+    assert eng.counters.untrusted == 1
+    handshake = client_hello("www.example.org", records=False)
+    quic = eng.judge(udp4(quic_initial(handshake, b"\x03" * 8), dport=443), META)
+    assert quic.action is Action.ACCEPT and eng.counters.untrusted == 2
+
+
+def test_an_untrusted_question_may_block() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(each_untrusted)
+    verdict = eng.judge(hello_segment("casino.example"), META)
+    assert verdict.action is Action.DROP and len(verdict.inject) == 2
+
+
+def test_a_trusted_allowed_hello_still_marks_the_flow() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(lambda observation: observation)
+    assert eng.judge(hello_segment("www.example.org"), META).action is Action.DECIDED
+    assert eng.counters.untrusted == 0
+
+
+def test_a_blocked_tls_flow_stays_blocked_and_a_retransmission_gets_the_resets_again() -> None:
+    eng = engine()
+    eng.judge(syn4(0), META)
+    first = eng.judge(hello_segment("casino.example"), META)
+    assert first.action is Action.DROP and len(first.inject) == 2
+    # The client retransmits the hello (its reset was lost): dropped, reset again.
+    again = eng.judge(hello_segment("casino.example"), META)
+    assert again.action is Action.DROP
+    to_server, to_client = (read_ip(p) for p in again.inject)
+    assert to_server.flags & TCP_RST and to_server.seq == 1
+    assert to_client.flags & TCP_RST and to_client.seq == 7000
+    # A pure ACK of the same flow is dropped with nothing forged.
+    ack = eng.judge(tcp4(1 + len(client_hello("casino.example"))), META)
+    assert (ack.action, ack.inject) == (Action.DROP, ())
+    assert eng.counters.blocked_again == 2
+    assert eng.counters.by_kind == {"tls:block": 1}
+
+
+def test_a_blocked_http_flow_stays_blocked() -> None:
+    eng = engine()
+    assert eng.judge(tcp4(1, HTTP_REQUEST, dport=80), META).action is Action.DROP
+    later = b"GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n"
+    verdict = eng.judge(tcp4(1 + len(HTTP_REQUEST), later, dport=80), META)
+    assert verdict.action is Action.DROP and len(verdict.inject) == 2
+    assert all(read_ip(p).flags & TCP_RST for p in verdict.inject)
+
+
+def test_a_blocked_flow_is_forgotten_after_its_time() -> None:
+    eng = engine()
+    assert eng.judge(hello_segment("casino.example"), META).action is Action.DROP
+    later = PacketMeta(NOW + eng.blocked.seconds + 1, "br-lan")
+    eng.tracker = FlowTracker()
+    # Forgotten: the flow is read again (and, here, blocked again on its name).
+    verdict = eng.judge(hello_segment("casino.example"), later)
+    assert verdict.decision is not None and verdict.decision.rule is RuleKind.CATEGORY
+    assert eng.counters.blocked_again == 0
+
+
+def _key(client: int, port: int) -> tuple[bytes, int, bytes, int, int]:
+    return (bytes([192, 0, 2, client]), port, SERVER4, 443, PROTO_TCP)
+
+
+def test_blocked_flows_are_bounded_per_client_and_a_flooder_evicts_its_own() -> None:
+    flows = BlockedFlows(max_flows=8, per_client=5, seconds=60)
+    for port in range(3):
+        flows.add(_key(20, port), NOW)  # a quiet client's three blocked flows
+    for port in range(1000):
+        flows.add(_key(66, port), NOW)  # a flood from another client
+    assert all(flows.blocked(_key(20, port), NOW) for port in range(3))
+    assert flows.held_by(bytes([192, 0, 2, 66])) == 5  # its own cap: its oldest went
+    assert flows.blocked(_key(66, 999), NOW) and not flows.blocked(_key(66, 994), NOW)
+    # When every slot is taken, the client holding the most gives one up.
+    flows.add(_key(21, 1), NOW)
+    assert len(flows) == 8 and flows.held_by(bytes([192, 0, 2, 66])) == 4
+    assert flows.blocked(_key(21, 1), NOW) and flows.blocked(_key(20, 0), NOW)
+    assert not flows.blocked(_key(20, 0), NOW + 60)
+    assert flows.held_by(bytes([192, 0, 2, 20])) == 2
+
+
+@pytest.mark.parametrize("iface", ["eth-wan", "br-guest"])
+def test_nothing_is_forged_for_a_packet_from_outside_the_lan(iface: str) -> None:
+    eng = engine()
+    wan = PacketMeta(NOW, iface)
+    dns = eng.judge(udp4(dns_query("casino.example")), wan)
+    tls = eng.judge(hello_segment("casino.example", sport=41000), wan)
+    http = eng.judge(tcp4(1, HTTP_REQUEST, dport=80, sport=42000), wan)
+    for verdict in (dns, tls, http):
+        assert (verdict.action, verdict.inject) == (Action.DROP, ())
+        assert "not from a LAN interface" in verdict.note
+    assert eng.counters.not_lan == 3
+    # The retransmission of the blocked hello: still dropped, still nothing forged.
+    assert eng.judge(hello_segment("casino.example", sport=41000), wan).inject == ()
+    assert eng.counters.not_lan == 4
+    # Allowed traffic is unaffected.
+    assert eng.judge(udp4(dns_query("www.example.org")), wan).action is Action.ACCEPT
+
+
+def test_offline_tools_without_an_interface_get_the_forged_packets() -> None:
+    eng = engine()
+    verdict = eng.judge(udp4(dns_query("casino.example")), PacketMeta(NOW))
+    assert len(verdict.inject) == 1 and eng.counters.not_lan == 0
+
+
+def test_a_bad_checksum_is_passed_and_decides_nothing() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(saw(Seen.IGNORED, "bad checksum"))
+    verdict = eng.judge(hello_segment("casino.example"), META)
+    assert (verdict.action, verdict.inject, verdict.decision) == (Action.ACCEPT, (), None)
+    assert eng.counters.bad_checksum == 1 and len(eng.blocked) == 0
+
+
+def test_the_counters_name_every_outcome() -> None:
+    eng = engine()
+    eng.tracker = Rewriting(saw(EVASION, "flow expired undecided after 10.0 s"))
+    eng.judge(hello_segment("www.example.org"), META)
+    counted = eng.counters.as_dict()
+    assert counted["evasion"] == {"flow expired undecided after s": 1}
+    assert counted["verdicts"] == {"evasion:block": 1}
+    assert {"untrusted", "bad_checksum", "not_lan", "blocked_again"} <= set(counted)
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("nothing readable in 32768 bytes", "nothing readable in bytes"),
+        ("overlap disagrees: 12 bytes at offset 40", "overlap disagrees"),
+        ("eviction (client over 64 undecided flows)", "eviction"),
+        ("", "unnamed"),
+    ],
+)
+def test_evasion_reasons_are_counted_without_their_numbers(reason: str, kind: str) -> None:
+    assert reason_kind(reason) == kind
+
+
+def test_a_reload_keeps_the_timezone_the_edge_resolved() -> None:
+    eng = engine()
+    berlin = parse_tz("CET-1CEST,M3.5.0,M10.5.0/3")
+    eng.reconfigure(eng.config, LISTS, NOW - 3600, tz=berlin)
+    assert eng.tz is berlin
+    eng.reconfigure(eng.config, LISTS, NOW - 3600)  # without one: the config's, as at start
+    assert eng.tz == parse_tz("UTC0")
