@@ -385,7 +385,7 @@ def test_every_expected_name_is_popular_and_blocked_somewhere(
     # A stale row (a name no template blocks, or not in the sample) fails.
     names = first_lines("names/top50k.txt", BENIGN_SAMPLE)
     assert set(EXPECTED) <= set(names)
-    blocked = set()
+    blocked: set[str] = set()
     for template in CATEGORY_FILTERS:
         blocked |= _blocked(judges[template], [n for n in names if n in EXPECTED]).keys()
     assert set(EXPECTED) == blocked
