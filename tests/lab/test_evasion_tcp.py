@@ -1,0 +1,360 @@
+"""An evader's TLS tricks against copgate in the lab's gateway, through NAT.
+
+Each test crafts TCP segments in a LAN client's namespace (``evasion_kit``)
+and fails if the server's ServerHello answers the ClientHello that carries
+a blocked name: then the blocked site got its TLS handshake, whatever
+copgate logged. The attacker is the ``lan2`` client (group ``lab2``, the
+``school`` template: ``blocked.example`` is gambling, ``allowed.example``
+is in no list); the ``teen`` (``home-teenagers``) is the other client when
+one client must not disturb another. Every fake hello names
+``allowed.example``, which has the same length as ``blocked.example``, so a
+fake and a real hello cover the same bytes.
+
+The tricks are those of issue 9: a hello in the SYN (TCP Fast Open), a hello
+that pauses past the tracker's age bound, data far ahead in sequence space,
+a fake hello whose TTL dies between the gateway and the server, a fake
+hello with a bad checksum (with the gateway's conntrack checking checksums
+and not, as OpenWrt ships), one junk byte with a short TTL, a hello padded
+past the flow bound, overlapping segments that disagree, a burst of 4,096
+SYNs, and a blocked flow whose injected resets are lost. Honest clients
+still get through: TCP Fast Open to an allowed name (curl), a slow client,
+and the kit's own control, which shows that each kind of crafted
+connection reaches the server when its name is allowed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from copgate.lab import clients, plan
+from copgate.lab.topology import Client, Lab
+from copgate.wire.flows import Limits
+from tests.lab import evasion_kit as kit
+from tests.lab.daemon_lab import Gateway, running_copgate
+from tests.lab.evasion_kit import Hello, RawTcp
+
+pytestmark = pytest.mark.lab
+
+BLOCKED = "blocked.example"
+ALLOWED = "allowed.example"
+HTTPS = 443
+FAMILIES = [4, 6]
+MAX_AGE = Limits().max_age
+"""The tracker's default age bound for an undecided flow (the daemon runs with it)."""
+FAR_AHEAD = 40_000
+"""Bytes ahead of the stream start: inside the server's first window (64 KB),
+past the old 32 KB flow bound."""
+PADDED = 40_000
+"""Padding of the big hello: past the old flow bound, under the TLS bound."""
+SYN_BURST = 4096
+"""SYNs of the burst: the old tracker's whole flow table."""
+
+
+@pytest.fixture(scope="module")
+def gateway(lab: Lab) -> Iterator[Gateway]:
+    with (
+        running_copgate(lab) as running,
+        kit.kernel_resets_dropped(lab, lab.clients["lan2"]),
+        kit.kernel_resets_dropped(lab, lab.clients["teen"]),
+    ):
+        yield running
+
+
+@pytest.fixture
+def evader(gateway: Gateway) -> Client:
+    return gateway.lab.clients["lan2"]
+
+
+def _raw(client: Client, family: int, server: str = BLOCKED) -> RawTcp:
+    return RawTcp(client, kit.server_address(server, family), HTTPS)
+
+
+def _refused(connection: RawTcp, hello: Hello) -> bool:
+    """No ServerHello to ``hello`` within the wait (resets or not: the whole wait)."""
+    return not connection.wait_for(lambda: connection.answered(hello), kit.WAIT)
+
+
+def _assert_refused(connection: RawTcp, hello: Hello) -> None:
+    assert hello.name == BLOCKED
+    assert _refused(connection, hello), (
+        f"the server answered the hello for {hello.name}: the blocked site got its handshake"
+    )
+
+
+# -- the kit itself ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_kits_connection_reaches_an_allowed_name_and_not_a_blocked_one(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    # The control of every test below: a crafted connection is a real one.
+    allowed = kit.client_hello(ALLOWED)
+    with _raw(evader, family) as connection:
+        connection.connect()
+        connection.send_stream(allowed.records)
+        assert connection.wait_answer(allowed), connection.received
+    blocked = kit.client_hello(BLOCKED)
+    with _raw(evader, family) as connection:
+        connection.connect()
+        connection.send_stream(blocked.records)
+        _assert_refused(connection, blocked)
+        assert connection.was_reset()
+
+
+# -- TCP Fast Open ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_hello_in_the_syn_is_judged(gateway: Gateway, evader: Client, family: int) -> None:
+    blocked = kit.client_hello(BLOCKED)
+    with kit.fast_open(gateway.lab), _raw(evader, family) as connection:
+        taken = connection.connect(blocked.records)
+        # The server took the hello from the SYN: the trick is real here.
+        assert taken == len(blocked) or connection.was_reset()
+        _assert_refused(connection, blocked)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fast_open_to_an_allowed_name_works(gateway: Gateway, evader: Client, family: int) -> None:
+    lab = gateway.lab
+    allowed = kit.client_hello(ALLOWED)
+    with kit.fast_open(lab, (evader,)):
+        with _raw(evader, family) as connection:
+            assert connection.connect(allowed.records) == len(allowed)
+            assert connection.wait_answer(allowed)
+        before = kit.tcp_ext(lab, lab.internet, "TCPFastOpenPassive")
+        host = plan.host(ALLOWED)
+        result = clients.curl(
+            evader,
+            f"https://{ALLOWED}/",
+            resolve=host.v4 if family == 4 else host.v6,
+            cacert=lab.ca,
+            extra=["--tcp-fastopen"],
+        )
+        assert (result.exit_code, result.status) == (0, 200), result
+        assert result.page["host"] == ALLOWED
+        # curl's hello rode in its SYN, and the server took it there.
+        assert kit.tcp_ext(lab, lab.internet, "TCPFastOpenPassive") > before
+
+
+# -- time -------------------------------------------------------------------------
+
+
+def test_a_hello_that_pauses_past_the_age_bound_is_refused(
+    gateway: Gateway, evader: Client
+) -> None:
+    blocked = kit.client_hello(BLOCKED)
+    head = 8
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send_stream(blocked.records[:head], size=1)
+        time.sleep(MAX_AGE + 1.0)
+        connection.send_stream(blocked.records[head:], head, size=1)
+        _assert_refused(connection, blocked)
+
+
+@pytest.mark.parametrize("name", [ALLOWED, BLOCKED])
+def test_a_slow_honest_client_is_judged_as_a_fast_one(
+    gateway: Gateway, evader: Client, name: str
+) -> None:
+    # Pieces of 50 bytes for about 3 s, each far within the age bound.
+    hello = kit.client_hello(name)
+    pieces = -(-len(hello) // 50)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send_stream(hello.records, size=50, pause=3.0 / pieces)
+        if name == ALLOWED:
+            assert connection.wait_answer(hello), connection.received
+        else:
+            _assert_refused(connection, hello)
+
+
+# -- sequence space -------------------------------------------------------------------
+
+
+def test_a_segment_far_ahead_does_not_hide_the_hello(gateway: Gateway, evader: Client) -> None:
+    blocked = kit.client_hello(BLOCKED)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(b"\x00" * 1000, FAR_AHEAD)  # a correct checksum: the server keeps it
+        connection.send_stream(blocked.records)
+        _assert_refused(connection, blocked)
+
+
+def test_overlapping_segments_that_disagree_are_refused(gateway: Gateway, evader: Client) -> None:
+    # The allowed hello comes first but out of order (all but its first byte);
+    # then the blocked one whole, in order. The server keeps the in-order
+    # bytes and drops the queued piece they cover: it reads the blocked hello.
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    assert len(allowed) == len(blocked)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(allowed.records[1:], 1)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
+def test_a_complete_copy_that_disagrees_with_held_bytes_is_refused(
+    gateway: Gateway, evader: Client
+) -> None:
+    # The blocked hello but its last byte, in order (the server holds it),
+    # then the allowed one whole: the server takes only the last byte from
+    # it, the same in both, and reads the blocked hello.
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    assert allowed.records[-1] == blocked.records[-1]
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(blocked.records[:-1], 0)
+        connection.send(allowed.records, 0)
+        _assert_refused(connection, blocked)
+
+
+def test_a_hello_padded_past_the_flow_bound_is_refused(gateway: Gateway, evader: Client) -> None:
+    blocked = kit.client_hello(BLOCKED, padding=PADDED)
+    assert len(blocked) > Limits().max_flow_bytes
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send_stream(blocked.records)
+        _assert_refused(connection, blocked)
+
+
+def test_the_server_reads_a_padded_hello(gateway: Gateway) -> None:
+    # The control of the padded hello: the server answers it (staff, unfiltered).
+    staff = gateway.lab.clients["staff"]
+    hello = kit.client_hello(BLOCKED, padding=PADDED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        connection.connect()
+        connection.send_stream(hello.records)
+        assert connection.wait_answer(hello), connection.received
+
+
+# -- what the server never reads ------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_short_ttl_dies_before_the_server(gateway: Gateway, evader: Client, family: int) -> None:
+    # The control of the TTL tricks: the short TTL crosses the gateway and
+    # dies before the server; the same bytes sent again normally get there.
+    allowed = kit.client_hello(ALLOWED)
+    with kit.ttl_dies_at_server(gateway.lab), _raw(evader, family) as connection:
+        connection.connect()
+        connection.send(allowed.records, 0, ttl=kit.SHORT_TTL)
+        assert not connection.wait_for(lambda: connection.answered(allowed), kit.WAIT)
+        connection.send(allowed.records, 0)
+        assert connection.wait_answer(allowed), connection.received
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_fake_hello_whose_ttl_dies_does_not_decide(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with kit.ttl_dies_at_server(gateway.lab), _raw(evader, family) as connection:
+        connection.connect()
+        connection.send(allowed.records, 0, ttl=kit.SHORT_TTL)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
+def test_one_junk_byte_with_a_short_ttl_does_not_decide(gateway: Gateway, evader: Client) -> None:
+    blocked = kit.client_hello(BLOCKED)
+    with kit.ttl_dies_at_server(gateway.lab), _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(b"\x00", 0, ttl=kit.SHORT_TTL)
+        connection.send_stream(blocked.records)
+        _assert_refused(connection, blocked)
+
+
+@pytest.mark.parametrize("conntrack_checksum", ["1", "0"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_fake_hello_with_a_bad_checksum_does_not_decide(
+    gateway: Gateway, evader: Client, family: int, conntrack_checksum: str
+) -> None:
+    # OpenWrt ships nf_conntrack_checksum = 0: conntrack then lets a bad
+    # checksum through, and only copgate can tell.
+    lab = gateway.lab
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    setting = "net.netfilter.nf_conntrack_checksum"
+    with kit.sysctl(lab, lab.gateway, setting, conntrack_checksum), _raw(evader, family) as fake:
+        fake.connect()
+        fake.send(allowed.records, 0, bad_checksum=True)
+        # The server drops it: nothing answers a hello it never read.
+        assert not fake.wait_for(lambda: fake.answered(allowed), 1.0)
+        fake.send(blocked.records, 0)
+        _assert_refused(fake, blocked)
+
+
+# -- pressure and loss ----------------------------------------------------------------
+
+
+def test_a_blocked_flow_stays_blocked_when_its_resets_are_lost(
+    gateway: Gateway, evader: Client
+) -> None:
+    # copgate's resets to both ends are lost (dropped in the client's and
+    # the server's namespaces), so the client sends its hello again.
+    lab = gateway.lab
+    blocked = kit.client_hello(BLOCKED)
+    resets = ["-p", "tcp", "--tcp-flags", "RST", "RST"]
+    with (
+        kit.rule(lab, lab.internet, "raw", "PREROUTING", resets),
+        _raw(evader, 4) as connection,
+    ):
+        connection.connect()
+        for _attempt in range(3):
+            connection.send_stream(blocked.records)
+            time.sleep(0.5)
+        _assert_refused(connection, blocked)
+
+
+def test_a_kernel_client_whose_resets_are_lost_never_fetches_the_page(
+    gateway: Gateway, evader: Client
+) -> None:
+    # The same with the client's own kernel: it never sees the reset and
+    # retransmits its hello until curl gives up.
+    lab = gateway.lab
+    resets = ["-p", "tcp", "--tcp-flags", "RST", "RST"]
+    with (
+        kit.rule(lab, lab.internet, "raw", "PREROUTING", resets),
+        kit.rule(lab, evader.netns, "filter", "INPUT", [*resets, "--sport", str(HTTPS)]),
+    ):
+        result = clients.curl(
+            evader,
+            f"https://{BLOCKED}/",
+            resolve=plan.host(BLOCKED).v4,
+            cacert=lab.ca,
+            timeout=4.0,
+        )
+    assert result.status is None and f"host={BLOCKED}" not in result.body, result
+
+
+def test_a_syn_burst_does_not_free_another_clients_hello(gateway: Gateway) -> None:
+    # The teen's blocked hello is half sent when lan2 opens 4,096 connections
+    # at once (its kernel's resets held back, so they all stay open).
+    lab = gateway.lab
+    teen, evader = lab.clients["teen"], lab.clients["lan2"]
+    blocked, allowed = kit.client_hello(BLOCKED), kit.client_hello(ALLOWED)
+    half = len(blocked) // 2
+    resets = ["-p", "tcp", "--tcp-flags", "RST", "RST"]
+    with _raw(teen, 4) as refused, _raw(teen, 4) as passed:
+        refused.connect()
+        passed.connect()
+        refused.send(blocked.records[:half], 0)
+        passed.send(allowed.records[:half], 0)
+        with kit.rule(lab, evader.netns, "filter", "OUTPUT", resets):
+            kit.syn_flood(evader, kit.server_address(ALLOWED, 4), HTTPS, SYN_BURST)
+        refused.send(blocked.records[half:], half)
+        passed.send(allowed.records[half:], half)
+        _assert_refused(refused, blocked)
+        assert passed.wait_answer(allowed), passed.received
+    result = clients.curl(teen, f"https://{ALLOWED}/", resolve=plan.host(ALLOWED).v4, cacert=lab.ca)
+    assert (result.exit_code, result.status) == (0, 200), result
+
+
+def test_copgate_survived(gateway: Gateway) -> None:
+    assert gateway.daemon.alive()
+    counters = gateway.counters()
+    assert counters["failures"] == 0, counters
