@@ -1,10 +1,11 @@
 """copgate.edges.iptables in the lab's gateway: rendered rules load, match, and go away.
 
-No daemon listens on the queue, so with ``--queue-bypass`` every queued
-packet passes: traffic must flow exactly as without copgate, while the
-rules' packet counters show what would have reached copgate (only segments
-with data for DNS over TCP and HTTP, the first packets of TLS flows) and the
-refusals act in the kernel.
+No daemon listens on the queue, and every client here fails open, so with
+``--queue-bypass`` every queued packet passes: traffic must flow exactly as
+without copgate, while the rules' packet counters show what would have
+reached copgate (SYNs and segments with data for DNS over TCP and HTTP, the
+first packets of TLS flows) and the refusals act in the kernel. The raw
+table's rule for injected packets is installed and removed with the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from copgate.edges import iptables as edge
 from copgate.firewall import (
     CHAIN,
+    RAW_CHAIN,
     REFUSE_CHAIN,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -91,6 +93,13 @@ def test_rules_are_in_place_once(applied: Lab) -> None:
         jumps = edge.jumps_present(family, netns=applied.gateway.name)
         assert len(loaded) == sum(1 for rule in plan_rules if rule[1] in (CHAIN, REFUSE_CHAIN))
         assert sorted(jumps) == sorted(render_iptables(SPEC, family).jumps)
+        raw = edge.jumps_present(
+            family, netns=applied.gateway.name, chains=(RAW_CHAIN,), table="raw"
+        )
+        assert raw == [("OUTPUT", "-j", RAW_CHAIN)]
+        tool = "iptables" if family is Family.IPV4 else "ip6tables"
+        saved = applied.run(applied.gateway, [tool, "-t", "raw", "-S", RAW_CHAIN], check=True)
+        assert saved.stdout.count("-j CT --notrack") == len(SPEC.lan_interfaces)
 
 
 @pytest.mark.parametrize("family", list(Family))
@@ -98,9 +107,11 @@ def test_http_queues_only_segments_with_data(applied: Lab, family: Family) -> No
     _zero(applied)
     result = clients.curl(applied.lan, "http://allowed.example/", family=family.value)
     assert result.status == 200
-    # SYN, ACKs and FIN carry no data: only the one GET segment is queued.
+    # ACKs and FIN carry no data: only the one GET segment is queued, and
+    # the SYN (so that the daemon learns where the stream starts).
     assert _count(applied, family, "http") == 1
     assert _count(applied, family, "http", fallback=True) == 0
+    assert _count(applied, family, "http syn") == 1
 
 
 def test_dns_over_tcp_queues_only_the_query_segment(applied: Lab) -> None:
@@ -108,6 +119,7 @@ def test_dns_over_tcp_queues_only_the_query_segment(applied: Lab) -> None:
     result = clients.dig(applied.lan, "allowed.example", server=ROUTER, tcp=True)
     assert result.addresses == (str(ALLOWED.v4),)
     assert _count(applied, Family.IPV4, "dns tcp") == 1
+    assert _count(applied, Family.IPV4, "dns tcp syn") == 1
 
 
 def test_dns_udp_to_router_and_outside_is_queued_and_passes(applied: Lab) -> None:
@@ -152,7 +164,7 @@ def test_remove_leaves_no_trace_and_may_run_twice(lab: Lab) -> None:
     edge.remove(netns=lab.gateway.name)
     for tool in lab.iptables:
         saved = lab.run(lab.gateway, [f"{tool}-save"], check=True).stdout
-        assert "COPGATE" not in saved
+        assert "COPGATE" not in saved  # every table: filter and raw
         assert "MASQUERADE" in saved  # the lab's own NAT is untouched
 
 
