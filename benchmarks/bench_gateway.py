@@ -1,0 +1,273 @@
+"""The gateway path with and without copgate, in one lab, in one run (issue 10).
+
+In the network-namespace lab (``copgate.lab``: LAN clients, the gateway with
+NAT, the "internet" with dnsmasq and nginx), each round measures the same
+traffic from the ``teen`` client (the home-teenagers filter, so every DNS
+query and every TLS hello is judged) first with no copgate at all (no rules,
+no daemon), then with ``copgate run`` serving the lab's config with
+``corpus_840k`` (839,126 real blocklist names, compiled here as ``adult``),
+the default lists and the lab list:
+
+- DNS: ``dnsperf`` for ``--seconds`` against the internet's dnsmasq at
+  198.51.100.53, with the names of ``top50k.txt`` (A queries); queries/s.
+  Most are NXDOMAIN from dnsmasq, listed ones NXDOMAIN forged by copgate.
+- TLS: new TLS connections per second to nginx (``allowed.example``, SNI,
+  TCP and handshake each time), from one Python client process.
+- Bulk: ``curl`` of a 1 GiB file from nginx over HTTP; bytes/s. copgate's
+  rules never queue its packets (only the first data of a flow is judged).
+- With copgate only: start-up, from spawning ``copgate run`` to the first
+  forged answer a prober in the teen client sees (it asks for
+  ``blocked.example`` every 2 ms from before the spawn), and the daemon's
+  resident memory (VmRSS, and VmHWM, its peak) after the round's traffic.
+
+Prints medians over the rounds and the ratios (with / without) beside the
+issue's targets. The machine is shared (2 cores): the client, the servers
+and copgate compete for them, so read ratios, and run it when it is quiet.
+
+Run as root: .venv/bin/python benchmarks/bench_gateway.py [--rounds N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from copgate.lab import plan  # noqa: E402
+from copgate.lab.gateway import compile_lab_lists, start_copgate, write_config  # noqa: E402
+from copgate.lab.processes import LabProcess  # noqa: E402
+from copgate.lab.servers import BIG_FILE  # noqa: E402
+from copgate.lab.topology import Client, Lab  # noqa: E402
+from copgate.lists.compile import EntryTable, build_cache  # noqa: E402
+from copgate.lists.install import install_cache  # noqa: E402
+from copgate.lists.listset import ListSet  # noqa: E402
+from copgate.policy.safesearch import ENGINE_NAMES  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+CORPUS = DATA / "lists" / "corpus_840k.txt.gz"
+TOP50K = DATA / "names" / "top50k.txt"
+CORPUS_CATEGORY = "adult"  # one the teens' filter blocks: listed names get forged answers
+BULK_SIZE = 1 << 30
+"""Bytes of the bulk file (sparse: nginx sends zeros from the page cache)."""
+DNS_SERVER = str(plan.host("ns.example").v4)
+WEB = plan.host("allowed.example")
+PROBE_NAME = "blocked.example"  # the lab list's gambling name: blocked for teens
+START_DEADLINE = 30.0
+CANARIES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
+TARGETS = {"dns": 0.5, "tls": 0.8, "bulk": 0.97, "rss_mb": 40.0, "startup_s": 1.5}
+
+TLS_CLIENT = """
+import socket, ssl, sys, time
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+seconds = float(sys.argv[1])
+count, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    with socket.create_connection((sys.argv[2], 443), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=sys.argv[3]):
+            count += 1
+print(count / seconds)
+"""
+
+PROBER = """
+import os, socket, struct, sys, time
+server, name = sys.argv[1], sys.argv[2]
+question = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\0\\0\\1\\0\\1"
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(0.002)
+while True:
+    ident = int.from_bytes(os.urandom(2), "big")
+    sock.sendto(struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question, (server, 53))
+    try:
+        while True:
+            answer = sock.recv(4096)
+            if answer[:2] == ident.to_bytes(2, "big") and answer[3] & 0x0F == 3:
+                print(f"forged {time.time():.6f}", flush=True)
+                sys.exit(0)
+    except TimeoutError:
+        pass
+"""
+
+
+@dataclass
+class Round:
+    dns_qps: float
+    tls_cps: float
+    bulk_bps: float
+
+
+@dataclass
+class Daemon:
+    startup_s: float
+    rss_mb: float
+    hwm_mb: float
+
+
+def compile_corpus(workdir: Path) -> Path:
+    """corpus_840k as one cache of its own, category ``adult``."""
+    with gzip.open(CORPUS, "rt") as file:
+        names = file.read().split()
+    table = EntryTable()
+    table.add_names(names, frozenset({CORPUS_CATEGORY}))
+    data, _report = build_cache(table, build_time=int(time.time()))
+    cache = workdir / "corpus.cgc"
+    install_cache(data, cache)
+    return cache
+
+
+def accepted_names(lists: tuple[Path, ...]) -> list[str]:
+    """top50k's names that copgate lets through unchanged for the teens: listed in no
+    category, no search engine, no canary.
+
+    Why only those: a forged answer makes later allowed queries from the same
+    client port vanish behind NAT (issue 10, "Forged DNS answers leave from the
+    wrong source port"); dnsperf reuses its ports, so one forged answer would
+    turn the rest of a run into timeouts, with the old edge as with this one.
+    Every one of these queries is still read and judged by copgate.
+    """
+    listset = ListSet.open(lists)
+    try:
+        return [
+            name
+            for name in TOP50K.read_text().split()
+            if name not in ENGINE_NAMES and name not in CANARIES and not listset.lookup(name).listed
+        ]
+    finally:
+        listset.close()
+
+
+def dns_qps(lab: Lab, client: Client, queries: Path, seconds: float) -> float:
+    argv = ["dnsperf", "-s", DNS_SERVER, "-d", str(queries), "-l", str(seconds)]
+    argv += ["-c", "4", "-q", "200", "-t", "2"]
+    out = lab.run(client, argv, timeout=seconds + 30, check=True).stdout
+    found = re.search(r"Queries per second:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"dnsperf said:\n{out}")
+    return float(found.group(1))
+
+
+def tls_cps(lab: Lab, client: Client, seconds: float) -> float:
+    argv = [sys.executable, "-c", TLS_CLIENT, str(seconds), str(WEB.v4), WEB.name]
+    return float(lab.run(client, argv, timeout=seconds + 30, check=True).stdout)
+
+
+def bulk_bps(lab: Lab, client: Client) -> float:
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{speed_download}"]
+    argv.append(f"http://{WEB.v4}/big")
+    return float(lab.run(client, argv, timeout=120, check=True).stdout)
+
+
+def measure(lab: Lab, client: Client, queries: Path, seconds: float) -> Round:
+    return Round(
+        dns_qps(lab, client, queries, seconds),
+        tls_cps(lab, client, seconds),
+        bulk_bps(lab, client),
+    )
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
+def start_timed(lab: Lab, client: Client, config: Path, number: int) -> tuple[LabProcess, float]:
+    """copgate started, and the seconds from its spawn to the prober's first forged answer."""
+    argv = [sys.executable, "-c", PROBER, DNS_SERVER, PROBE_NAME]
+    prober = lab.spawn(client.netns, argv, name=f"prober-{number}")
+    time.sleep(0.2)  # the prober is asking before copgate starts
+    spawned = time.time()
+    daemon = start_copgate(lab, config, verbose=False)
+    deadline = time.monotonic() + START_DEADLINE
+    while "forged" not in prober.log_text():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the prober saw no forged answer")
+        time.sleep(0.05)
+    forged = float(prober.log_text().split("forged")[1].split()[0])
+    lab.stop(prober)
+    return daemon, forged - spawned
+
+
+def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Daemon]]:
+    without: list[Round] = []
+    with_copgate: list[Round] = []
+    daemons: list[Daemon] = []
+    workdir = Path(tempfile.mkdtemp(prefix="copgate-bench-gateway-"))
+    with Lab(workdir) as lab:
+        client = lab.clients["teen"]
+        print("compiling corpus_840k and the lab's lists ...", flush=True)
+        lists = (*compile_lab_lists(workdir), compile_corpus(workdir))
+        config = write_config(workdir, lists)
+        queries = workdir / "queries.txt"
+        names = accepted_names(lists)
+        print(f"{len(names)} of top50k's names are answered by dnsmasq alone", flush=True)
+        queries.write_text("".join(f"{name} A\n" for name in names))
+        big = workdir / BIG_FILE
+        with big.open("wb") as file:
+            file.truncate(BULK_SIZE)
+        bulk_bps(lab, client)  # warm-up: the first transfer of a run is slower either way
+        for number in range(1, rounds + 1):
+            without.append(measure(lab, client, queries, seconds))
+            daemon, startup = start_timed(lab, client, config, number)
+            try:
+                with_copgate.append(measure(lab, client, queries, seconds))
+                rss, hwm = memory_mb(daemon.pid)
+            finally:
+                status = lab.stop(daemon)
+            if status != 0:
+                raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
+            daemons.append(Daemon(startup, rss, hwm))
+            print(f"round {number}: without {without[-1]}, with {with_copgate[-1]},"
+                  f" {daemons[-1]}", flush=True)  # fmt: skip
+    return without, with_copgate, daemons
+
+
+def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon]) -> None:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(f"\n{'':<22}{'without':>12}{'with':>12}{'ratio':>8}{'target':>9}")
+    for key, label, unit, scale in (
+        ("dns_qps", "DNS queries/s", "", 1.0),
+        ("tls_cps", "TLS connections/s", "", 1.0),
+        ("bulk_bps", "bulk MB/s", "", 1e-6),
+    ):
+        off = median([getattr(r, key) for r in without]) * scale
+        on = median([getattr(r, key) for r in with_copgate]) * scale
+        target = TARGETS[key.split("_")[0]]
+        print(f"{label + unit:<22}{off:>12.0f}{on:>12.0f}{on / off:>8.2f}{'>= ' + str(target):>9}")
+    startup = median([d.startup_s for d in daemons])
+    rss = median([d.rss_mb for d in daemons])
+    hwm = max(d.hwm_mb for d in daemons)
+    print(f"{'start-up s':<22}{'':>12}{startup:>12.2f}{'':>8}{'<= 1.5':>9}")
+    print(f"{'RSS MB (peak)':<22}{'':>12}{f'{rss:.1f} ({hwm:.1f})':>12}{'':>8}{'<= 40':>9}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of without/with (3)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per DNS/TLS run (5)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench_gateway needs root: it builds the network-namespace lab")
+    for needed in (CORPUS, TOP50K):
+        if not needed.exists():
+            sys.exit(f"{needed} is absent: the shared data sits beside the project")
+    report(*run(args.rounds, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
