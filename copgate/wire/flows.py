@@ -1,34 +1,58 @@
-"""Per-flow state: from packets to the questions clients ask, within bounds.
+"""Per-flow state: from packets to the questions clients ask, within bounds an evader cannot use.
 
 A ``FlowTracker`` is fed one ``Packet`` at a time with the current time and
-says what the packet showed: questions, "pending" (part of a ClientHello or
-request that is not complete yet), "unreadable" (the flow carries something
-copgate cannot read), "malformed" (a wire error) or "ignored" (nothing to
-judge: a server's side, a pure ACK, a flow already decided). The daemon and
-the offline inspector use the same tracker; the daemon feeds it only the
-client-to-server packets the firewall queues.
+says what the packet showed (``Seen``): questions; "pending" (part of a
+ClientHello or request, not complete yet); "evasion" (what only an evader
+does, or a flow that ended undecided); "unreadable" (an unknown protocol on
+a port copgate reads); "malformed" (a wire error the server would read too);
+or "ignored" (nothing to judge). The daemon and the offline inspector use the
+same tracker; the daemon feeds it the client-to-server packets the firewall
+queues.
 
 What is read where:
 - DNS over UDP, port 53 either side: every message, stateless.
-- DNS over TCP, port 53: the client's stream, message after message.
-- Other TCP: TLS (a ClientHello, once) or HTTP/1.x (every request's Host),
-  told apart by the stream's first bytes, not by port.
+- DNS over TCP (port 53) and HTTP/1.x: every message, for the connection's
+  whole life (``copgate.wire.layers``).
+- Other TCP: TLS (a ClientHello, once) or HTTP, told apart by the stream's
+  first bytes, not by port.
 - Other UDP: QUIC Initial packets of supported versions, by content.
 
-Bounds (all in ``Limits``): the number of flows, the bytes held per flow and
-in all, and a flow's age. When a bound is hit the oldest flows are evicted
-and counted; a flow over its byte bound is unreadable. Time is an argument;
-this module never reads the clock.
+What is trusted. A name decides a flow only when it was read from bytes the
+server will read, as far as a gateway can tell:
+- a segment with a bad TCP or UDP checksum is dropped by the server, so it
+  decides nothing (IGNORED, "bad checksum");
+- a segment whose TTL or hop limit differs from the SYN's may die before the
+  server: what it carries is kept apart (``copgate.wire.tcp``), and a name
+  read with its help is reported with ``Question.trusted`` False (it may
+  block, never allow);
+- bytes that disagree with bytes already held at the same offsets are
+  evasion, whatever their TTL;
+- data starting past the flow bound is beyond any receive window: IGNORED;
+- SYN data (TCP Fast Open, RFC 7413) is stream offset 0.
+
+Endings, which the tracker remembers so that every later packet of the flow
+gets the same observation (bounded like the decided flows): EVASION (a bound
+hit, bytes that disagree, an HTTP request that cannot be framed, eviction or
+expiry while bytes are held undecided), UNREADABLE and MALFORMED.
+
+Bounds (``Limits``): flows in all and per client, bytes per flow and in all,
+QUIC key derivations per client, and an idle time. A flow's deadline moves
+when its stream makes progress, so an honest slow client is never expired.
+Under pressure the client holding the most flows (or bytes) loses its
+oldest, never another client's. ``next_deadline`` tells the edge when to call
+``expire``. Time is an argument; this module never reads the clock.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from copgate.errors import WireError
-from copgate.wire.dns import read_dns_message, read_dns_tcp
-from copgate.wire.http import looks_like_http, read_http_request
+from copgate.wire.checksum import segment_ok
+from copgate.wire.dns import read_dns_message
+from copgate.wire.http import HttpFramingError, HttpRequest
+from copgate.wire.layers import Item, Layer, Unreadable, choose_layer
 from copgate.wire.names import Name
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN, Packet
 from copgate.wire.question import ClientHello, DnsQuery, Kind, Question
@@ -37,13 +61,11 @@ from copgate.wire.quic import (
     looks_like_quic_long_header,
     read_initial_datagram,
 )
-from copgate.wire.stream import StreamBuffer, StreamOverflow
-from copgate.wire.tls import looks_like_tls, read_client_hello_message, read_client_hello_records
+from copgate.wire.stream import Added, StreamBuffer, StreamConflict, StreamOverflow
+from copgate.wire.tcp import SEQ_MODULO, TcpStream
+from copgate.wire.tls import MAX_CLIENT_HELLO, read_client_hello_message
 
 DNS_PORT = 53
-SEQ_MODULO = 1 << 32
-TLS_HANDSHAKE_TYPE_AT = 5  # record header (5 bytes), then the handshake type
-TLS_SERVER_HELLO = 2  # RFC 8446 §4
 
 
 class Seen(enum.StrEnum):
@@ -51,6 +73,7 @@ class Seen(enum.StrEnum):
 
     QUESTION = "question"
     PENDING = "pending"
+    EVASION = "evasion"
     UNREADABLE = "unreadable"
     MALFORMED = "malformed"
     IGNORED = "ignored"
@@ -62,65 +85,131 @@ class Observation(NamedTuple):
     seen: Seen
     questions: tuple[Question, ...] = ()
     reason: str = ""
-    """Why a flow is unreadable, malformed or ignored."""
+    """Why a flow is evasive, unreadable, malformed or ignored, for a log reader."""
 
 
 class Limits(NamedTuple):
     """Bounds on the state kept for flows not yet decided."""
 
     max_flows: int = 4096
-    max_flow_bytes: int = 32768
-    """Per flow: Chromium's post-quantum hello is ~2 KB, the largest real one seen 11 KB."""
+    max_flow_bytes: int = MAX_CLIENT_HELLO
+    """Per flow, and the TLS bound too: Go refuses a hello over 64 KiB; Chromium's
+    post-quantum hello is ~2 KB, the largest real one seen 11 KB."""
     max_total_bytes: int = 4 << 20
     """In all flows: what a 128 MB router can spare."""
     max_age: float = 10.0
-    """Seconds a flow may stay undecided (a slow client's hello takes well under 1 s)."""
+    """Seconds a flow may go without progress (a slow client's hello takes well under 1 s)."""
     max_done: int = 16384
-    """Decided flows remembered so that their later packets are ignored."""
+    """Decided, ended and resumable flows remembered (each table)."""
+    max_client_flows: int = 512
+    """Undecided flows per client: a browser opens tens at once, a SYN flood thousands."""
+    quic_keys_per_second: float = 50.0
+    """QUIC Initial key derivations per client and second, on average."""
+    quic_keys_burst: float = 100.0
+    """... and at once: a browser's page load opens tens of QUIC connections."""
 
 
 class Stats:
     """Counters of what the tracker did; read by status and tests."""
 
-    __slots__ = ("evicted_age", "evicted_bytes", "evicted_flows", "overflows")
+    __slots__ = (
+        "bad_checksums",
+        "conflicts",
+        "evicted_age",
+        "evicted_bytes",
+        "evicted_flows",
+        "overflows",
+        "quic_throttled",
+        "untrusted",
+    )
 
     def __init__(self) -> None:
         self.evicted_age = 0
         self.evicted_flows = 0
         self.evicted_bytes = 0
         self.overflows = 0
+        self.conflicts = 0
+        self.bad_checksums = 0
+        self.untrusted = 0
+        self.quic_throttled = 0
 
 
 FlowKey = tuple[bytes, int, bytes, int, int]
 """Source address, source port, destination address, destination port, protocol."""
 
+_V = TypeVar("_V")
+
+EXPIRED = "expired undecided"
+EVICTED = "evicted undecided"
+
 
 class _Flow:
     """One direction of a flow whose question is not decided yet."""
 
-    __slots__ = ("anchor", "created", "key_dcid", "kind", "stream", "synced")
+    __slots__ = (
+        "client",
+        "crypto",
+        "held",
+        "key_dcid",
+        "layer",
+        "previous",
+        "suspect_read",
+        "tcp",
+        "touched",
+    )
 
-    def __init__(self, created: float, limit: int, anchor: int, synced: bool) -> None:
-        self.created = created
-        self.kind: Kind | None = None
-        self.stream = StreamBuffer(limit)
-        self.anchor = anchor
-        """TCP sequence number of stream offset 0 (QUIC: unused)."""
-        self.synced = synced
-        """True once the SYN fixed the stream start (TCP)."""
+    def __init__(self, client: bytes, now: float) -> None:
+        self.client = client
+        self.touched = now
+        """When the stream last made progress: the idle deadline counts from here."""
+        self.held = 0
+        """Bytes held, as last accounted in the tracker's totals."""
+        self.tcp: TcpStream | None = None
+        self.layer: Layer | None = None
+        self.suspect_read = 0
+        """Length of the merged view when it was last read for untrusted names."""
+        self.previous: Observation | None = None
+        """How the connection this 4-tuple carried before ended (a fake SYN must not wipe it)."""
+        self.crypto: StreamBuffer | None = None
+        """QUIC: the CRYPTO stream of the Initials."""
         self.key_dcid: bytes | None = None
         """QUIC: the DCID whose keys opened the flow's last Initial (RFC 9001 §5.2:
         the client keeps them after the server picks its own connection ID)."""
+
+    @property
+    def size(self) -> int:
+        if self.tcp is not None:
+            return self.tcp.size
+        return self.crypto.size if self.crypto is not None else 0
+
+
+class _Resume(NamedTuple):
+    """Where a forgotten idle connection's stream goes on, so it is read from the right place."""
+
+    seq: int
+    ttl: int
+    layer: Layer | None
 
 
 class FlowTracker:
     """Turns packets into questions, holding bounded per-flow state."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, verify_checksums: bool = True) -> None:
         self.limits = limits or Limits()
+        self.verify_checksums = verify_checksums
+        """Off only for captures, whose offloaded checksums are often wrong."""
         self.stats = Stats()
         self._flows: dict[FlowKey, _Flow] = {}
+        """Undecided flows, ordered by last progress (the front expires first)."""
+        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
+        """Each client's undecided flows, oldest first."""
+        self._client_bytes: dict[bytes, int] = {}
         self._done: dict[FlowKey, None] = {}
+        self._ended: dict[FlowKey, Observation] = {}
+        self._resume: dict[FlowKey, _Resume] = {}
+        self._buckets: dict[bytes, tuple[float, float]] = {}
+        """QUIC key derivation tokens per client, and when they were counted."""
+        self._gone: list[tuple[FlowKey, str]] = []
         self._held = 0
         self._now = 0.0
         self._quic_keys = InitialKeyCache()
@@ -132,6 +221,28 @@ class FlowTracker:
     def held_bytes(self) -> int:
         """Bytes held in all undecided flows."""
         return self._held
+
+    def next_deadline(self) -> float | None:
+        """When ``expire`` next has work, or None with no undecided flow."""
+        for flow in self._flows.values():
+            return flow.touched + self.limits.max_age
+        return None
+
+    def expire(self, now: float) -> list[tuple[FlowKey, str]]:
+        """End flows idle past the age bound; the flows that ended undecided, and why.
+
+        Also hands over flows evicted since the last call. Each such flow's
+        next packet gets ``Seen.EVASION`` with the same reason.
+        """
+        deadline = now - self.limits.max_age
+        while self._flows:
+            key, flow = next(iter(self._flows.items()))
+            if flow.touched > deadline:
+                break
+            self._evict(key, EXPIRED)
+            self.stats.evicted_age += 1
+        gone, self._gone = self._gone, []
+        return gone
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
@@ -148,17 +259,6 @@ class FlowTracker:
             return self._tcp(packet, now)
         return Observation(Seen.IGNORED, reason=f"IP protocol {packet.proto}")
 
-    def expire(self, now: float) -> None:
-        """Forget flows older than the age bound."""
-        deadline = now - self.limits.max_age
-        while self._flows:
-            key = next(iter(self._flows))
-            flow = self._flows[key]
-            if flow.created > deadline:
-                return
-            self._drop(key)
-            self.stats.evicted_age += 1
-
     # -- DNS ---------------------------------------------------------------
 
     def _dns_udp(self, packet: Packet) -> Observation:
@@ -166,155 +266,164 @@ class FlowTracker:
             query = read_dns_message(packet.payload)
         except WireError as exc:
             return Observation(Seen.MALFORMED, reason=f"DNS: {exc}")
-        return Observation(Seen.QUESTION, (self._dns_question(packet, query),))
-
-    @staticmethod
-    def _dns_question(packet: Packet, query: DnsQuery) -> Question:
-        here = (packet.src, packet.sport)
-        there = (packet.dst, packet.dport)
-        client, server = (there, here) if query.response else (here, there)
-        return Question(Kind.DNS, query.name, client, server, dns=query, transport=packet.proto)
+        return Observation(Seen.QUESTION, (_dns_question(packet, query),))
 
     # -- TCP ---------------------------------------------------------------
 
     def _tcp(self, packet: Packet, now: float) -> Observation:
         key = (packet.src, packet.sport, packet.dst, packet.dport, PROTO_TCP)
-        if packet.flags & TCP_SYN:
-            self._done.pop(key, None)  # a new connection on a reused port
+        flags = packet.flags
+        if flags & TCP_SYN:
+            return self._syn(key, packet, now)
+        ended = self._ended.get(key)
+        if ended is not None:
+            return ended
         if key in self._done:
-            if packet.flags & (TCP_FIN | TCP_RST):
+            if flags & (TCP_FIN | TCP_RST):
                 self._done.pop(key, None)
             return Observation(Seen.IGNORED, reason="flow already decided")
         flow = self._flows.get(key)
-        if packet.flags & TCP_SYN:
-            if flow is not None:
-                self._drop(key)
-            flow = self._new_flow(key, now, (packet.seq + 1) % SEQ_MODULO, synced=True)
-            if not packet.payload:
-                return Observation(Seen.PENDING)
-        if packet.flags & (TCP_FIN | TCP_RST) and not packet.payload:
-            if flow is not None:
-                self._drop(key)
-            return Observation(Seen.IGNORED, reason="connection closing")
         if not packet.payload:
-            return Observation(Seen.IGNORED, reason="no payload")
+            if flags & (TCP_FIN | TCP_RST) and flow is not None and not flow.size:
+                self._drop(key)
+            reason = "connection closing" if flags & (TCP_FIN | TCP_RST) else "no payload"
+            return Observation(Seen.IGNORED, reason=reason)
+        if self.verify_checksums and not segment_ok(packet):
+            self.stats.bad_checksums += 1
+            return Observation(Seen.IGNORED, reason="bad checksum")
         if flow is None:
-            flow = self._new_flow(key, now, packet.seq, synced=False)
-        return self._tcp_data(key, flow, packet)
+            flow = self._open_tcp(key, packet, now)
+        return self._tcp_data(key, flow, packet, packet.seq)
 
-    def _tcp_data(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
-        offset = (packet.seq - flow.anchor) % SEQ_MODULO
-        if offset >= SEQ_MODULO // 2:  # before the anchor
-            if flow.synced or flow.kind is not None:
-                return Observation(Seen.IGNORED, reason="data before the stream start")
-            self._reanchor(flow, packet.seq, SEQ_MODULO - offset)
-            offset = 0
-        before = flow.stream.size
+    def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
+        if self.verify_checksums and not segment_ok(packet):
+            self.stats.bad_checksums += 1
+            return Observation(Seen.IGNORED, reason="bad checksum")
+        start = (packet.seq + 1) % SEQ_MODULO
+        flow = self._flows.get(key)
+        tcp = flow.tcp if flow is not None else None
+        if flow is not None and tcp is not None and tcp.synced and tcp.anchor == start:
+            # A retransmitted SYN: the flow goes on. The highest TTL stands, so
+            # a copy sent to die on the way cannot lower the trusted one.
+            tcp.ttl = max(tcp.ttl, packet.ttl)
+        else:
+            previous = self._ended.pop(key, None)
+            self._done.pop(key, None)  # a new connection on a reused port
+            self._resume.pop(key, None)
+            if flow is not None:
+                self._drop(key)
+            flow = self._new_flow(key, packet.src, now)
+            flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
+            flow.previous = previous
+        if not packet.payload:
+            return Observation(Seen.PENDING)
+        return self._tcp_data(key, flow, packet, start)  # TFO: SYN data is offset 0
+
+    def _open_tcp(self, key: FlowKey, packet: Packet, now: float) -> _Flow:
+        resume = self._resume.pop(key, None)
+        flow = self._new_flow(key, packet.src, now)
+        if resume is not None:
+            flow.tcp = TcpStream(self.limits.max_flow_bytes, resume.seq, True, resume.ttl)
+            flow.layer = resume.layer
+        else:
+            flow.tcp = TcpStream(self.limits.max_flow_bytes, packet.seq, False, packet.ttl)
+        return flow
+
+    def _tcp_data(self, key: FlowKey, flow: _Flow, packet: Packet, seq: int) -> Observation:
+        tcp = flow.tcp
+        if tcp is None or key not in self._flows:
+            return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
+        trusted = packet.ttl == tcp.ttl
+        at = tcp.offset(seq)
+        if at < 0 and tcp.trusted.origin == 0:
+            if tcp.synced or flow.layer is not None:
+                return flow.previous or Observation(
+                    Seen.IGNORED, reason="data before the stream start"
+                )
+            tcp.reanchor(seq)
         try:
-            flow.stream.add(offset, packet.payload)
-        except StreamOverflow:
+            added = tcp.add(seq, packet.payload, trusted)
+        except StreamConflict as exc:
+            self.stats.conflicts += 1
+            return self._end(key, Seen.EVASION, f"overlapping bytes disagree: {exc}")
+        except StreamOverflow as exc:
             self.stats.overflows += 1
-            self._finish(key)
-            return Observation(
-                Seen.UNREADABLE, reason=f"nothing readable in {self.limits.max_flow_bytes} bytes"
+            return self._end(key, Seen.EVASION, f"flow bound hit: {exc}")
+        if added is Added.BEYOND:
+            return flow.previous or Observation(
+                Seen.IGNORED, reason=f"data past the {self.limits.max_flow_bytes}-byte flow bound"
             )
-        self._held += flow.stream.size - before
+        if not trusted:
+            self.stats.untrusted += 1
+        elif added is Added.NEW or not flow.held:
+            self._touch(key, flow)
+        self._account(flow)
         observation = self._read_stream(key, flow, packet)
         if key in self._flows:
-            self._enforce_total(key)
+            self._account(flow)
+            self._enforce_total()
+            if key not in self._flows:
+                return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
         return observation
 
     def _read_stream(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
-        if flow.kind is None:
-            kind_or_reason = self._classify(flow.stream.prefix, packet, flow.synced)
-            if isinstance(kind_or_reason, Observation):
-                if kind_or_reason.seen is not Seen.PENDING:
+        tcp = flow.tcp
+        assert tcp is not None  # only TCP flows come here
+        dns_port = DNS_PORT in (packet.dport, packet.sport)
+        if flow.layer is None:
+            chosen = choose_layer(tcp.trusted.view, dns_port)
+            if isinstance(chosen, Unreadable):
+                if chosen.server:
                     self._finish(key)
-                return kind_or_reason
-            flow.kind = kind_or_reason
-        try:
-            if flow.kind is Kind.TLS:
-                return self._tls(key, flow, packet)
-            if flow.kind is Kind.HTTP:
-                return self._http(key, flow, packet)
-            return self._dns_tcp(key, flow, packet)
-        except WireError as exc:
-            self._finish(key)
-            return Observation(Seen.MALFORMED, reason=f"{flow.kind.value.upper()}: {exc}")
-
-    def _classify(self, prefix: bytes, packet: Packet, synced: bool) -> Kind | Observation:
-        if DNS_PORT in (packet.dport, packet.sport):
-            return Kind.DNS
-        if not prefix:
-            return Observation(Seen.PENDING)
-        if looks_like_tls(prefix[:3]):
-            if len(prefix) <= TLS_HANDSHAKE_TYPE_AT:
+                    return Observation(Seen.IGNORED, reason=chosen.reason)
+                if tcp.synced:
+                    return self._end(key, Seen.UNREADABLE, chosen.reason)
+                # Without the SYN this may be a later segment that came first.
                 return Observation(Seen.PENDING)
-            if prefix[TLS_HANDSHAKE_TYPE_AT] == TLS_SERVER_HELLO:
-                return Observation(Seen.IGNORED, reason="a server's TLS stream")
-            return Kind.TLS
-        if looks_like_http(prefix[:9]):
-            return Kind.HTTP if len(prefix) >= 9 else Observation(Seen.PENDING)
-        if prefix.startswith(b"HTTP/"):
-            return Observation(Seen.IGNORED, reason="a server's HTTP stream")
-        if not synced:
-            # Without the SYN this may be a later segment that came first.
-            return Observation(Seen.PENDING)
-        return Observation(Seen.UNREADABLE, reason="neither TLS nor HTTP")
-
-    def _tls(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
-        hello = read_client_hello_records(flow.stream.prefix)
-        if hello is None:
-            return Observation(Seen.PENDING)
-        self._finish(key)
-        return Observation(Seen.QUESTION, (_asked(Kind.TLS, packet, hello.sni, hello=hello),))
-
-    def _http(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
-        questions: list[Question] = []
-        while True:
-            request = read_http_request(flow.stream.prefix)
-            if request is None:
-                break
-            questions.append(_asked(Kind.HTTP, packet, request.host))
-            if request.body_length is None:
-                self._finish(key)
-                return Observation(
-                    Seen.QUESTION, tuple(questions), reason="chunked body: later requests unread"
-                )
-            self._consume(key, flow, request.header_end + request.body_length)
-            if not len(flow.stream):
-                break
-        if questions:
-            return Observation(Seen.QUESTION, tuple(questions))
-        return Observation(Seen.PENDING)
-
-    def _dns_tcp(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
-        queries, used = read_dns_tcp(flow.stream.prefix)
-        if used:
-            self._consume(key, flow, used)
-        if not queries:
-            return Observation(Seen.PENDING)
-        return Observation(Seen.QUESTION, tuple(self._dns_question(packet, q) for q in queries))
-
-    def _reanchor(self, flow: _Flow, seq: int, delta: int) -> None:
-        """The stream starts ``delta`` bytes earlier than thought (no SYN seen)."""
-        before = flow.stream.size
+            if chosen is None:
+                return self._suspect(flow, packet, dns_port)
+            flow.layer = chosen
+        layer = flow.layer
         try:
-            flow.stream = flow.stream.shifted(delta)
-        except StreamOverflow:
-            # The earlier pieces now lie past the byte bound: they were not
-            # the start of a ClientHello this one belongs to.
-            flow.stream = StreamBuffer(self.limits.max_flow_bytes)
-        flow.anchor = seq
-        self._held += flow.stream.size - before
+            items, used = layer.read(tcp.trusted.view)
+        except HttpFramingError as exc:
+            return self._end(key, Seen.EVASION, f"HTTP request cannot be framed: {exc}")
+        except WireError as exc:
+            return self._end(key, Seen.MALFORMED, f"{layer.kind.value.upper()}: {exc}")
+        if used:
+            tcp.discard(used)
+            flow.suspect_read = 0
+        if not items:
+            return self._suspect(flow, packet, dns_port)
+        questions = tuple(q for item in items for q in _questions(layer.kind, packet, item))
+        if layer.done:
+            self._finish(key)
+        return Observation(Seen.QUESTION, questions)
 
-    def _consume(self, key: FlowKey, flow: _Flow, count: int) -> None:
-        """Move past a message that was read; a long-lived flow then counts as new."""
-        before = flow.stream.size
-        flow.stream.discard(count)
-        self._held -= before - flow.stream.size
-        flow.created = self._now
-        self._flows[key] = self._flows.pop(key)  # keep the dict ordered by age
+    def _suspect(self, flow: _Flow, packet: Packet, dns_port: bool) -> Observation:
+        """Names read with the help of untrusted segments: they may block, never allow."""
+        tcp = flow.tcp
+        if tcp is None or tcp.merged is None or not tcp.suspect:
+            return Observation(Seen.PENDING)
+        merged = tcp.merged.view
+        if len(merged) <= flow.suspect_read:
+            return Observation(Seen.PENDING)
+        flow.suspect_read = len(merged)
+        layer = flow.layer.fork() if flow.layer is not None else choose_layer(merged, dns_port)
+        if layer is None or isinstance(layer, Unreadable):
+            return Observation(Seen.PENDING)
+        try:
+            items, _used = layer.read(merged)
+        except WireError:
+            return Observation(Seen.PENDING)  # untrusted bytes decide nothing
+        questions = tuple(
+            q._replace(trusted=False)
+            for item in items
+            for q in _questions(layer.kind, packet, item)
+        )
+        if not questions:
+            return Observation(Seen.PENDING)
+        return Observation(Seen.QUESTION, questions, reason="read from untrusted segments")
 
     # -- QUIC --------------------------------------------------------------
 
@@ -322,80 +431,199 @@ class FlowTracker:
         key = (packet.src, packet.sport, packet.dst, packet.dport, PROTO_UDP)
         if key in self._done:
             return Observation(Seen.IGNORED, reason="flow already decided")
+        ended = self._ended.get(key)
+        if ended is not None:
+            return ended
         reverse = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_UDP)
         if reverse in self._flows or reverse in self._done:
             return Observation(Seen.IGNORED, reason="a server's QUIC packets")
         flow = self._flows.get(key)
+        if not looks_like_quic_long_header(packet.payload):
+            if flow is not None:
+                return Observation(Seen.PENDING)
+            return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
+        if self.verify_checksums and not segment_ok(packet):
+            self.stats.bad_checksums += 1
+            return Observation(Seen.IGNORED, reason="bad checksum")
+        if flow is None and not self._may_derive(packet.src, now):
+            self.stats.quic_throttled += 1
+            return Observation(Seen.EVASION, reason="QUIC Initials over the client's key rate")
+        misses = self._quic_keys.misses
         try:
             initials = read_initial_datagram(
                 packet.payload, self._quic_keys, key_dcid=flow.key_dcid if flow else None
             )
         except WireError as exc:
+            if flow is not None:
+                return self._end(key, Seen.MALFORMED, f"QUIC: {exc}")
             return Observation(Seen.MALFORMED, reason=f"QUIC: {exc}")
+        finally:
+            self._spend(packet.src, self._quic_keys.misses - misses)
         if initials is None:
-            if flow is not None or looks_like_quic_long_header(packet.payload):
-                # 0-RTT may come before the Initial that carries the hello.
-                return Observation(Seen.PENDING)
-            return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
+            # 0-RTT may come before the Initial that carries the hello.
+            return Observation(Seen.PENDING)
         if flow is None:
-            flow = self._new_flow(key, now, 0, synced=True)
-            flow.kind = Kind.QUIC
+            flow = self._new_flow(key, packet.src, now)
+            flow.crypto = StreamBuffer(self.limits.max_flow_bytes)
+        crypto = flow.crypto
+        if crypto is None or key not in self._flows:
+            return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
         flow.key_dcid = initials[-1].dcid
-        before = flow.stream.size
         try:
             # In offset order: Chromium shuffles its CRYPTO frames on purpose,
             # and in-order pieces join the prefix without being held.
-            frames = sorted(frame for initial in initials for frame in initial.crypto)
-            for offset, data in frames:
-                flow.stream.add(offset, data)
-        except StreamOverflow:
+            for offset, data in sorted(f for initial in initials for f in initial.crypto):
+                if crypto.add(offset, data) is Added.NEW:
+                    self._touch(key, flow)
+        except StreamConflict as exc:
+            self.stats.conflicts += 1
+            return self._end(key, Seen.EVASION, f"QUIC CRYPTO bytes disagree: {exc}")
+        except StreamOverflow as exc:
             self.stats.overflows += 1
-            self._finish(key)
-            return Observation(Seen.UNREADABLE, reason="QUIC ClientHello over the byte bound")
-        self._held += flow.stream.size - before
+            return self._end(key, Seen.EVASION, f"QUIC flow bound hit: {exc}")
+        self._account(flow)
         try:
-            hello = read_client_hello_message(flow.stream.prefix)
+            hello = read_client_hello_message(crypto.prefix)
         except WireError as exc:
-            self._finish(key)
-            return Observation(Seen.MALFORMED, reason=f"QUIC: {exc}")
+            return self._end(key, Seen.MALFORMED, f"QUIC: {exc}")
         if hello is None:
-            self._enforce_total(key)
+            self._enforce_total()
+            if key not in self._flows:
+                return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
             return Observation(Seen.PENDING)
         self._finish(key)
         version = initials[0].version
         question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
         return Observation(Seen.QUESTION, (question,))
 
+    def _may_derive(self, client: bytes, now: float) -> bool:
+        tokens, _when = self._refill(client, now)
+        return tokens >= 1.0
+
+    def _spend(self, client: bytes, count: int) -> None:
+        if count:
+            tokens, when = self._refill(client, self._now)
+            self._buckets[client] = (tokens - count, when)
+
+    def _refill(self, client: bytes, now: float) -> tuple[float, float]:
+        limits = self.limits
+        tokens, when = self._buckets.get(client, (limits.quic_keys_burst, now))
+        tokens = min(limits.quic_keys_burst, tokens + (now - when) * limits.quic_keys_per_second)
+        if client not in self._buckets and len(self._buckets) >= limits.max_done:
+            self._buckets.clear()  # a full bucket is what a forgotten client gets anyway
+        self._buckets[client] = (tokens, now)
+        return tokens, now
+
     # -- state -------------------------------------------------------------
 
-    def _new_flow(self, key: FlowKey, now: float, anchor: int, synced: bool) -> _Flow:
-        while len(self._flows) >= self.limits.max_flows:
-            self._drop(next(iter(self._flows)))
+    def _new_flow(self, key: FlowKey, client: bytes, now: float) -> _Flow:
+        """A new undecided flow, after making room for it within the client's share."""
+        mine = self._by_client.get(client)
+        if mine is not None and len(mine) >= self.limits.max_client_flows:
+            self._evict(next(iter(mine)), EVICTED)
             self.stats.evicted_flows += 1
-        flow = _Flow(now, self.limits.max_flow_bytes, anchor, synced)
+        while len(self._flows) >= self.limits.max_flows:
+            biggest = max(self._by_client.values(), key=len)
+            self._evict(next(iter(biggest)), EVICTED)
+            self.stats.evicted_flows += 1
+        flow = _Flow(client, now)
         self._flows[key] = flow
+        self._by_client.setdefault(client, {})[key] = None
         return flow
 
-    def _enforce_total(self, keep: FlowKey) -> None:
-        while self._held > self.limits.max_total_bytes and len(self._flows) > 1:
-            oldest = next(iter(self._flows))
-            if oldest == keep:
-                self._flows[keep] = self._flows.pop(keep)  # move to the end
+    def _touch(self, key: FlowKey, flow: _Flow) -> None:
+        """The flow made progress: its idle deadline starts again."""
+        flow.touched = self._now
+        self._flows[key] = self._flows.pop(key)  # keep the dict ordered by progress
+
+    def _account(self, flow: _Flow) -> None:
+        size = flow.size
+        delta = size - flow.held
+        if delta:
+            flow.held = size
+            self._held += delta
+            self._client_bytes[flow.client] = self._client_bytes.get(flow.client, 0) + delta
+
+    def _enforce_total(self) -> None:
+        """Over the total bound, the client holding the most bytes loses its oldest flow."""
+        while self._held > self.limits.max_total_bytes and self._flows:
+            client = max(self._client_bytes, key=self._client_bytes.__getitem__)
+            holding = (k for k in self._by_client.get(client, {}) if self._flows[k].held)
+            key = next(holding, None)
+            if key is None:
+                self._client_bytes.pop(client, None)
                 continue
-            self._drop(oldest)
+            self._evict(key, EVICTED)
             self.stats.evicted_bytes += 1
+
+    def _evict(self, key: FlowKey, why: str) -> None:
+        """Forget a flow under a bound; one that held bytes undecided ends as evasion."""
+        flow = self._flows.get(key)
+        if flow is None:
+            return
+        tcp = flow.tcp
+        if flow.size and (tcp is None or tcp.synced or flow.layer is not None):
+            self._end(key, Seen.EVASION, why)
+            self._gone.append((key, why))
+            return
+        self._drop(key)
+        if tcp is not None and tcp.synced:
+            _bounded_put(self._resume, key, _Resume(tcp.next_seq, tcp.ttl, flow.layer), self)
 
     def _drop(self, key: FlowKey) -> None:
         flow = self._flows.pop(key, None)
-        if flow is not None:
-            self._held -= flow.stream.size
+        if flow is None:
+            return
+        self._held -= flow.held
+        client = flow.client
+        left = self._client_bytes.get(client, 0) - flow.held
+        mine = self._by_client.get(client)
+        if mine is not None:
+            mine.pop(key, None)
+            if not mine:
+                del self._by_client[client]
+        if left > 0:
+            self._client_bytes[client] = left
+        else:
+            self._client_bytes.pop(client, None)
 
     def _finish(self, key: FlowKey) -> None:
         """The flow is decided: forget its bytes, remember that it is done."""
         self._drop(key)
-        self._done[key] = None
-        if len(self._done) > self.limits.max_done:
-            del self._done[next(iter(self._done))]
+        _bounded_put(self._done, key, None, self)
+
+    def _end(self, key: FlowKey, seen: Seen, reason: str) -> Observation:
+        """The flow ended undecided: every later packet gets the same observation."""
+        self._drop(key)
+        observation = Observation(seen, reason=reason)
+        _bounded_put(self._ended, key, observation, self)
+        return observation
+
+
+def _bounded_put(table: dict[FlowKey, _V], key: FlowKey, value: _V, tracker: FlowTracker) -> None:
+    """Remember ``key`` in ``table``, forgetting the oldest entry past ``max_done``."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > tracker.limits.max_done:
+        del table[next(iter(table))]
+
+
+def _questions(kind: Kind, packet: Packet, item: Item) -> tuple[Question, ...]:
+    value = item.value
+    if isinstance(value, DnsQuery):
+        return (_dns_question(packet, value),)
+    if isinstance(value, HttpRequest):
+        if value.field_host is None:
+            return (_asked(Kind.HTTP, packet, value.host),)
+        return (_asked(Kind.HTTP, packet, value.host), _asked(Kind.HTTP, packet, value.field_host))
+    return (_asked(kind, packet, value.sni, hello=value),)
+
+
+def _dns_question(packet: Packet, query: DnsQuery) -> Question:
+    here = (packet.src, packet.sport)
+    there = (packet.dst, packet.dport)
+    client, server = (there, here) if query.response else (here, there)
+    return Question(Kind.DNS, query.name, client, server, dns=query, transport=packet.proto)
 
 
 def _asked(

@@ -1,12 +1,21 @@
-"""HTTP/1.x requests: the host a client asks for, from the start of a request.
+"""HTTP/1.x requests: the hosts a client asks for, and where each request ends.
 
-Reads the request line and header fields (RFC 9112 §3, §5) up to the Host
-field (RFC 9110 §7.2), or the authority of an absolute-form request target
-(RFC 9112 §3.2.2), which takes precedence over Host. A request whose lines
-are split over several segments is incomplete until the Host line has
-arrived. It never reads bodies; it reports where the header section ends
-and how long the body is, so a tracker can find the next request on a
-keep-alive connection.
+Reads the request line and header fields (RFC 9112 §3, §5): the Host field
+(RFC 9110 §7.2) and the authority of an absolute-form request target
+(RFC 9112 §3.2.2). Both are reported: a server or proxy may route by either,
+so both must be judged. An IP-literal host is reported as the literal (a
+``Name`` whose text is the address), so that bare-address policy applies.
+
+It also frames messages (RFC 9112 §6): how long the body is, by
+Content-Length or chunked transfer coding (§7.1), so that a reader of a
+keep-alive connection finds every later request. A request whose body
+length cannot be known, or is stated two ways, is ``HttpFramingError``: the
+server and copgate could read different next requests (request smuggling),
+so nothing after it can be trusted.
+
+Any method token is read (RFC 9110 §9.1: ``method = token``). This module
+never reads bodies' contents and never keeps state; ``copgate.wire.layers``
+keeps the position in a stream.
 """
 
 from __future__ import annotations
@@ -18,23 +27,27 @@ from copgate.errors import WireError
 from copgate.wire.names import Name, name_from_bytes
 
 MAX_HEADER_SECTION = 16384  # bytes; common server limits are 8 to 16 KiB
+MAX_REQUEST_LINE = 8192  # RFC 9112 §3: at least 8000 octets SHOULD be supported
+MAX_METHOD = 32  # no registered method is longer than 17 (RFC 9110 §16.1 registry)
 MAX_CONTENT_LENGTH_DIGITS = 18
+MAX_CHUNK_LINE = 4096  # a chunk size and its extensions (RFC 9112 §7.1.1)
+MAX_CHUNK_SIZE_DIGITS = 15  # hex digits; more would pass any sane body
 
-_METHODS = (
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
-    b"PROPFIND ",
-)
-_REQUEST_LINE = re.compile(rb"([A-Z]+) (\S+) HTTP/1\.[01]")
+# RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-"
+# / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1," + str(MAX_METHOD).encode() + rb"}"
+_METHOD_START = re.compile(_TOKEN + rb"(?: |\Z)")
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/1\.[01]")
 _ABSOLUTE = re.compile(rb"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)")
 _IPV4_LITERAL = re.compile(rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_IPV6_LITERAL = re.compile(rb"\[([0-9A-Fa-f:.]+)\]")
+_CHUNK_SIZE = re.compile(
+    rb"([0-9A-Fa-f]{1," + str(MAX_CHUNK_SIZE_DIGITS).encode() + rb"})[ \t]*(?:;[^\r\n]*)?"
+)
+
+
+class HttpFramingError(WireError):
+    """A request whose end cannot be known for sure: what follows it cannot be read."""
 
 
 class HttpRequest(NamedTuple):
@@ -42,17 +55,28 @@ class HttpRequest(NamedTuple):
 
     method: str
     host: Name | None
-    """From an absolute-form target or the Host field; None when neither, or
-    when the host is an IP literal (a bare address, like TLS without SNI)."""
+    """From an absolute-form target, else the Host field; None when neither."""
     header_end: int
     """Offset just past the blank line that ends the header section."""
     body_length: int | None
-    """Content-Length, 0 without a body, None for chunked (length unknown)."""
+    """Content-Length, 0 without a body, None for chunked (framed chunk by chunk)."""
+    field_host: Name | None = None
+    """The Host field when an absolute-form target named another host: judged too."""
 
 
-def looks_like_http(first: bytes) -> bool:
-    """True when a stream's first bytes could start an HTTP/1.x request."""
-    return any(method.startswith(first[: len(method)]) for method in _METHODS) if first else False
+def looks_like_http(first: bytes | bytearray) -> bool:
+    """True when a stream's first bytes could start an HTTP/1.x request line.
+
+    A method is any token (RFC 9110 §9.1), so this says only that the bytes
+    so far are a token, perhaps followed by a space; ``request_line_ok``
+    decides once the line is whole.
+    """
+    return bool(first) and _METHOD_START.match(bytes(first[: MAX_METHOD + 1])) is not None
+
+
+def request_line_ok(line: bytes) -> bool:
+    """True when ``line`` (without its CRLF) is an HTTP/1.x request line."""
+    return _REQUEST_LINE.fullmatch(line) is not None
 
 
 def read_http_request(stream: bytes) -> HttpRequest | None:
@@ -65,25 +89,60 @@ def read_http_request(stream: bytes) -> HttpRequest | None:
         if line_end >= 0:
             _request_line(stream[:line_end])  # fail early on a bad request line
         return None
-    lines = stream[:end].split(b"\r\n")
+    return read_http_head(stream[: end + 4])
+
+
+def read_http_head(head: bytes) -> HttpRequest:
+    """The request whose whole header section, blank line included, is ``head``."""
+    lines = head[:-4].split(b"\r\n")
     method, target = _request_line(lines[0])
     host: bytes | None = None
-    length: int | None = 0
+    lengths: set[int] = set()
+    codings: list[bytes] = []
     for line in lines[1:]:
         field, colon, value = line.partition(b":")
         if not colon:
             raise WireError(f"HTTP header line without a colon: {line[:40]!r}")
         key = field.strip().lower()
-        if key == b"host" and host is None:
+        if key == b"host":
+            if host is not None and value.strip() != host:
+                raise WireError("two different HTTP Host fields (RFC 9112 §3.2)")
             host = value.strip()
         elif key == b"content-length":
-            length = _content_length(value)
-        elif key == b"transfer-encoding" and b"chunked" in value.lower():
-            length = None
+            lengths.update(_content_length(v) for v in value.split(b","))
+        elif key == b"transfer-encoding":
+            codings += [c.strip().lower() for c in value.split(b",") if c.strip()]
+    length = _body_length(lengths, codings)
+    field_host = _host_name(host)
     absolute = _ABSOLUTE.match(target)
     if absolute:
-        host = absolute.group(1).rpartition(b"@")[2]
-    return HttpRequest(method, _host_name(host), end + 4, length)
+        target_host = _host_name(absolute.group(1).rpartition(b"@")[2])
+        other = field_host if field_host != target_host else None
+        return HttpRequest(method, target_host, len(head), length, other)
+    return HttpRequest(method, field_host, len(head), length)
+
+
+def _body_length(lengths: set[int], codings: list[bytes]) -> int | None:
+    """RFC 9112 §6.3: the body length, None for chunked; refuse what cannot be framed."""
+    if codings:
+        if lengths:
+            # §6.3 item 3: "ought to be handled as an error"; h11 refuses it too.
+            raise HttpFramingError("HTTP request with both Transfer-Encoding and Content-Length")
+        if codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
+            # §6.3 item 4: a request body whose end is not chunked cannot be framed.
+            raise HttpFramingError("HTTP Transfer-Encoding does not end in one chunked coding")
+        return None
+    if len(lengths) > 1:
+        raise HttpFramingError("HTTP Content-Length values disagree (RFC 9112 §6.3 item 5)")
+    return lengths.pop() if lengths else 0
+
+
+def read_chunk_size(line: bytes) -> int:
+    """The size on a chunk-size line, without its CRLF (RFC 9112 §7.1)."""
+    match = _CHUNK_SIZE.fullmatch(line)
+    if match is None:
+        raise HttpFramingError(f"not an HTTP chunk-size line: {line[:40]!r}")
+    return int(match.group(1), 16)
 
 
 def _request_line(line: bytes) -> tuple[str, bytes]:
@@ -96,18 +155,24 @@ def _request_line(line: bytes) -> tuple[str, bytes]:
 def _content_length(value: bytes) -> int:
     digits = value.strip()
     if not digits.isdigit() or len(digits) > MAX_CONTENT_LENGTH_DIGITS:
-        raise WireError(f"HTTP Content-Length is not a number: {digits[:20]!r}")
+        raise HttpFramingError(f"HTTP Content-Length is not a number: {digits[:20]!r}")
     return int(digits)
 
 
 def _host_name(host: bytes | None) -> Name | None:
+    """The host of a Host field or authority, port dropped; an IP literal as its text."""
     if host is None or not host:
         return None
-    if host.startswith(b"["):
-        return None  # an IPv6 literal (RFC 3986 §3.2.2): a bare address
+    v6 = _IPV6_LITERAL.match(host)
+    if v6 is not None:
+        rest = host[v6.end() :]
+        if rest and not (rest[:1] == b":" and rest[1:].isdigit()):
+            raise WireError(f"HTTP Host has a bad port: {host[:60]!r}")
+        # RFC 3986 §3.2.2: an IPv6 literal, which policy treats as a bare address.
+        return Name(v6.group(1).lower().decode("ascii"), True)
     name, _colon, port = host.rpartition(b":") if b":" in host else (host, b"", b"")
     if port and not port.isdigit():
         raise WireError(f"HTTP Host has a bad port: {host[:60]!r}")
     if _IPV4_LITERAL.fullmatch(name):
-        return None
+        return Name(name.decode("ascii"), True)
     return name_from_bytes(name)

@@ -7,8 +7,9 @@ RFC 2003, RFC 4213, RFC 2473) to the innermost TCP (RFC 9293) or UDP
 (RFC 768) header. It never reassembles IP fragments (the kernel's conntrack
 does that before the queue); a first fragment is read as far as it goes and
 flagged, a later fragment carries no transport header and is reported as
-such. Checksums are not verified: the kernel already did, and a capture's
-offloaded checksums are often wrong.
+such. Checksums are not verified here: ``copgate.wire.checksum`` checks the
+``segment`` kept on the packet, and only where it matters (the tracker, for
+data that could decide a flow), since most packets never need it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ class Packet(NamedTuple):
     """TCP flags (``TCP_SYN`` ...); 0 for UDP."""
     fragment: bool = False
     """Part of a fragmented datagram: payload may be cut, or absent (later fragment)."""
+    ttl: int = 0
+    """The innermost IPv4 TTL or IPv6 hop limit: how far the packet may still go."""
+    segment: bytes = b""
+    """The whole TCP or UDP segment, header included, for ``copgate.wire.checksum``
+    (empty for other protocols and later fragments)."""
 
 
 def read_ip(data: bytes) -> Packet:
@@ -91,7 +97,7 @@ def _read_ip(data: bytes, depth: int) -> Packet:
 def _read_ipv4(data: bytes, depth: int) -> Packet:
     if len(data) < 20:
         raise WireError(f"IPv4 header needs 20 bytes, have {len(data)}")
-    vihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst = _IPV4.unpack_from(data)
+    vihl, _tos, total, _ident, frag, ttl, proto, _csum, src, dst = _IPV4.unpack_from(data)
     ihl = (vihl & 0x0F) * 4
     if ihl < 20:
         raise WireError(f"IPv4 header length {ihl} is under 20 (RFC 791)")
@@ -102,14 +108,14 @@ def _read_ipv4(data: bytes, depth: int) -> Packet:
     more_fragments = bool(frag & 0x2000)
     offset = frag & 0x1FFF
     return _transport(
-        4, src, dst, proto, data[ihl:end], depth, more_fragments or offset > 0, offset
+        4, src, dst, proto, data[ihl:end], depth, more_fragments or offset > 0, offset, ttl
     )
 
 
 def _read_ipv6(data: bytes, depth: int) -> Packet:
     if len(data) < 40:
         raise WireError(f"IPv6 header needs 40 bytes, have {len(data)}")
-    _vtcfl, plen, next_header, _hops, src, dst = _IPV6.unpack_from(data)
+    _vtcfl, plen, next_header, hops, src, dst = _IPV6.unpack_from(data)
     end = 40 + plen if plen > 0 and 40 + plen <= len(data) else len(data)
     pos = 40
     fragment = False
@@ -136,7 +142,7 @@ def _read_ipv6(data: bytes, depth: int) -> Packet:
         raise WireError(f"more than {MAX_EXT_HEADERS} IPv6 extension headers")
     if pos > end:
         raise WireError(f"IPv6 extension headers pass the datagram's {end} bytes")
-    return _transport(6, src, dst, next_header, data[pos:end], depth, fragment, frag_offset)
+    return _transport(6, src, dst, next_header, data[pos:end], depth, fragment, frag_offset, hops)
 
 
 def _transport(
@@ -148,9 +154,10 @@ def _transport(
     depth: int,
     fragment: bool,
     frag_offset: int,
+    ttl: int,
 ) -> Packet:
     if frag_offset:
-        return Packet(version, src, dst, proto, 0, 0, b"", fragment=True)
+        return Packet(version, src, dst, proto, 0, 0, b"", fragment=True, ttl=ttl)
     if proto == PROTO_UDP:
         if len(body) < 8:
             raise WireError(f"UDP header needs 8 bytes, have {len(body)}")
@@ -158,7 +165,10 @@ def _transport(
         # Length 0 is legal for IPv6 jumbograms (RFC 2675); otherwise trust it
         # unless the datagram is a fragment or the field overstates.
         end = length if 8 <= length <= len(body) and not fragment else len(body)
-        return Packet(version, src, dst, proto, sport, dport, body[8:end], fragment=fragment)
+        segment = b"" if fragment else body[:end]  # a fragment's checksum cannot be checked
+        return Packet(
+            version, src, dst, proto, sport, dport, body[8:end], 0, 0, 0, fragment, ttl, segment
+        )
     if proto == PROTO_TCP:
         if len(body) < 20:
             raise WireError(f"TCP header needs 20 bytes, have {len(body)}")
@@ -167,9 +177,12 @@ def _transport(
         if header < 20 or header > len(body):
             raise WireError(f"TCP data offset {header} is out of the segment's {len(body)} bytes")
         payload = body[header:]
-        return Packet(version, src, dst, proto, sport, dport, payload, seq, ack, flags, fragment)
+        segment = b"" if fragment else body
+        return Packet(
+            version, src, dst, proto, sport, dport, payload, seq, ack, flags, fragment, ttl, segment
+        )
     if proto in (PROTO_IPV4, PROTO_IPV6) and not fragment:
         if depth >= MAX_TUNNEL_DEPTH:
             raise WireError(f"IP tunnels nested deeper than {MAX_TUNNEL_DEPTH}")
         return _read_ip(body, depth + 1)
-    return Packet(version, src, dst, proto, 0, 0, body, fragment=fragment)
+    return Packet(version, src, dst, proto, 0, 0, body, fragment=fragment, ttl=ttl)

@@ -82,3 +82,7 @@ class Question(NamedTuple):
     """QUIC only: the version of the Initial packets."""
     transport: int = 0
     """IP protocol the question came over: 6 (TCP) or 17 (UDP)."""
+    trusted: bool = True
+    """False when the name was read from bytes the server may never read (a
+    segment whose TTL or hop limit differs from the flow's): such a name may
+    make a flow block, never allow it or mark it decided."""

@@ -106,7 +106,7 @@ _KNOWN_ALPN: dict[bytes, str] = {
 }
 
 
-def looks_like_tls(first: bytes) -> bool:
+def looks_like_tls(first: bytes | bytearray) -> bool:
     """True when a stream's first bytes could start a TLS handshake record.
 
     Decides on as few bytes as given: 0x16 then 0x03 then a minor version of
@@ -157,6 +157,72 @@ def read_client_hello_records(stream: bytes) -> ClientHello | None:
             return None
 
 
+class HelloRecords:
+    """``read_client_hello_records`` for a stream that grows: each byte is looked at once.
+
+    Fed the same growing buffer again and again (the contiguous prefix of a
+    client's stream), it remembers where the next record header is and which
+    record bodies hold handshake bytes, so a hello sent a byte at a time costs
+    a record-header read per record, not a re-parse of the prefix per byte.
+    The body is parsed once, when it is whole. Same three outcomes.
+    """
+
+    __slots__ = ("_bodies", "_have", "_need", "_next", "end")
+
+    def __init__(self) -> None:
+        self._next = 0
+        """Offset of the next record header not read yet."""
+        self._bodies: list[tuple[int, int]] = []
+        """Start and end offsets of the record bodies read so far (the last may be cut)."""
+        self._have = 0
+        """Handshake bytes in the bodies before the last one."""
+        self._need: int | None = None
+        """Header plus body length of the hello, once its header is in."""
+        self.end = 0
+        """Offset just past the record that completed the hello, once ``read`` found it."""
+
+    def read(self, stream: bytes | bytearray) -> ClientHello | None:
+        """The hello at the start of ``stream`` (which only ever grows), or None for more."""
+        total = len(stream)
+        bodies = self._bodies
+        while True:
+            if bodies:
+                start, stop = bodies[-1]
+                available = self._have + min(stop, total) - start
+                if self._need is None:
+                    self._need = self._header(stream, available)
+                if self._need is not None and available >= self._need:
+                    return self._complete(stream, self._need)
+                if stop > total:
+                    return None
+            length = _record_length(stream, self._next)
+            if length is None:
+                return None
+            if bodies:
+                start, stop = bodies[-1]
+                self._have += stop - start
+            start = self._next + RECORD_HEADER
+            self._next = start + length
+            bodies.append((start, self._next))
+
+    def copy(self) -> HelloRecords:
+        """A copy that reads on independently."""
+        out = HelloRecords()
+        out._next, out._bodies, out._have = self._next, list(self._bodies), self._have
+        out._need, out.end = self._need, self.end
+        return out
+
+    def _header(self, stream: bytes | bytearray, available: int) -> int | None:
+        """The hello's length from its first handshake bytes, however the records cut them."""
+        first = b"".join(bytes(stream[a:b]) for a, b in self._bodies)[:HANDSHAKE_HEADER]
+        return _handshake_length(first, 0, min(available, len(first)))
+
+    def _complete(self, stream: bytes | bytearray, need: int) -> ClientHello:
+        joined = b"".join(bytes(stream[a:b]) for a, b in self._bodies)[:need]
+        self.end = self._bodies[-1][1]
+        return _read_body(joined, HANDSHAKE_HEADER, need)
+
+
 def read_client_hello_message(handshake: bytes) -> ClientHello | None:
     """The same from handshake-layer bytes with no record layer (QUIC CRYPTO, RFC 9001 §4).
 
@@ -168,7 +234,7 @@ def read_client_hello_message(handshake: bytes) -> ClientHello | None:
     return _read_body(handshake, HANDSHAKE_HEADER, need)
 
 
-def _record_length(stream: bytes, pos: int) -> int | None:
+def _record_length(stream: bytes | bytearray, pos: int) -> int | None:
     """The length of the handshake record at ``pos``, or None if its header is cut short.
 
     Raises WireError on the first byte that rules out a handshake record.

@@ -1,6 +1,8 @@
 """Hand-built packets for tests: IPv4/IPv6 with TCP or UDP, DNS queries.
 
-Checksums are left zero: the wire core never verifies them (the kernel did).
+``ipv4`` and ``ipv6`` fill in a TCP or UDP body's checksum (RFC 9293 §3.1,
+RFC 768, RFC 8200 §8.1), as a real sender does: the tracker ignores segments
+whose checksum is wrong. ``bad_checksum`` breaks one on purpose.
 """
 
 from __future__ import annotations
@@ -15,13 +17,48 @@ CLIENT6 = bytes.fromhex("20010db8000100000000000000000010")
 SERVER6 = bytes.fromhex("20010db8000200000000000000000080")
 
 
-def ipv4(src: bytes, dst: bytes, proto: int, body: bytes, frag: int = 0) -> bytes:
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, frag, 64, proto, 0, src, dst)
+CHECKSUM_AT = {6: 16, 17: 6}  # where the checksum sits in a TCP and a UDP header
+
+
+def internet_checksum(data: bytes) -> int:
+    """RFC 1071: the one's complement of the one's complement sum of 16-bit words."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def with_checksum(src: bytes, dst: bytes, proto: int, body: bytes) -> bytes:
+    """``body`` (a TCP or UDP segment) with its checksum field filled in."""
+    at = CHECKSUM_AT.get(proto)
+    if at is None or len(body) < at + 2:
+        return body
+    zeroed = body[:at] + b"\0\0" + body[at + 2 :]
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), proto)
+    checksum = internet_checksum(pseudo + zeroed) or (0xFFFF if proto == 17 else 0)
+    return zeroed[:at] + struct.pack("!H", checksum) + zeroed[at + 2 :]
+
+
+def ipv4(src: bytes, dst: bytes, proto: int, body: bytes, frag: int = 0, ttl: int = 64) -> bytes:
+    if not frag:
+        body = with_checksum(src, dst, proto, body)
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, frag, ttl, proto, 0, src, dst)
     return header + body
 
 
-def ipv6(src: bytes, dst: bytes, next_header: int, body: bytes) -> bytes:
-    return struct.pack("!IHBB16s16s", 6 << 28, len(body), next_header, 64, src, dst) + body
+def ipv6(src: bytes, dst: bytes, next_header: int, body: bytes, ttl: int = 64) -> bytes:
+    body = with_checksum(src, dst, next_header, body)
+    return struct.pack("!IHBB16s16s", 6 << 28, len(body), next_header, ttl, src, dst) + body
+
+
+def bad_checksum(datagram: bytes) -> bytes:
+    """The same IP datagram with its TCP or UDP checksum off by one."""
+    header = 20 if datagram[0] >> 4 == 4 else 40
+    at = header + CHECKSUM_AT[datagram[9] if header == 20 else datagram[6]]
+    wrong = (int.from_bytes(datagram[at : at + 2], "big") + 1) & 0xFFFF
+    return datagram[:at] + wrong.to_bytes(2, "big") + datagram[at + 2 :]
 
 
 def tcp(sport: int, dport: int, seq: int, payload: bytes = b"", flags: int = TCP_ACK) -> bytes:
@@ -33,13 +70,31 @@ def udp(sport: int, dport: int, payload: bytes) -> bytes:
 
 
 def tcp4(
-    seq: int, payload: bytes = b"", sport: int = 40000, dport: int = 443, flags: int = TCP_ACK
+    seq: int,
+    payload: bytes = b"",
+    sport: int = 40000,
+    dport: int = 443,
+    flags: int = TCP_ACK,
+    ttl: int = 64,
 ) -> bytes:
-    return ipv4(CLIENT4, SERVER4, 6, tcp(sport, dport, seq, payload, flags))
+    return ipv4(CLIENT4, SERVER4, 6, tcp(sport, dport, seq, payload, flags), ttl=ttl)
 
 
-def syn4(seq: int, sport: int = 40000, dport: int = 443) -> bytes:
-    return tcp4(seq, b"", sport, dport, TCP_SYN)
+def tcp6(
+    seq: int,
+    payload: bytes = b"",
+    sport: int = 40000,
+    dport: int = 443,
+    flags: int = TCP_ACK,
+    ttl: int = 64,
+) -> bytes:
+    return ipv6(CLIENT6, SERVER6, 6, tcp(sport, dport, seq, payload, flags), ttl=ttl)
+
+
+def syn4(
+    seq: int, sport: int = 40000, dport: int = 443, payload: bytes = b"", ttl: int = 64
+) -> bytes:
+    return tcp4(seq, payload, sport, dport, TCP_SYN, ttl)
 
 
 def udp4(payload: bytes, sport: int = 40000, dport: int = 53) -> bytes:

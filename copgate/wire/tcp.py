@@ -1,0 +1,93 @@
+"""One direction of a TCP connection as copgate reads it: sequence numbers to stream bytes.
+
+A ``TcpStream`` turns a segment's sequence number into a stream offset
+(RFC 9293 §3.4: modulo 2**32, measured from the current read position so a
+connection may carry any number of bytes) and keeps two views of the stream:
+
+- ``trusted``: bytes from segments whose TTL or hop limit is the one the
+  connection's SYN carried (or, with no SYN seen, its first segment). These
+  are the bytes the server reads, as far as the gateway can tell: a segment
+  sent with a smaller TTL so that it dies between the gateway and the server
+  carries another one.
+- ``merged``: those bytes and the others, made only once a segment with
+  another TTL arrives. A name read there and not in ``trusted`` may block a
+  flow, never allow it.
+
+Both are ``StreamBuffer`` s, so bytes that disagree with bytes already held,
+in either view, raise ``StreamConflict``: the server reads only one of the
+two versions and copgate cannot know which.
+
+This module never parses the bytes and never reads the clock.
+"""
+
+from __future__ import annotations
+
+from copgate.wire.stream import Added, StreamBuffer
+
+SEQ_MODULO = 1 << 32  # RFC 9293 §3.4: sequence numbers are modulo 2**32
+_HALF = SEQ_MODULO // 2
+
+
+class TcpStream:
+    """The client-to-server bytes of one connection, from ``anchor`` on."""
+
+    __slots__ = ("anchor", "merged", "synced", "trusted", "ttl")
+
+    def __init__(self, limit: int, anchor: int, synced: bool, ttl: int) -> None:
+        self.anchor = anchor
+        """Sequence number of stream offset 0."""
+        self.synced = synced
+        """True when the SYN (or a kept position) fixed the stream start."""
+        self.ttl = ttl
+        """TTL or hop limit of the SYN (or the first segment): the trusted one."""
+        self.trusted = StreamBuffer(limit)
+        self.merged: StreamBuffer | None = None
+
+    def offset(self, seq: int) -> int:
+        """The stream offset of ``seq``: negative before the read position by that much."""
+        origin = self.trusted.origin
+        rel = (seq - self.anchor - origin) % SEQ_MODULO
+        return origin + (rel - SEQ_MODULO if rel >= _HALF else rel)
+
+    def add(self, seq: int, data: bytes, trusted: bool) -> Added:
+        """Add a segment's data; raises StreamConflict or StreamOverflow as the buffers do."""
+        at = self.offset(seq)
+        if trusted:
+            added = self.trusted.add(at, data)
+            if self.merged is not None:
+                self.merged.add(at, data)
+            return added
+        if self.merged is None:
+            self.merged = self.trusted.copy()
+        return self.merged.add(at, data)
+
+    def reanchor(self, seq: int) -> None:
+        """No SYN seen, and data came from before the start: the stream starts at ``seq``."""
+        delta = (self.anchor - seq) % SEQ_MODULO
+        self.trusted = self.trusted.shifted(delta)
+        if self.merged is not None:
+            self.merged = self.merged.shifted(delta)
+        self.anchor = seq
+
+    def discard(self, count: int) -> None:
+        """Move past ``count`` bytes already read, in both views."""
+        self.trusted.discard(count)
+        if self.merged is not None:
+            self.merged.discard(count)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number of the read position."""
+        return (self.anchor + self.trusted.origin) % SEQ_MODULO
+
+    @property
+    def size(self) -> int:
+        """Bytes held in both views."""
+        merged = self.merged
+        return self.trusted.size + (merged.size if merged is not None else 0)
+
+    @property
+    def suspect(self) -> bool:
+        """True when bytes from other segments reach further than the trusted ones."""
+        merged = self.merged
+        return merged is not None and len(merged) > len(self.trusted)
