@@ -20,6 +20,11 @@ is checked a chunk of lines at a time with C-speed string operations, and
 only a chunk holding a doubtful line is read line by line (839,126 names
 in about 0.7 s on the project's corpus, against 1.4 s line by line).
 
+Category aliases (UT1's ``porn -> adult``, a manifest's ``[aliases]``) are
+resolved here too, wherever a category name is taken for a source
+(``resolve_category``): an alias must never become a category of its own,
+which no template would block.
+
 This module reads files only in ``read_source_file`` and ``read_text``, and
 never writes anything.
 """
@@ -32,7 +37,7 @@ import operator
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice, repeat
 from pathlib import Path
 
@@ -58,8 +63,10 @@ __all__ = [
     "ImportReport",
     "SourceFormat",
     "detect_format",
+    "merge_aliases",
     "read_source_file",
     "read_source_lines",
+    "resolve_category",
 ]
 
 
@@ -264,6 +271,35 @@ def decode_text(raw: bytes, source: str) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
+
+
+MAX_ALIAS_HOPS = 8
+"""An alias of an alias is followed this far; a longer chain is a loop."""
+
+
+def resolve_category(name: str, aliases: Mapping[str, str]) -> str:
+    """The category ``name`` means: an alias's target (``proxy`` -> ``redirector``), or itself.
+
+    ``ListSourceError`` when aliases lead in a circle.
+    """
+    seen = name
+    for _hop in range(MAX_ALIAS_HOPS):
+        target = aliases.get(seen)
+        if target is None or target == seen:
+            return seen
+        seen = target
+    raise ListSourceError(f"category alias {name!r} leads in a circle ({seen!r}...)")
+
+
+def merge_aliases(into: dict[str, str], new: Mapping[str, str], source: str) -> None:
+    """Add ``new`` aliases to ``into``; ``ListSourceError`` when one already means another."""
+    for alias, target in sorted(new.items()):
+        known = into.setdefault(alias, target)
+        if known != target:
+            raise ListSourceError(
+                f"{source}: category alias {alias!r} -> {target!r}, "
+                f"but another source has {alias!r} -> {known!r}"
+            )
 
 
 _SLOW: dict[SourceFormat, Callable[[str], Tokens]] = {

@@ -2,11 +2,14 @@
 
 ``compile`` reads list sources (plain domains, hosts, adblock, dnsmasq files,
 plain or gzip, and UT1 tarballs or trees), prints each import report, and
-installs one cache file atomically; ``lookup`` opens a cache and prints, for
-each name, whether it is listed, which suffix matched, its categories and
-whether a white (exception) entry decided. This module is the edge: it reads
-the clock (the build time) and the command line; the work is in
-``copgate.lists``.
+installs one cache file atomically. A category given on the command line
+(``CATEGORY=PATH``, ``--category``) goes through the aliases of every
+manifest and UT1 tree among the sources, wherever they stand on the line:
+``proxy=my-list.txt`` beside ``lists/manifest.toml`` adds to ``redirector``.
+``lookup`` opens a cache and prints, for each name, whether it is listed,
+which suffix matched, its categories and whether a white (exception) entry
+decided. This module is the edge: it reads the clock (the build time) and
+the command line; the work is in ``copgate.lists``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from copgate.lists.compile import EntryTable, build_cache, check_budget
 from copgate.lists.install import install_cache
 from copgate.lists.manifest import add_manifest
 from copgate.lists.model import Category, DefaultUse, ListMatch
-from copgate.lists.sources import SourceFormat, read_source_file
+from copgate.lists.sources import (
+    SourceFormat,
+    merge_aliases,
+    read_source_file,
+    resolve_category,
+)
 from copgate.lists.ut1 import read_ut1, ut1_entries
 from copgate.wire.names import name_from_bytes
 
@@ -48,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(domains, hosts, adblock, dnsmasq; plain or gzip) take --category, or "
             "a category of their own written CATEGORY=PATH. A list manifest "
             "(lists/manifest.toml, or /usr/share/copgate/lists/manifest.toml) "
-            "gives the default lists it names, with their categories."
+            "gives the default lists it names, with their categories. A category "
+            "alias of a manifest or UT1 tree among the sources (porn -> adult, "
+            "proxy -> redirector) applies to every category given here."
         ),
     )
     compile_parser.add_argument("sources", nargs="+", metavar="SOURCE")
@@ -119,19 +129,34 @@ def parse_source(text: str) -> SourceSpec:
     return SourceSpec(Path(text), None)
 
 
+@dataclass(frozen=True, slots=True)
+class PlainSource:
+    """A plain source read, waiting for every alias to be known before it is added."""
+
+    spec: SourceSpec
+    categories: tuple[str, ...]
+    """As given, before aliases."""
+    names: list[str]
+
+
 def run_compile(args: argparse.Namespace) -> int:
     """Read every source, build, check the budget, install, report."""
     started = time.perf_counter()
     table = EntryTable()
     catalogue: dict[str, Category] = {}
+    aliases: dict[str, str] = {}
+    plain: list[PlainSource] = []
     for spec in map(parse_source, args.sources):
         if spec.is_manifest:
-            for imported in add_manifest(spec.path, table, catalogue):
+            for imported in add_manifest(spec.path, table, catalogue, aliases):
                 print(imported.summary())
         elif spec.is_ut1:
-            _read_ut1(spec, table, catalogue)
+            _read_ut1(spec, table, catalogue, aliases)
         else:
-            _read_plain(spec, args, table, catalogue)
+            plain.append(_read_plain(spec, args))
+    # A manifest later on the line still names the aliases of an earlier source.
+    for source in plain:
+        _add_plain(source, args.white, aliases, table, catalogue)
     data, report = build_cache(table, catalogue, build_time=int(time.time()), release=args.release)
     check_budget(report, args.budget, args.output)
     install_cache(data, args.output)
@@ -144,18 +169,22 @@ def run_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_ut1(spec: SourceSpec, table: EntryTable, catalogue: dict[str, Category]) -> None:
+def _read_ut1(
+    spec: SourceSpec,
+    table: EntryTable,
+    catalogue: dict[str, Category],
+    aliases: dict[str, str],
+) -> None:
     ut1 = read_ut1(spec.path, spec.categories)
     for report in ut1.reports:
         print(report.summary())
     for entry in ut1_entries(ut1):
         table.add(entry)
     catalogue.update(ut1.catalogue)
+    merge_aliases(aliases, ut1.aliases, str(spec.path))
 
 
-def _read_plain(
-    spec: SourceSpec, args: argparse.Namespace, table: EntryTable, catalogue: dict[str, Category]
-) -> None:
+def _read_plain(spec: SourceSpec, args: argparse.Namespace) -> PlainSource:
     categories = spec.categories or ((args.category,) if args.category else None)
     if categories is None:
         raise ListSourceError(
@@ -164,10 +193,26 @@ def _read_plain(
     fmt = SourceFormat(args.format) if args.format else None
     names, report = read_source_file(spec.path, fmt)
     print(report.summary())
-    use = DefaultUse.WHITE if args.white else DefaultUse.BLACK
+    return PlainSource(spec, categories, names)
+
+
+def _add_plain(
+    source: PlainSource,
+    white: bool,
+    aliases: dict[str, str],
+    table: EntryTable,
+    catalogue: dict[str, Category],
+) -> None:
+    categories = []
+    for given in source.categories:
+        category = resolve_category(given, aliases)
+        if category != given:
+            print(f"{source.spec.path}: category {given} is an alias of {category}")
+        categories.append(category)
+    use = DefaultUse.WHITE if white else DefaultUse.BLACK
     for category in categories:
         catalogue.setdefault(category, Category(category, use))
-    table.add_names(names, frozenset(categories), white=args.white)
+    table.add_names(source.names, frozenset(categories), white=white)
 
 
 def run_lookup(args: argparse.Namespace) -> int:

@@ -8,18 +8,20 @@ the old file, a refused file leaves the installed one untouched.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from copgate.errors import BudgetError, CacheError
+from copgate.errors import BudgetError, CacheError, ListSourceError
 from copgate.lists.cache import ListCache, verify_cache_file
 from copgate.lists.cache_format import Section
 from copgate.lists.compile import EntryTable, build_cache, compile_cache
 from copgate.lists.hashing import fingerprint
 from copgate.lists.install import install_cache, install_file
+from copgate.lists.manifest import add_manifest, compile_manifest, read_manifest
 from copgate.lists.model import ListEntry, ListMatch
 from tests.lists.helpers import BUILD_TIME, black, cache_bytes, white
 
@@ -220,3 +222,46 @@ def test_compile_cache_writes_a_verified_file(tmp_path: Path) -> None:
     report = compile_cache([black("a.com"), white("b.a.com")], output, build_time=BUILD_TIME)
     assert verify_cache_file(output).build_time == BUILD_TIME
     assert report.size == os.path.getsize(output)
+
+
+# --- manifests ---------------------------------------------------------------
+
+
+def test_a_manifest_reads_its_entries_through_its_aliases(tmp_path: Path) -> None:
+    (tmp_path / "proxies.txt").write_text("# proxies\nhide.example\n")
+    (tmp_path / "school.txt.gz").write_bytes(gzip.compress(b"lessons.example\n"))
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        '[[list]]\npath = "proxies.txt"\ncategory = "proxy"\nwhite = false\n\n'
+        '[[list]]\npath = "school.txt.gz"\ncategory = "school"\nwhite = true\n\n'
+        '[aliases]\nproxy = "redirector"\n'
+    )
+    read = read_manifest(manifest)
+    assert [(item.path.name, item.category) for item in read.lists] == [
+        ("proxies.txt", "redirector"),
+        ("school.txt.gz", "school"),
+    ]
+    assert read.aliases == {"proxy": "redirector"}
+    data, report, imports = compile_manifest(manifest, build_time=BUILD_TIME)
+    assert [imported.taken for imported in imports] == [1, 1]
+    assert report.categories == 2
+    path = tmp_path / "manifest.cgc"
+    install_cache(data, path)
+    with ListCache.open(path) as cache:
+        assert cache.lookup("www.hide.example").categories == frozenset({"redirector"})
+        assert cache.lookup("lessons.example").white
+
+
+def test_add_manifest_hands_its_aliases_on(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text('[aliases]\nporn = "adult"\n')
+    aliases: dict[str, str] = {"proxy": "redirector"}
+    add_manifest(manifest, EntryTable(), {}, aliases)
+    assert aliases == {"porn": "adult", "proxy": "redirector"}
+
+
+def test_a_manifest_with_bad_aliases_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text("[aliases]\nporn = 3\n")
+    with pytest.raises(ListSourceError, match=r"\[aliases\]"):
+        read_manifest(manifest)

@@ -455,3 +455,27 @@ def test_any_text_yields_only_valid_distinct_names(lines: list[str], fmt: Source
     for name in names:
         normal = name_from_bytes(name.encode())
         assert normal.valid and normal.text == name
+
+
+# --- category aliases --------------------------------------------------------
+
+
+def test_an_alias_resolves_to_its_category_through_chains() -> None:
+    aliases = {"porn": "adult", "xxx": "porn", "proxy": "redirector"}
+    assert sources.resolve_category("proxy", aliases) == "redirector"
+    assert sources.resolve_category("xxx", aliases) == "adult"
+    assert sources.resolve_category("adult", aliases) == "adult"
+    assert sources.resolve_category("games", {}) == "games"
+
+
+def test_aliases_in_a_circle_are_an_error() -> None:
+    with pytest.raises(ListSourceError, match="circle"):
+        sources.resolve_category("a", {"a": "b", "b": "a"})
+
+
+def test_merging_aliases_refuses_one_name_for_two_categories() -> None:
+    known = {"porn": "adult"}
+    sources.merge_aliases(known, {"porn": "adult", "proxy": "redirector"}, "second")
+    assert known == {"porn": "adult", "proxy": "redirector"}
+    with pytest.raises(ListSourceError, match="third: category alias 'porn'"):
+        sources.merge_aliases(known, {"porn": "mixed_adult"}, "third")

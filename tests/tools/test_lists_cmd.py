@@ -160,14 +160,65 @@ def test_a_manifest_source_compiles_the_default_lists_beside_own_sources(
     assert status == 0
     assert "lists/categories/gambling.txt (domains):" in out
     assert f"{own} (domains): 1 names taken" in out
+    # proxy is the manifest's alias of redirector, the category templates block.
+    assert f"{own}: category proxy is an alias of redirector" in out
     gambling, starter, proxy = lookup_json(
         capsys, output, "www.pokerstars.com", "www.khanacademy.org", "a.proxy.example"
     )
     assert (gambling["categories"], gambling["white"]) == (["gambling"], False)
     assert (starter["categories"], starter["white"]) == (["starter_whitelist"], True)
-    assert proxy["categories"] == ["proxy"]
+    assert proxy["categories"] == ["redirector"]
     with ListCache.open(output) as cache:
         assert cache.catalogue()["gambling"].default_use.value == "black"
+        assert "proxy" not in cache.catalogue()
+
+
+def _alias_manifest(tmp_path: Path, aliases: str) -> Path:
+    listed = tmp_path / "adult.txt"
+    listed.write_text("adult.example\n")
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        f'[[list]]\npath = "adult.txt"\ncategory = "porn"\nwhite = false\n\n[aliases]\n{aliases}\n'
+    )
+    return manifest
+
+
+def test_aliases_apply_to_every_category_given_wherever_the_manifest_stands(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = _alias_manifest(tmp_path, 'porn = "adult"\nxxx = "porn"')
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine.example\n")
+    other = tmp_path / "other.txt"
+    other.write_text("other.example\n")
+    output = tmp_path / "lists.cgc"
+    # The plain sources come first: the manifest's aliases still apply to them.
+    argv = [f"xxx={mine}", str(other), str(manifest), "--category", "porn", "-o", str(output)]
+    status, out, _err = run(capsys, "compile", *argv)
+    assert status == 0
+    assert f"{mine}: category xxx is an alias of adult" in out
+    listed, from_mine, from_other = lookup_json(
+        capsys, output, "adult.example", "mine.example", "other.example"
+    )
+    assert listed["categories"] == ["adult"]  # the manifest's own entry, category "porn"
+    assert from_mine["categories"] == ["adult"]  # xxx -> porn -> adult
+    assert from_other["categories"] == ["adult"]
+    with ListCache.open(output) as cache:
+        assert set(cache.catalogue()) == {"adult"}
+
+
+def test_an_alias_that_means_two_categories_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first = _alias_manifest(tmp_path, 'porn = "adult"')
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = _alias_manifest(second_dir, 'porn = "mixed_adult"')
+    output = tmp_path / "lists.cgc"
+    status, _out, err = run(capsys, "compile", str(first), str(second), "-o", str(output))
+    assert status == 2
+    assert "'porn'" in err and "'mixed_adult'" in err and str(second) in err
+    assert not output.exists()
 
 
 def test_a_broken_manifest_names_its_file(
