@@ -1,54 +1,72 @@
 """``copgate run``: the daemon's event loop, in the foreground.
 
-One process, one thread, one ``selectors`` loop over the netfilter queue's
-socket, the signal wake-up socket, the block page (a listener on each
-configured address, IPv4 and IPv6) and the safe-search resolver, so a
-signal is handled between two packets, never in the middle of one.
+One process, one ``selectors`` loop over the two netfilter queues (queue N
+for fail-open groups, bound with the kernel's fail-open flag; N + 1 for
+fail-closed groups, without it), the signal wake-up socket, the block page
+(a listener on each configured address, IPv4 and IPv6), the safe-search
+resolver and the firewall worker's pipe, so a signal is handled between two
+packets, never in the middle of one.
 
 - SIGHUP reloads the config and the lists. The new config is loaded and
-  checked, the new lists opened, and only then swapped in; packets wait in
-  the kernel's queue meanwhile (milliseconds) and none is lost. A bad config
-  or a bad list leaves the running ones in force, and the errors are logged.
+  checked, the new lists opened, and only then swapped in. Any error, of
+  any kind, leaves the running ones in force and is logged. The new
+  firewall rules are applied by a worker thread (``copgate.daemon.reload``)
+  while the loop goes on judging.
 - SIGTERM and SIGINT shut down in this order: stop taking packets (after
-  answering every packet already waiting in the queue), unbind the queue
-  (with --queue-bypass the kernel passes new packets from then on), remove
-  copgate's firewall rules, close everything, exit 0. The service manager
-  restarts the daemon when it should run again.
-- SIGUSR1 logs the counters.
+  answering every packet already waiting), wait for a firewall apply in
+  progress, unbind the queues, remove copgate's firewall rules, close
+  everything, exit 0. The service manager restarts the daemon when it
+  should run again.
+- SIGUSR1 logs the counters: packets, verdicts, both queues' kernel and
+  user-space counts, handler failures, log lines left out.
+
+No exception in a handler ends the loop: it is logged with its traceback,
+counted, and the loop goes on. If the loop itself dies, the shutdown still
+runs but leaves copgate's rules in place: with the queues unbound, open
+groups' rules pass their traffic (queue bypass) and closed groups' rules
+stop it, which is what the config says a failure should do. A restart
+replaces the leftover rules.
+
+Decision and drop lines are rate-limited (``copgate.daemon.lograte``)
+unless the log is at debug level, where every line is the point.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import json
 import logging
 import selectors
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.config.load import load_config, reload_config
-from copgate.daemon.engine import Action, Engine, IpAddress, PacketVerdict
+from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
+from copgate.daemon.reload import FirewallWorker
+from copgate.daemon.verdict_log import VerdictLog, endpoint
 from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
-from copgate.edges.queue import QueueEdge
+from copgate.edges.localtz import LocalTz, read_local_tz
+from copgate.edges.queue import QueueBusyError, QueueEdge
 from copgate.edges.resolver import SafeResolver, upstream_from_resolv_conf
 from copgate.errors import CopgateError
-from copgate.firewall import render_iptables
+from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
 from copgate.policy.safesearch import SAFE_ENDPOINTS
 
 LOG = logging.getLogger("copgate")
-TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry)
+TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
+QUEUES = ((0, True), (1, False))
+"""(offset from --queue, fail-open flag): open groups' queue, then closed groups'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,40 +90,69 @@ class Daemon:
         self.options = options
         self.config = load_config(options.config, templates_dir=options.templates_dir)
         self.lists = ListSet.open(self.config.settings.lists)
-        self.engine = Engine(self.config, self.lists, lists_built=float(self.lists.built))
+        local = local_tz(self.config)
+        LOG.info("timezone %s (from %s)", local.tz.text, local.source)
+        self.engine = Engine(
+            self.config, self.lists, lists_built=float(self.lists.built), tz=local.tz
+        )
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._signals: list[int] = []
         self.injector = Injector()
-        self.queue: QueueEdge | None = None
+        self.queues: list[QueueEdge] = []
         self.blockpages: list[BlockPageServer] = []
         self.resolver: SafeResolver | None = None
+        self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
+        self.verdict_log = VerdictLog(time.time)
+        self.failures = 0
+        """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
 
     # -- start -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind the queue, open the edges, apply the rules (in that order)."""
+        """Bind both queues, open the edges, apply the rules (in that order).
+
+        The queues come first: if another process holds one, QueueBusyError
+        stops the start before any rule is touched, so the other daemon's
+        rules stay as they are.
+        """
         self._install_signals()
-        self.queue = QueueEdge(
-            self.options.queue_num,
-            self.engine.judge,
-            self.injector,
-            on_verdict=self._log_verdict if self.options.log_decisions else None,
-        )
-        self.selector.register(self.queue, selectors.EVENT_READ, self._on_queue)
+        for offset, fail_open in QUEUES:
+            self._bind_queue(self.options.queue_num + offset, fail_open)
         self._start_blockpages()
         self._start_resolver()
         if self.options.firewall:
             self._apply_firewall(self.config)
+            self.firewall = FirewallWorker(self._apply_spec)
+            self.selector.register(self.firewall, selectors.EVENT_READ, self._on_firewall_done)
         self.running = True
         LOG.info(
-            "copgate running: queue %d, %d groups, lists %s",
+            "copgate running: queues %d (fail open) and %d (fail closed), %d groups, lists %s",
             self.options.queue_num,
+            self.options.queue_num + 1,
             len(self.config.groups),
             ", ".join(self.config.settings.lists),
         )
+
+    def _bind_queue(self, queue_num: int, fail_open: bool) -> None:
+        try:
+            queue = QueueEdge(
+                queue_num,
+                self.engine.judge,
+                self.injector,
+                on_verdict=self.verdict_log if self.options.log_decisions else None,
+                fail_open=fail_open,
+            )
+        except QueueBusyError as exc:
+            raise QueueBusyError(
+                f"queue {queue_num} is bound by another process (is copgate already running?); "
+                f"not starting, and its firewall rules are left alone ({exc})",
+                exc.errno,
+            ) from exc
+        self.queues.append(queue)
+        self.selector.register(queue, selectors.EVENT_READ, functools.partial(queue.drain))
 
     def _install_signals(self) -> None:
         self._wake_r.setblocking(False)
@@ -125,9 +172,9 @@ class Daemon:
         for address in (settings.blockpage_ipv4, settings.blockpage_ipv6):
             if address is None:
                 continue
-            where = _endpoint(address.packed, BLOCKPAGE_PORT)
+            where = endpoint(address.packed, BLOCKPAGE_PORT)
             try:
-                server = BlockPageServer(str(address), BLOCKPAGE_PORT)
+                server = BlockPageServer(str(address), BLOCKPAGE_PORT, on_close=self._forget)
             except OSError as exc:
                 LOG.warning("block page not served on %s: %s", where, exc)
                 continue
@@ -161,30 +208,48 @@ class Daemon:
         self.resolver.tick(time.time())
 
     def _apply_firewall(self, config: Config) -> None:
-        spec = firewall_spec(config, self.options.queue_num)
+        """Apply the rules for ``config`` in the loop's thread (at start, before any packet)."""
         # Set first: if IPv6 fails after IPv4 went in, shutdown still removes IPv4's.
         self._firewall_applied = True
+        self._apply_spec(firewall_spec(config, self.options.queue_num))
+
+    @staticmethod
+    def _apply_spec(spec: FirewallSpec) -> None:
         for family in spec.families:
             iptables.apply(render_iptables(spec, family))
 
     # -- the loop ------------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Serve until SIGTERM or SIGINT; returns the exit status."""
-        next_tick = time.monotonic() + TICK
-        while self.running:
-            timeout = max(0.0, next_tick - time.monotonic())
-            for key, _events in self.selector.select(timeout):
-                handler: Callable[[], None] = key.data
-                handler()
-            if time.monotonic() >= next_tick:
-                self._housekeeping()
-                next_tick = time.monotonic() + TICK
-        return self.shutdown()
+        """Serve until SIGTERM or SIGINT; returns the exit status. Always shuts down."""
+        clean = False
+        try:
+            next_tick = time.monotonic() + TICK
+            while self.running:
+                timeout = max(0.0, next_tick - time.monotonic())
+                for key, _events in self.selector.select(timeout):
+                    self._guarded(key.data)
+                if time.monotonic() >= next_tick:
+                    self._guarded(self._housekeeping)
+                    next_tick = time.monotonic() + TICK
+            clean = True
+        finally:
+            status = self.shutdown(remove_rules=clean)
+        return status
 
-    def _on_queue(self) -> None:
-        assert self.queue is not None
-        self.queue.drain()
+    def _guarded(self, handler: Callable[[], None]) -> None:
+        """Run one handler; an exception is logged with its traceback, counted, and survived."""
+        try:
+            handler()
+        except Exception as exc:
+            self.failures += 1
+            name = getattr(handler, "__name__", None) or repr(handler)
+            rate = self.verdict_log.rate
+            write, summary = rate.admit(("failure", name, type(exc).__name__), time.time())
+            if summary is not None:
+                LOG.error("handler %s failed: %s", name, summary.text())
+            if write:
+                LOG.exception("handler %s failed; serving on", name)
 
     def _on_signal(self) -> None:
         try:
@@ -206,17 +271,24 @@ class Daemon:
         conn = server.accept()
         if conn is not None:
             self.selector.register(
-                conn, selectors.EVENT_READ, functools.partial(self._on_client, server, conn)
+                conn, selectors.EVENT_READ, functools.partial(server.readable, conn)
             )
 
-    def _on_client(self, server: BlockPageServer, conn: socket.socket) -> None:
-        fd = conn.fileno()
-        if server.readable(conn):
-            self._unregister_fd(fd)
-
-    def _unregister_fd(self, fd: int) -> None:
+    def _forget(self, conn: socket.socket) -> None:
+        """Unregister a block-page connection the server is about to close."""
         with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(fd)
+            self.selector.unregister(conn)
+
+    def _on_firewall_done(self) -> None:
+        assert self.firewall is not None
+        for applied in self.firewall.collect():
+            if applied.error is None:
+                LOG.info("reload: firewall rules updated")
+            elif isinstance(applied.error, CopgateError):
+                LOG.error("reload: firewall rules not updated: %s", applied.error)
+            else:
+                self.failures += 1
+                LOG.error("reload: firewall rules not updated", exc_info=applied.error)
 
     def _on_resolver(self) -> None:
         assert self.resolver is not None
@@ -237,14 +309,29 @@ class Daemon:
         self.engine.tracker.expire(now)
         if self.resolver is not None:
             self.resolver.tick(now)
+        for server in self.blockpages:
+            server.expire()
+        self.verdict_log.flush(now)
 
     # -- reload, status, shutdown ----------------------------------------------------
 
     def reload(self) -> bool:
-        """Reload config and lists; on any error keep the running ones. True if swapped."""
-        config, lines = reload_config(
-            self.options.config, self.config, templates_dir=self.options.templates_dir
-        )
+        """Reload config and lists; on any error at all keep the running ones. True if swapped."""
+        try:
+            return self._reload()
+        except Exception:
+            self.failures += 1
+            LOG.exception("reload failed: the running config and lists stay in force")
+            return False
+
+    def _reload(self) -> bool:
+        try:
+            config, lines = reload_config(
+                self.options.config, self.config, templates_dir=self.options.templates_dir
+            )
+        except CopgateError as exc:  # e.g. a malformed site-content.toml (a ConfigError)
+            LOG.error("reload refused: %s; the running config stays in force", exc)
+            return False
         for line in lines:
             LOG.warning("reload: %s", line)
         if config is self.config:  # reload_config's way of saying the file has errors
@@ -255,15 +342,18 @@ class Daemon:
         except CopgateError as exc:
             LOG.error("reload refused: %s; the running lists stay in force", exc)
             return False
+        try:  # everything that can fail, before anything is swapped
+            local = local_tz(config)
+            spec = firewall_spec(config, self.options.queue_num) if self.firewall else None
+        except BaseException:
+            lists.close()
+            raise
         old = self.lists
-        self.engine.reconfigure(config, lists, float(lists.built))
+        self.engine.reconfigure(config, lists, float(lists.built), tz=local.tz)
         self.config, self.lists = config, lists
         old.close()
-        if self.options.firewall:
-            try:
-                self._apply_firewall(config)
-            except CopgateError as exc:
-                LOG.error("reload: firewall rules not updated: %s", exc)
+        if spec is not None and self.firewall is not None:
+            self.firewall.submit(spec)  # applied beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
@@ -277,100 +367,103 @@ class Daemon:
                 LOG.warning(
                     "reload: block page not served on %s until copgate restarts; "
                     "blocked HTTP over IPv%d gets the page in the server's place",
-                    _endpoint(address.packed, BLOCKPAGE_PORT),
+                    endpoint(address.packed, BLOCKPAGE_PORT),
                     address.version,
                 )
 
     def log_counters(self) -> None:
-        counters = self.engine.counters
-        LOG.info(
-            "counters %s",
-            json.dumps(
-                {
-                    "packets": counters.packets,
-                    "failures": counters.failures,
-                    "malformed": counters.malformed,
-                    "pending": counters.pending,
-                    "verdicts": counters.by_kind,
-                    "injected": self.injector.sent,
-                    "inject_failed": self.injector.failed,
-                    "flows_held": len(self.engine.tracker),
-                }
-            ),
-        )
+        LOG.info("counters %s", json.dumps(self.counters()))
 
-    def shutdown(self) -> int:
-        """Answer what is held, unbind, remove the rules, close. Returns 0."""
-        if self.queue is not None:
-            try:
-                self.queue.drain()
-            finally:
-                self._unregister_fd(self.queue.fileno())
-                self.queue.close()
-                self.queue = None
-        if self._firewall_applied:
-            try:
+    def counters(self) -> dict[str, object]:
+        """What SIGUSR1 logs: the engine's, each queue's, the edges' and the loop's counts."""
+        counters = self.engine.counters
+        return {
+            "packets": counters.packets,
+            "failures": counters.failures,
+            "malformed": counters.malformed,
+            "pending": counters.pending,
+            "verdicts": counters.by_kind,
+            "injected": self.injector.sent,
+            "inject_failed": self.injector.failed,
+            "flows_held": len(self.engine.tracker),
+            "queues": {str(q.queue_num): q.stats()._asdict() for q in self.queues},
+            "handler_failures": self.failures,
+            "log_suppressed": self.verdict_log.rate.suppressed,
+            "blockpage": {
+                key: sum(getattr(s.stats, key) for s in self.blockpages)
+                for key in ("served", "refused", "timed_out", "evicted")
+            },
+            "resolver_rejected": self.resolver.rejected if self.resolver else 0,
+        }
+
+    def shutdown(self, *, remove_rules: bool = True) -> int:
+        """Answer what is held, unbind, remove the rules (unless told not to), close. Returns 0.
+
+        Each step runs whatever the one before did; ``remove_rules=False`` (the
+        loop died) leaves the rules, so every group fails the way it is configured.
+        """
+        for queue in self.queues:
+            with _logged(f"draining queue {queue.queue_num}"):
+                queue.drain()
+        if self.firewall is not None:
+            if not self.firewall.close():
+                LOG.error("shutdown: a firewall apply is still running")
+            self.firewall = None
+        for queue in self.queues:
+            with _logged(f"unbinding queue {queue.queue_num}"):
+                self._forget_fd(queue.fileno())
+                queue.close()
+        self.queues = []
+        if self._firewall_applied and not remove_rules:
+            LOG.error(
+                "copgate's rules are left in place: fail-open groups pass unjudged, "
+                "fail-closed groups are stopped until copgate runs again"
+            )
+        elif self._firewall_applied:
+            with _logged("removing the firewall rules"):
                 iptables.remove()
-            except CopgateError as exc:
-                LOG.error("shutdown: %s", exc)
             self._firewall_applied = False
         for server in self.blockpages:
             server.close()
         self.blockpages = []
         if self.resolver is not None:
             self.resolver.close()
+            self.resolver = None
         self.injector.close()
         self.lists.close()
         signal.set_wakeup_fd(-1)
         self._wake_r.close()
         self._wake_w.close()
         self.selector.close()
-        self.log_counters()
+        with _logged("logging the counters"):
+            self.log_counters()
         LOG.info("copgate stopped")
         return 0
 
-    def _log_verdict(self, verdict: PacketVerdict) -> None:
-        question, decision = verdict.question, verdict.decision
-        if question is None or decision is None:
-            if verdict.action is Action.DROP:
-                LOG.info("drop: %s", verdict.note)
-            elif verdict.packet is not None and LOG.isEnabledFor(logging.DEBUG):
-                packet = verdict.packet
-                LOG.debug(
-                    "pending %s > %s: %s",
-                    _endpoint(packet.src, packet.sport),
-                    _endpoint(packet.dst, packet.dport),
-                    verdict.note,
-                )
-            return
-        if verdict.action is not Action.DROP and not LOG.isEnabledFor(logging.DEBUG):
-            return
-        name = question.name.text if question.name else "(no name)"
-        LOG.info(
-            "%s %s %s client=%s group=%s rule=%s list=%s category=%s match=%s: %s",
-            decision.verdict.value,
-            question.kind.value,
-            name,
-            _endpoint(*question.client),
-            decision.group,
-            decision.rule.value,
-            decision.list_name,
-            decision.category,
-            decision.match,
-            decision.reason,
-        )
+    def _forget_fd(self, fd: int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(fd)
 
 
-def _endpoint(packed: bytes, port: int) -> str:
-    """``192.0.2.10:5353`` or ``[2001:db8::10]:5353`` for a log line."""
+def local_tz(config: Config) -> LocalTz:
+    """The zone time windows are read in: the config's, /etc/TZ or /etc/localtime (logged)."""
+    local = read_local_tz(config.settings.timezone)
+    for problem in local.problems:
+        LOG.warning("timezone: %s", problem)
+    return local
+
+
+@contextlib.contextmanager
+def _logged(step: str) -> Iterator[None]:
+    """Run one shutdown step; a failure is logged and the next step still runs."""
     try:
-        address = ipaddress.ip_address(packed)
-    except ValueError:
-        return f"?:{port}"
-    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+        yield
+    except Exception:
+        LOG.exception("shutdown: %s failed", step)
 
 
 def run(options: Options) -> int:
+    """Start and serve; a start that fails undoes what it did and raises."""
     daemon = Daemon(options)
     try:
         daemon.start()

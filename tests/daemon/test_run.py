@@ -25,7 +25,9 @@ import pytest
 
 from copgate.daemon import run
 from copgate.daemon.engine import PacketVerdict
-from copgate.daemon.run import LOG, Daemon, _endpoint
+from copgate.daemon.run import LOG, Daemon
+from copgate.daemon.verdict_log import VerdictLog
+from copgate.daemon.verdict_log import endpoint as _endpoint
 from copgate.tools.samples import client_hello
 from tests.daemon.test_engine import META, engine, settings
 from tests.lab.daemon_lab import decisions, pending
@@ -39,7 +41,7 @@ def _logged(caplog: pytest.LogCaptureFixture, *verdicts: PacketVerdict) -> str:
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         for verdict in verdicts:
-            Daemon._log_verdict(object.__new__(Daemon), verdict)
+            VerdictLog(time.time)(verdict)
     return "".join(f"{STAMP} {r.name} {r.levelname} {r.getMessage()}\n" for r in caplog.records)
 
 
@@ -74,7 +76,7 @@ def test_an_allowed_verdict_is_logged_only_at_debug(caplog: pytest.LogCaptureFix
     verdict = engine().judge(tcp4(1, client_hello("www.example.org")), META)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=LOG.name):
-        Daemon._log_verdict(object.__new__(Daemon), verdict)
+        VerdictLog(time.time)(verdict)
     assert caplog.records == []
     assert [d.verdict for d in decisions(_logged(caplog, verdict))] == ["allow"]
 

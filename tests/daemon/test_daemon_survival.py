@@ -1,0 +1,206 @@
+"""copgate.daemon.run survives what its LAN and its operator throw at it.
+
+A real ``Daemon`` on a real config, list cache and templates in a temporary
+directory, without the netfilter queues or the firewall (the lab tests
+those, in ``tests/lab/test_daemon_survival.py``):
+
+- no exception in a handler ends the loop; it is counted and logged with
+  its traceback;
+- ``serve`` always shuts down, and when the loop itself dies it leaves the
+  firewall rules in place, so every group fails the way its config says;
+- a reload that fails in any way, including the malformed
+  ``site-content.toml`` that used to kill the daemon, keeps the old config;
+- a queue bound by another process stops the start with a clear message,
+  before any firewall rule is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from copgate.daemon import run
+from copgate.daemon.run import Daemon, Options
+from copgate.edges import iptables
+from copgate.edges.nfqueue import QueueBusyError
+from copgate.lists.compile import EntryTable, build_cache
+from copgate.lists.install import install_cache
+
+REPO_LISTS = Path(__file__).resolve().parents[2] / "lists"
+CONFIG = """\
+[general]
+lists = ["{cache}"]
+timezone = "UTC0"
+default_group = "pupils"
+
+[group.pupils]
+template = "school"
+addresses = ["192.0.2.10/32"]
+{extra}
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A config, a list cache, and the repository's templates and site-content table."""
+    table = EntryTable()
+    table.add_names(["casino.example"], frozenset({"gambling"}), white=False)
+    data, _report = build_cache(table, build_time=1_700_000_000)
+    install_cache(data, tmp_path / "lists.cgc")
+    shutil.copytree(REPO_LISTS / "templates", tmp_path / "templates")
+    shutil.copy(REPO_LISTS / "site-content.toml", tmp_path / "site-content.toml")
+    write_config(tmp_path)
+    return tmp_path
+
+
+def write_config(site: Path, extra: str = "") -> None:
+    cache = site / "lists.cgc"
+    (site / "copgate.toml").write_text(CONFIG.format(cache=cache, extra=extra))
+
+
+def options(site: Path) -> Options:
+    return Options(config=site / "copgate.toml", firewall=False, templates_dir=site / "templates")
+
+
+@pytest.fixture
+def daemon(site: Path) -> Iterator[Daemon]:
+    made = Daemon(options(site))
+    yield made
+    if made.selector.get_map() is not None:  # not shut down by the test
+        made.shutdown()
+
+
+def test_a_malformed_site_content_table_keeps_the_old_config(
+    daemon: Daemon, site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It raised ConfigError past a reload that caught only ConfigErrors.
+    before = daemon.config
+    (site / "site-content.toml").write_text("[sites\nnot toml")
+    with caplog.at_level(logging.INFO, logger="copgate"):
+        assert daemon.reload() is False
+    assert daemon.config is before and daemon.engine.config is before
+    refused = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(refused) == 1 and refused[0].startswith("reload refused: ")
+    assert "site-content.toml" in refused[0]
+    assert refused[0].endswith("the running config stays in force")
+
+
+def test_any_error_in_a_reload_keeps_the_old_config(
+    daemon: Daemon, site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    before, lists = daemon.config, daemon.lists
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("a bug in a reload step")
+
+    monkeypatch.setattr(run, "local_tz", broken)
+    with caplog.at_level(logging.INFO, logger="copgate"):
+        assert daemon.reload() is False
+    assert daemon.config is before and daemon.lists is lists and daemon.failures == 1
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage().startswith("reload failed: the running config and lists stay")
+    assert record.exc_info is not None  # with its traceback
+
+
+def test_a_good_reload_swaps_config_and_lists(daemon: Daemon, site: Path) -> None:
+    old_lists = daemon.lists
+    write_config(site, 'block = ["games.example"]')
+    assert daemon.reload() is True
+    assert daemon.engine.config is daemon.config
+    assert "games.example" in daemon.config.group("pupils").block  # type: ignore[union-attr]
+    assert daemon.lists is not old_lists
+
+
+def test_a_failing_handler_is_counted_and_the_loop_goes_on(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader, writer = socket.socketpair()
+    calls: list[int] = []
+
+    def handler() -> None:
+        reader.recv(1)
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("urlsplit said no")  # the exception that killed the daemon
+        daemon.running = False
+
+    daemon.selector.register(reader, 1, handler)
+    writer.send(b"ab")
+    daemon.running = True
+    with caplog.at_level(logging.INFO, logger="copgate"), reader, writer:
+        assert daemon.serve() == 0
+    assert calls == [1, 1] and daemon.failures == 1
+    failed = [r for r in caplog.records if r.getMessage().startswith("handler handler failed")]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    assert caplog.records[-1].getMessage() == "copgate stopped"
+
+
+@pytest.mark.parametrize("dies", [False, True])
+def test_serve_always_shuts_down_and_a_death_leaves_the_rules(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch, dies: bool
+) -> None:
+    removed: list[bool] = []
+    monkeypatch.setattr(iptables, "remove", lambda: removed.append(True))
+    daemon._firewall_applied = True
+    daemon.running = True
+
+    def select(_timeout: float | None = None) -> list[object]:
+        if dies:
+            raise RuntimeError("the loop itself failed")
+        daemon.running = False
+        return []
+
+    monkeypatch.setattr(daemon.selector, "select", select)
+    if dies:
+        with pytest.raises(RuntimeError):
+            daemon.serve()
+    else:
+        assert daemon.serve() == 0
+    # A clean stop removes the rules; a death leaves them: open groups'
+    # rules bypass the unbound queue, closed groups' rules hold their traffic.
+    assert removed == ([] if dies else [True])
+    assert daemon.selector.get_map() is None  # closed: the shutdown ran
+
+
+class _FakeQueue:
+    """A QueueEdge stand-in: queue 1 is held by another process."""
+
+    bound: ClassVar[list[_FakeQueue]] = []
+
+    def __init__(self, queue_num: int, *_args: object, fail_open: bool, **_kw: object) -> None:
+        if queue_num == 1:
+            raise QueueBusyError("bind refused: EBUSY", 16)
+        self.queue_num, self.fail_open, self.closed = queue_num, fail_open, False
+        self.pair = socket.socketpair()
+        _FakeQueue.bound.append(self)
+
+    def fileno(self) -> int:
+        return self.pair[0].fileno()
+
+    def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+        for sock in self.pair:
+            sock.close()
+
+
+def test_a_queue_bound_elsewhere_stops_the_start_and_touches_no_rule(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touched: list[str] = []
+    monkeypatch.setattr(run, "QueueEdge", _FakeQueue)
+    monkeypatch.setattr(iptables, "apply", lambda *_a, **_k: touched.append("apply"))
+    monkeypatch.setattr(iptables, "remove", lambda *_a, **_k: touched.append("remove"))
+    with pytest.raises(QueueBusyError, match=r"^queue 1 is bound by another process"):
+        run.run(Options(config=site / "copgate.toml", templates_dir=site / "templates"))
+    assert touched == []
+    (first,) = _FakeQueue.bound
+    assert first.queue_num == 0 and first.fail_open and first.closed
