@@ -1,0 +1,214 @@
+"""An evader's HTTP and DNS-over-TCP tricks against copgate in the lab's gateway.
+
+HTTP and DNS over TCP are judged for a connection's whole life: a test
+fails if the lab's real server answers a request for a blocked name (its
+page, titled ``lab NAME``, reaches the client) or if the real address of a
+blocked name comes back over DNS. The bytes are written on a kernel TCP
+connection from the ``lan2`` client (group ``lab2``, the ``school``
+template), except for the segment sent ahead of the request, which the
+evasion kit crafts. Each trick has its control: the same bytes for an
+allowed name get the real page, so the server answers that form at all
+(and for the absolute-form target, the staff client shows that the server
+serves the target's host, not the ``Host`` header's).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from scapy.layers.dns import DNS, DNSQR
+
+from copgate.lab import clients, plan
+from copgate.lab.topology import Client, Lab
+from tests.lab import evasion_kit as kit
+from tests.lab.daemon_lab import Gateway, running_copgate
+from tests.lab.evasion_kit import RawTcp
+
+pytestmark = pytest.mark.lab
+
+BLOCKED = "blocked.example"
+ALLOWED = "allowed.example"
+HTTP = 80
+DNS_PORT = 53
+ANSWER_WAIT = 1.5
+"""Seconds a test reads a connection for the server's answer."""
+
+
+@pytest.fixture(scope="module")
+def gateway(lab: Lab) -> Iterator[Gateway]:
+    with running_copgate(lab) as running, kit.kernel_resets_dropped(lab, lab.clients["lan2"]):
+        yield running
+
+
+@pytest.fixture
+def evader(gateway: Gateway) -> Client:
+    return gateway.lab.clients["lan2"]
+
+
+def _get(host: str, *, method: str = "GET", target: str = "/") -> bytes:
+    return f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lab\r\n\r\n".encode()
+
+
+def _connection(client: Client, server: str = BLOCKED) -> socket.socket:
+    return kit.tcp_socket(client, kit.server_address(server, 4), HTTP)
+
+
+def _exchange(client: Client, *requests: bytes) -> bytes:
+    """Each request sent in turn on one connection, each answer read: all that came back."""
+    with _connection(client) as sock:
+        received = b""
+        for request in requests:
+            try:
+                sock.sendall(request)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # closed by copgate: nothing more goes to the server
+            received += kit.read_for(sock, ANSWER_WAIT)
+        return received
+
+
+def _assert_not_served(received: bytes, name: str = BLOCKED) -> None:
+    assert kit.nginx_page(name) not in received, (
+        f"the real server's page for {name} reached the client:\n{received[-600:]!r}"
+    )
+
+
+# -- whole-life judging ---------------------------------------------------------------
+
+
+CHUNKED_POST = (
+    f"POST / HTTP/1.1\r\nHost: {ALLOWED}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n6;name=x\r\n world\r\n0\r\n\r\n"
+).encode()
+
+
+def test_a_request_after_a_chunked_body_is_judged(evader: Client) -> None:
+    received = _exchange(evader, CHUNKED_POST, _get(BLOCKED))
+    assert kit.nginx_page(ALLOWED) in received, received  # the POST itself went through
+    _assert_not_served(received)
+
+
+def test_a_request_after_a_chunked_body_for_an_allowed_name_is_served(evader: Client) -> None:
+    received = _exchange(evader, CHUNKED_POST, _get(ALLOWED))
+    assert received.count(kit.nginx_page(ALLOWED)) == 2, received
+
+
+def test_a_request_after_a_chunked_body_in_one_segment_is_judged(evader: Client) -> None:
+    received = _exchange(evader, CHUNKED_POST + _get(BLOCKED))
+    _assert_not_served(received)
+
+
+METHODS = ["MKCOL", "PROPPATCH", "UNLOCK", "BREW"]
+"""WebDAV's methods and a token no RFC defines: any token is a method (RFC 9110 §9)."""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_any_method_token_is_judged(evader: Client, method: str) -> None:
+    _assert_not_served(_exchange(evader, _get(BLOCKED, method=method)))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_server_answers_any_method_token(evader: Client, method: str) -> None:
+    received = _exchange(evader, _get(ALLOWED, method=method))
+    assert kit.nginx_page(ALLOWED) in received, received
+
+
+ABSOLUTE_BLOCKED = _get(ALLOWED, target=f"http://{BLOCKED}/")
+"""An absolute-form target (RFC 9112 §3.2.2) for the blocked name under an allowed Host."""
+
+
+def test_the_server_serves_an_absolute_form_target_host(gateway: Gateway) -> None:
+    # Unfiltered staff: the server reads the target's host, not Host's.
+    received = _exchange(gateway.lab.clients["staff"], ABSOLUTE_BLOCKED)
+    assert kit.nginx_page(BLOCKED) in received, received
+
+
+def test_an_absolute_form_target_is_judged_by_its_host(evader: Client) -> None:
+    _assert_not_served(_exchange(evader, ABSOLUTE_BLOCKED))
+
+
+def test_an_absolute_form_target_for_an_allowed_name_is_served(evader: Client) -> None:
+    received = _exchange(evader, _get(ALLOWED, target=f"http://{ALLOWED}/"))
+    assert kit.nginx_page(ALLOWED) in received, received
+
+
+def test_an_ip_literal_host_meets_the_bare_address_policy(gateway: Gateway) -> None:
+    # The walled garden refuses bare addresses: a Host that is one is bare.
+    pupil = gateway.lab.clients["pupil"]
+    literal = str(plan.host(BLOCKED).v4)
+    received = _exchange(pupil, _get(literal))
+    _assert_not_served(received, literal)
+
+
+def test_a_long_keep_alive_session_is_judged_request_by_request(evader: Client) -> None:
+    honest = [_get(ALLOWED, target=f"/page/{number}") for number in range(6)]
+    received = _exchange(evader, *honest, _get(BLOCKED))
+    assert received.count(kit.nginx_page(ALLOWED)) == len(honest), received
+    _assert_not_served(received)
+
+
+def test_a_segment_sent_ahead_of_the_request_does_not_hide_it(evader: Client) -> None:
+    # The allowed request sits right after where the blocked one will be
+    # and comes first; the blocked one then fills the gap. The server reads
+    # both, in stream order.
+    blocked, allowed = _get(BLOCKED), _get(ALLOWED)
+    with RawTcp(evader, kit.server_address(BLOCKED, 4), HTTP) as connection:
+        connection.connect()
+        connection.send(allowed, len(blocked))
+        time.sleep(0.1)
+        connection.send(blocked, 0)
+        connection.wait_for(lambda: False, ANSWER_WAIT)
+        _assert_not_served(connection.stream())
+
+
+def test_curl_still_gets_an_allowed_page(evader: Client) -> None:
+    result = clients.curl(evader, f"http://{ALLOWED}/", resolve=plan.host(ALLOWED).v4)
+    assert (result.exit_code, result.status) == (0, 200), result
+    assert result.page["host"] == ALLOWED
+
+
+# -- DNS over TCP ---------------------------------------------------------------------
+
+
+def _dns_tcp(message: bytes) -> bytes:
+    return len(message).to_bytes(2, "big") + message
+
+
+def _query(name: str, ident: int) -> bytes:
+    return bytes(DNS(id=ident, rd=1, qd=DNSQR(qname=name, qtype="A")))
+
+
+def test_dns_over_tcp_after_a_malformed_message_is_judged(evader: Client) -> None:
+    # A message copgate cannot read as a query (a header with no question,
+    # which the server answers with an error and keeps the connection), then
+    # a query for the blocked name on the same connection to the outside
+    # resolver.
+    broken = bytes(DNS(id=1, rd=1, qdcount=0))
+    server = plan.host("ns.example").v4
+    with kit.tcp_socket(evader, server, DNS_PORT) as sock:
+        try:
+            sock.sendall(_dns_tcp(broken))
+            kit.read_for(sock, 0.5)
+            sock.sendall(_dns_tcp(_query(BLOCKED, 2)))
+        except (BrokenPipeError, ConnectionResetError):
+            return  # closed: the blocked query never reached the server
+        received = kit.read_for(sock, ANSWER_WAIT)
+    assert plan.host(BLOCKED).v4.packed not in received, received
+
+
+def test_dns_over_tcp_for_an_allowed_name_is_answered(evader: Client) -> None:
+    server = plan.host("ns.example").v4
+    with kit.tcp_socket(evader, server, DNS_PORT) as sock:
+        sock.sendall(_dns_tcp(_query(ALLOWED, 3)))
+        allowed = kit.read_for(sock, ANSWER_WAIT)
+        sock.sendall(_dns_tcp(_query(BLOCKED, 4)))
+        blocked = kit.read_for(sock, ANSWER_WAIT)
+    assert plan.host(ALLOWED).v4.packed in allowed, allowed
+    assert plan.host(BLOCKED).v4.packed not in blocked, blocked
+
+
+def test_copgate_survived(gateway: Gateway) -> None:
+    assert gateway.daemon.alive()
+    assert gateway.counters()["failures"] == 0
