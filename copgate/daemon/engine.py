@@ -108,9 +108,6 @@ NULL_IPV6 = IPv6Address("::")
 TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
 DNS_HEADER = 12  # RFC 1035 §4.1.1
 DNS_PORT = 53  # RFC 1035 §4.2
-SEEN_EVASION = "evasion"
-"""``Seen.EVASION``'s value: the handler table is keyed by value (``Seen`` is a
-StrEnum), so it reads the observation whichever release of the tracker made it."""
 
 
 class Action(enum.StrEnum):
@@ -212,7 +209,7 @@ def reason_kind(reason: str) -> str:
 class BlockedFlows:
     """Flows copgate blocked, remembered so that their later packets are dropped too.
 
-    Invariants: a key is in ``_expiry`` exactly when it is in
+    Invariants: a key is in ``expiry`` exactly when it is in
     ``_by_client[key[0]]``, and each client's dict is in the order its
     entries were added (oldest first); no client holds more than
     ``per_client`` entries and all hold at most ``max_flows``. When full, the
@@ -220,7 +217,7 @@ class BlockedFlows:
     floods blocked flows evicts its own entries before anyone else's.
     """
 
-    __slots__ = ("_by_client", "_expiry", "max_flows", "per_client", "seconds")
+    __slots__ = ("_by_client", "expiry", "max_flows", "per_client", "seconds")
 
     def __init__(
         self,
@@ -231,11 +228,13 @@ class BlockedFlows:
         self.max_flows = max_flows
         self.per_client = per_client
         self.seconds = seconds
-        self._expiry: dict[FlowKey, float] = {}
+        self.expiry: dict[FlowKey, float] = {}
+        """When each remembered flow is forgotten; read-only outside this class
+        (the engine tests it for emptiness before building a key)."""
         self._by_client: dict[bytes, dict[FlowKey, None]] = {}
 
     def __len__(self) -> int:
-        return len(self._expiry)
+        return len(self.expiry)
 
     def held_by(self, client: bytes) -> int:
         """Entries held for the client address ``client``."""
@@ -243,7 +242,7 @@ class BlockedFlows:
 
     def blocked(self, key: FlowKey, now: float) -> bool:
         """Whether ``key`` was blocked and is still remembered at ``now``."""
-        expires = self._expiry.get(key)
+        expires = self.expiry.get(key)
         if expires is None:
             return False
         if now < expires:
@@ -259,18 +258,18 @@ class BlockedFlows:
             del mine[key]  # re-added: now the newest
         elif len(mine) >= self.per_client:
             self._forget(next(iter(mine)))
-        elif len(self._expiry) >= self.max_flows:
+        elif len(self.expiry) >= self.max_flows:
             self._forget(next(iter(self._by_client[self._largest()])))
         mine = self._by_client.setdefault(client, {})
         mine[key] = None
-        self._expiry[key] = now + self.seconds
+        self.expiry[key] = now + self.seconds
 
     def _largest(self) -> bytes:
         # Only when every slot is taken: a scan over clients, not over flows.
         return max(self._by_client, key=lambda client: len(self._by_client[client]))
 
     def _forget(self, key: FlowKey) -> None:
-        self._expiry.pop(key, None)
+        self.expiry.pop(key, None)
         mine = self._by_client.get(key[0])
         if mine is not None:
             mine.pop(key, None)
@@ -316,13 +315,13 @@ class Engine:
         """The config ``_groups`` was filled from: tests and reloads replace ``config``."""
         self._local_second = -1
         self._local_time = datetime.fromtimestamp(0)
-        self._handlers: dict[str, Handler] = {
+        self._handlers: dict[Seen, Handler] = {
             Seen.QUESTION: self._questions,
             Seen.PENDING: self._pending,
             Seen.UNREADABLE: self._unreadable,
             Seen.MALFORMED: self._malformed,
             Seen.IGNORED: self._ignored,
-            SEEN_EVASION: self._evasion,
+            Seen.EVASION: self._evasion,
         }
         """What each observation becomes: a table rather than an if-chain, and one
         dict hit per packet."""
@@ -363,9 +362,8 @@ class Engine:
         except WireError as exc:
             self.counters.malformed += 1
             return self._failure(None, meta, f"malformed packet: {exc}")
-        if self.blocked.blocked(
-            (packet.src, packet.sport, packet.dst, packet.dport, packet.proto), meta.now
-        ):
+        blocked = self.blocked
+        if blocked.expiry and blocked.blocked(_key(packet), meta.now):
             return self._blocked_again(packet)
         observation = self.tracker.feed(packet, meta.now)
         handler = self._handlers.get(observation.seen, self._unknown)
@@ -401,9 +399,15 @@ class Engine:
     ) -> PacketVerdict:
         group = self.group_of(packet, meta)
         local, plausible = self._local(meta.now)
+        questions = observation.questions
+        if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
+            question = questions[0]
+            decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
+            self.counters.count(_COUNT_KEYS[question.kind, decision.verdict])
+            return self._act(packet, question, decision, meta.now)
         blocked: PacketVerdict | None = None
         last: PacketVerdict | None = None
-        for question in observation.questions:
+        for question in questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
             self.counters.count(_COUNT_KEYS[question.kind, decision.verdict])
             verdict = self._act(packet, question, decision, meta.now)
@@ -434,7 +438,7 @@ class Engine:
         """DECIDED only for a TLS or QUIC name the server will read (see the docstring)."""
         if question.kind is not Kind.TLS and question.kind is not Kind.QUIC:
             return Action.ACCEPT  # DNS and HTTP: every message is judged
-        if not getattr(question, "trusted", True):
+        if not question.trusted:
             self.counters.untrusted += 1
             return Action.ACCEPT
         return Action.DECIDED

@@ -182,6 +182,13 @@ class Group:
     whatever this says (``copgate.policy.outright.decide_evasion``)."""
     _own: Mapping[str, bool] = field(init=False, repr=False, compare=False, hash=False)
     """Own entries by name: True for allow. Built from ``allow`` and ``block``."""
+    memo: dict[object, object] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+    """A memo for the decision layer (``copgate.policy.decide``): the rows of its
+    table that can apply to this group by question kind, the windows in force at
+    the last local time asked. Filled on use; a changed group is a new ``Group``
+    with an empty memo."""
 
     def __post_init__(self) -> None:
         own = {_normal(entry): False for entry in self.block}

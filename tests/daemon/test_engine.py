@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_network
-from typing import cast
 
 import pytest
 
@@ -97,6 +96,11 @@ def engine(mode: Mode = Mode.FILTER, **group_changes: object) -> Engine:
     return Engine(config(mode, **group_changes), LISTS, lists_built=NOW - 3600)
 
 
+def acked(body: bytes, ack: int) -> bytes:
+    """A TCP segment (before its IP header fills the checksum) with its acknowledgment number."""
+    return body[:8] + ack.to_bytes(4, "big") + body[12:]
+
+
 def test_an_allowed_dns_query_is_accepted_and_never_marks_the_flow() -> None:
     verdict = engine().judge(udp4(dns_query("www.wikipedia.org")), META)
     assert verdict.action is Action.ACCEPT and verdict.inject == ()
@@ -148,9 +152,8 @@ def test_the_null_answer_gives_0_0_0_0() -> None:
 
 def test_a_blocked_hello_resets_both_ends_with_exact_numbers() -> None:
     hello = client_hello("casino.example")
-    segment = ipv4(CLIENT4, SERVER4, 6, tcp(40000, 443, 5000, hello, TCP_ACK))
-    # Set the acknowledgment number the client sent: 7000.
-    segment = segment[:28] + (7000).to_bytes(4, "big") + segment[32:]
+    # The acknowledgment number the client sent: 7000.
+    segment = ipv4(CLIENT4, SERVER4, 6, acked(tcp(40000, 443, 5000, hello, TCP_ACK), 7000))
     eng = engine()
     eng.judge(syn4(4999), META)
     verdict = eng.judge(segment, META)
@@ -385,8 +388,7 @@ def test_a_new_config_moves_a_remembered_client_to_its_new_group() -> None:
 
 # -- evasion, trust, remembered blocks, forging only to the LAN (issues 9 and 10) -------
 
-EVASION = cast(Seen, getattr(Seen, "EVASION", "evasion"))
-"""The tracker's observation for a flow that did what only an evader does."""
+EVASION = Seen.EVASION
 AHEAD = "a segment 40000 bytes ahead of the stream"
 
 
@@ -406,18 +408,9 @@ def saw(seen: Seen, reason: str) -> Callable[[Observation], Observation]:
     return lambda _observation: Observation(seen, reason=reason)
 
 
-class _Untrusted(Question):
-    """A question whose class says untrusted: for a ``Question`` without the field."""
-
-    __slots__ = ()
-    trusted = False
-
-
 def untrusted(question: Question) -> Question:
     """``question`` as read from bytes the server may never read (a TTL unlike the SYN's)."""
-    if "trusted" in Question._fields:
-        return cast(Callable[..., Question], question._replace)(trusted=False)
-    return _Untrusted(*question)
+    return question._replace(trusted=False)
 
 
 def each_untrusted(observation: Observation) -> Observation:
@@ -425,8 +418,7 @@ def each_untrusted(observation: Observation) -> Observation:
 
 
 def hello_segment(name: str, seq: int = 1, ack: int = 7000, sport: int = 40000) -> bytes:
-    segment = tcp4(seq, client_hello(name), sport=sport)
-    return segment[:28] + ack.to_bytes(4, "big") + segment[32:]
+    return ipv4(CLIENT4, SERVER4, 6, acked(tcp(sport, 443, seq, client_hello(name)), ack))
 
 
 @pytest.mark.parametrize(

@@ -384,7 +384,7 @@ def test_safe_search_never_opens_what_is_blocked(lists: ListCache) -> None:
 
 
 def test_the_table_is_in_the_documented_order() -> None:
-    titles = [title for title, _row in RULES]
+    titles = [title for title, _row, _applies in RULES]
     assert titles[0].startswith("mode off")
     assert titles.index("own allow/block entries") > max(
         index for index, title in enumerate(titles) if title.startswith("bypass")

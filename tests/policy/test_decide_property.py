@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from copgate.lists.cache import ListCache
-from copgate.policy.decide import Decision, RuleKind, Verdict, decide
+from copgate.lists.model import NOT_LISTED
+from copgate.policy.decide import RULES, Decision, RuleKind, Verdict, decide
 from copgate.policy.model import (
     Bypass,
     FailureMode,
@@ -26,7 +27,8 @@ from copgate.policy.model import (
     Treatment,
     YouTubeMode,
 )
-from copgate.policy.rules import WALLED_GARDEN_ALWAYS
+from copgate.policy.rules import WALLED_GARDEN_ALWAYS, Facts
+from copgate.policy.timewindows import active_windows
 from copgate.wire.names import name_from_bytes
 from copgate.wire.question import ClientHello, DnsQuery, Ech, Kind, Question
 from tests.policy.helpers import CLIENT, black, compiled, make_group, white
@@ -192,3 +194,32 @@ def test_every_mode_decides_without_raising(
         assert decision.list_name == "default", decision
     if group.mode is Mode.OFF:
         assert decision.verdict is Verdict.ALLOW
+
+
+def _every_row(question: Question, group: Group, at: datetime, plausible: bool) -> Decision:
+    """The first decision of the whole table, each row asked in turn (no plan)."""
+    name = None if question.name is None else question.name.text
+    listed = NOT_LISTED if name is None or group.mode is Mode.OFF else CACHE.lookup(name)
+    facts = Facts(question, group, name, listed, active_windows(group.windows, at, plausible))
+    for _title, row, _applies in RULES:
+        decision = row(facts)
+        if decision is not None:
+            return decision
+    raise AssertionError("the filter-mode row always decides")
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    questions(),
+    st.sampled_from(list(Mode)).flatmap(groups),
+    times,
+    st.booleans(),
+)
+def test_the_rows_a_group_skips_never_change_a_decision(
+    question: Question, group: Group, at: datetime, plausible: bool
+) -> None:
+    # Safe addresses empty and safe search off: the rows alone decide.
+    group = dataclasses.replace(group, safe_search=False, youtube=YouTubeMode.OFF)
+    assert _run(question, group, at, plausible, frozenset()) == _every_row(
+        question, group, at, plausible
+    )
