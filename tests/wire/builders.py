@@ -24,7 +24,7 @@ def internet_checksum(data: bytes) -> int:
     """RFC 1071: the one's complement of the one's complement sum of 16-bit words."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

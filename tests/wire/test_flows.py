@@ -151,12 +151,15 @@ def test_http_keep_alive_requests_are_each_read_and_bodies_skipped() -> None:
     assert feed_all(tracker, packets) == ["a.example", "b.example"]
 
 
-def test_fin_forgets_an_undecided_flow() -> None:
+def test_fin_forgets_a_flow_that_holds_nothing_but_not_one_holding_bytes() -> None:
+    """A FIN the server may never see must not make copgate forget a hello's start."""
     tracker = FlowTracker()
     feed_all(tracker, [syn4(HELLO_SEQ - 1), tcp4(HELLO_SEQ, client_hello()[:10])])
-    assert len(tracker) == 1
     tracker.feed(read_ip(tcp4(HELLO_SEQ + 10, b"", flags=TCP_FIN | TCP_ACK)), 0.0)
-    assert len(tracker) == 0 and tracker.held_bytes == 0
+    assert len(tracker) == 1
+    feed_all(tracker, [syn4(HELLO_SEQ - 1, sport=40001)])
+    tracker.feed(read_ip(tcp4(HELLO_SEQ, b"", sport=40001, flags=TCP_FIN | TCP_ACK)), 0.0)
+    assert len(tracker) == 1 and tracker.held_bytes == 10
 
 
 # -- bounds --------------------------------------------------------------------
@@ -179,12 +182,14 @@ def test_the_flow_count_bound_evicts_the_oldest() -> None:
     assert len(tracker) == 3
     assert tracker.stats.evicted_flows == 2
     rest = client_hello()[20:]
-    # The newest flows survive and still complete; the oldest lost its start.
+    # The newest flows survive and still complete; the oldest held bytes
+    # undecided, so its next packet is evasion, not a fresh pending flow.
     assert feed_all(tracker, [tcp4(HELLO_SEQ + 20, rest, sport=40004)]) == ["www.example.com"]
-    assert tracker.feed(read_ip(tcp4(HELLO_SEQ + 20, rest, sport=40000)), 1e5).seen is Seen.PENDING
+    evicted = tracker.feed(read_ip(tcp4(HELLO_SEQ + 20, rest, sport=40000)), 40004.0)
+    assert evicted.seen is Seen.EVASION and evicted.reason == "evicted undecided"
 
 
-def test_a_flow_past_its_byte_bound_is_unreadable_and_freed() -> None:
+def test_a_flow_past_its_byte_bound_is_evasion_and_freed() -> None:
     tracker = FlowTracker(Limits(max_flow_bytes=600))
     big = client_hello(padding=2000)
     observations = [
@@ -192,8 +197,9 @@ def test_a_flow_past_its_byte_bound_is_unreadable_and_freed() -> None:
         for i in range(0, len(big), 500)
     ]
     assert observations[0].seen is Seen.PENDING
-    assert observations[1].seen is Seen.UNREADABLE
+    assert observations[1].seen is Seen.EVASION and "bound" in observations[1].reason
     assert tracker.stats.overflows == 1 and tracker.held_bytes == 0 and len(tracker) == 0
+    assert all(o.seen is Seen.EVASION for o in observations[2:]), "remembered"
 
 
 def test_the_total_byte_bound_evicts_other_flows() -> None:
@@ -245,8 +251,14 @@ def test_every_real_hello_in_one_byte_segments_in_order_and_shuffled() -> None:
         cuts = list(range(1, len(records)))
         order = list(range(len(records)))
         assert recut(records, cuts, order, with_syn=True) == [sni], capture
-        rng.shuffle(order)
-        assert recut(records, cuts, order, with_syn=True) == [sni], f"{capture} shuffled"
+        # Reordered within windows of 64 segments, as a network reorders:
+        # scattering every byte is what the piece cap stops.
+        local = []
+        for start in range(0, len(order), 64):
+            window = order[start : start + 64]
+            rng.shuffle(window)
+            local += window
+        assert recut(records, cuts, local, with_syn=True) == [sni], f"{capture} shuffled"
 
 
 @pytest.mark.shared_data
@@ -267,9 +279,10 @@ def test_quic_initials_of_a_flow_in_any_order_give_the_same_name() -> None:
     multi = [(c, d) for c, d in quic_flows() if len(d) > 1]
     assert multi, "the captures hold QUIC flows whose hello spans several Initials"
     for capture, datagrams in quic_flows():
-        expected = feed_all(FlowTracker(), list(datagrams))
+        # Captured checksums are often offloaded (wrong): not checked here.
+        expected = feed_all(FlowTracker(verify_checksums=False), list(datagrams))
         assert len(expected) == 1, capture
         for _ in range(6):
             shuffled = list(datagrams)
             rng.shuffle(shuffled)
-            assert feed_all(FlowTracker(), shuffled) == expected, capture
+            assert feed_all(FlowTracker(verify_checksums=False), shuffled) == expected, capture

@@ -1,0 +1,441 @@
+"""The tracker against the tricks of issue 9, and the honest traffic that must still pass.
+
+Each trick is a short script of crafted packets fed to ``FlowTracker`` as
+the firewall would queue them; the test says what each packet must show.
+A trick is beaten when the evader's name is never judged allowed from bytes
+the server would not read, and when the flow ends as EVASION rather than as
+something a filtering group lets through (unreadable, pending forever).
+"""
+
+from __future__ import annotations
+
+from copgate.tools.samples import client_hello, quic_initial
+from copgate.wire.flows import EVICTED, EXPIRED, FlowTracker, Limits, Observation, Seen
+from copgate.wire.packet import TCP_ACK, TCP_SYN, read_ip
+from copgate.wire.question import Kind
+from tests.wire.builders import (
+    CLIENT4,
+    SERVER4,
+    bad_checksum,
+    dns_query,
+    ipv4,
+    syn4,
+    tcp,
+    tcp4,
+    tcp6,
+    udp,
+)
+
+ISN = 999
+START = ISN + 1
+MAX_RECORD = 1 << 14
+
+
+def records(handshake: bytes) -> bytes:
+    """``handshake`` in TLS handshake records of at most 2**14 bytes (RFC 8446 §5.1)."""
+    out = b""
+    for at in range(0, len(handshake), MAX_RECORD):
+        part = handshake[at : at + MAX_RECORD]
+        out += b"\x16\x03\x01" + len(part).to_bytes(2, "big") + part
+    return out
+
+
+def feed(tracker: FlowTracker, datagram: bytes, now: float = 0.0) -> Observation:
+    return tracker.feed(read_ip(datagram), now)
+
+
+def names(observation: Observation) -> list[str]:
+    return [q.name.text if q.name else "" for q in observation.questions]
+
+
+ALLOWED = client_hello("allowed.example")
+BLOCKED = client_hello("blocked.example")
+
+
+# -- TCP Fast Open -------------------------------------------------------------
+
+
+def test_a_hello_in_the_syn_is_read_at_offset_zero() -> None:
+    tracker = FlowTracker()
+    seen = feed(tracker, syn4(ISN, payload=BLOCKED))
+    assert seen.seen is Seen.QUESTION and names(seen) == ["blocked.example"]
+    assert seen.questions[0].trusted
+
+
+def test_tfo_data_in_the_syn_and_the_rest_after_it() -> None:
+    tracker = FlowTracker()
+    assert feed(tracker, syn4(ISN, payload=BLOCKED[:40])).seen is Seen.PENDING
+    seen = feed(tracker, tcp4(START + 40, BLOCKED[40:]))
+    assert names(seen) == ["blocked.example"]
+
+
+def test_a_retransmitted_syn_keeps_the_flow() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    feed(tracker, tcp4(START, BLOCKED[:50]))
+    assert feed(tracker, syn4(ISN)).seen is Seen.PENDING
+    assert names(feed(tracker, tcp4(START + 50, BLOCKED[50:]))) == ["blocked.example"]
+
+
+# -- expiry ----------------------------------------------------------------------
+
+
+def test_a_hello_that_idles_past_the_age_bound_ends_as_evasion() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    feed(tracker, syn4(ISN), 0.0)
+    feed(tracker, tcp4(START, BLOCKED[:1]), 0.0)
+    assert tracker.next_deadline() == 10.0
+    assert tracker.expire(9.9) == []
+    key = (CLIENT4, 40000, SERVER4, 443, 6)
+    assert tracker.expire(10.0) == [(key, EXPIRED)]
+    assert tracker.next_deadline() is None
+    for offset in (1, 2):
+        later = feed(tracker, tcp4(START + offset, BLOCKED[offset : offset + 1]), 11.0)
+        assert later.seen is Seen.EVASION and later.reason == EXPIRED
+
+
+def test_the_next_packet_after_a_silent_expiry_is_evasion_too() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    feed(tracker, syn4(ISN), 0.0)
+    feed(tracker, tcp4(START, BLOCKED[:1]), 0.0)
+    later = feed(tracker, tcp4(START + 1, BLOCKED[1:]), 30.0)  # feed() expires first
+    assert later.seen is Seen.EVASION and later.reason == EXPIRED
+
+
+def test_an_honest_slow_client_that_keeps_sending_is_not_expired() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    feed(tracker, syn4(ISN), 0.0)
+    step = 10
+    seen = Observation(Seen.PENDING)
+    for i, at in enumerate(range(0, len(BLOCKED), step)):
+        seen = feed(tracker, tcp4(START + at, BLOCKED[at : at + step]), 5.0 * i)
+        assert seen.seen in (Seen.PENDING, Seen.QUESTION), (i, seen)
+    assert 5.0 * (len(BLOCKED) // step) > 10.0
+    assert names(seen) == ["blocked.example"]
+
+
+def test_a_connection_whose_syn_expired_is_still_read_from_its_start() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    feed(tracker, syn4(ISN), 0.0)
+    assert tracker.expire(20.0) == []  # nothing held: forgotten quietly, position kept
+    assert len(tracker) == 0
+    assert feed(tracker, tcp4(START + 30, BLOCKED[30:]), 21.0).seen is Seen.PENDING
+    assert names(feed(tracker, tcp4(START, BLOCKED[:30]), 21.0)) == ["blocked.example"]
+
+
+# -- data far ahead ----------------------------------------------------------------
+
+
+def test_data_far_past_the_flow_bound_is_ignored_and_the_hello_still_judged() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    ahead = feed(tracker, tcp4(START + 40_000 + Limits().max_flow_bytes, b"x" * 1000))
+    assert ahead.seen is Seen.IGNORED and "flow bound" in ahead.reason
+    assert tracker.held_bytes == 0
+    assert names(feed(tracker, tcp4(START, BLOCKED))) == ["blocked.example"]
+
+
+def test_a_hello_padded_to_40_kib_is_read() -> None:
+    big = records(client_hello("blocked.example", padding=40_000, records=False))
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = Observation(Seen.PENDING)
+    for at in range(0, len(big), 1460):
+        seen = feed(tracker, tcp4(START + at, big[at : at + 1460]))
+    assert names(seen) == ["blocked.example"]
+
+
+def test_a_bound_hit_is_evasion() -> None:
+    tracker = FlowTracker(Limits(max_flow_bytes=1000))
+    feed(tracker, syn4(ISN))
+    seen = feed(tracker, tcp4(START + 900, b"x" * 200))
+    assert seen.seen is Seen.EVASION and "bound" in seen.reason
+
+
+# -- TTL ---------------------------------------------------------------------------
+
+
+def test_a_hello_with_a_short_ttl_may_block_but_not_decide() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    fake = feed(tracker, tcp4(START, ALLOWED, ttl=3))
+    assert fake.seen is Seen.QUESTION and names(fake) == ["allowed.example"]
+    assert not fake.questions[0].trusted
+    assert tracker.stats.untrusted == 1 and len(tracker) == 1  # still undecided
+    # The real hello, for another name, overlaps the fake and disagrees.
+    real = feed(tracker, tcp4(START, BLOCKED, ttl=64))
+    assert real.seen is Seen.EVASION and "disagree" in real.reason
+    assert feed(tracker, tcp4(START, BLOCKED, ttl=64)).seen is Seen.EVASION
+
+
+def test_a_short_ttl_copy_of_the_real_bytes_changes_nothing() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    half = len(BLOCKED) // 2
+    assert feed(tracker, tcp4(START, BLOCKED[:half], ttl=1)).seen is Seen.PENDING
+    assert feed(tracker, tcp4(START, BLOCKED[:half])).seen is Seen.PENDING
+    seen = feed(tracker, tcp4(START + half, BLOCKED[half:]))
+    assert names(seen) == ["blocked.example"] and seen.questions[0].trusted
+
+
+def test_a_junk_byte_with_a_short_ttl_does_not_decide_the_flow() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    junk = feed(tracker, tcp4(START, b"\x00", ttl=2))
+    assert junk.seen is Seen.PENDING
+    real = feed(tracker, tcp4(START, BLOCKED))
+    assert real.seen is Seen.EVASION
+
+
+def test_the_hop_limit_is_the_ttl_over_ipv6() -> None:
+    tracker = FlowTracker()
+    feed(tracker, tcp6(ISN, b"", flags=TCP_SYN, ttl=64))
+    fake = feed(tracker, tcp6(START, ALLOWED, ttl=5))
+    assert fake.questions and not fake.questions[0].trusted
+    assert feed(tracker, tcp6(START, BLOCKED, ttl=64)).seen is Seen.EVASION
+
+
+def test_a_low_ttl_syn_copy_cannot_lower_the_trusted_ttl() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    feed(tracker, syn4(ISN, ttl=2))
+    fake = feed(tracker, tcp4(START, ALLOWED, ttl=2))
+    assert fake.questions and not fake.questions[0].trusted
+
+
+# -- checksums ---------------------------------------------------------------------
+
+
+def test_a_segment_with_a_bad_checksum_decides_nothing() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    fake = feed(tracker, bad_checksum(tcp4(START, ALLOWED)))
+    assert fake.seen is Seen.IGNORED and fake.reason == "bad checksum"
+    assert tracker.held_bytes == 0 and tracker.stats.bad_checksums == 1
+    assert names(feed(tracker, tcp4(START, BLOCKED))) == ["blocked.example"]
+
+
+def test_a_syn_with_a_bad_checksum_cannot_restart_an_ended_flow() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    feed(tracker, tcp4(START, ALLOWED, ttl=3))
+    assert feed(tracker, tcp4(START, BLOCKED)).seen is Seen.EVASION
+    assert feed(tracker, bad_checksum(syn4(5))).reason == "bad checksum"
+    assert feed(tracker, tcp4(START, BLOCKED)).seen is Seen.EVASION
+
+
+def test_checksums_can_be_left_unchecked_for_captures() -> None:
+    tracker = FlowTracker(verify_checksums=False)
+    feed(tracker, syn4(ISN))
+    assert names(feed(tracker, bad_checksum(tcp4(START, BLOCKED)))) == ["blocked.example"]
+
+
+def test_a_quic_initial_with_a_bad_checksum_is_ignored() -> None:
+    datagram = ipv4(CLIENT4, SERVER4, 17, udp(50000, 443, quic_initial(BLOCKED[5:], b"\x01" * 8)))
+    assert feed(FlowTracker(), bad_checksum(datagram)).reason == "bad checksum"
+    assert names(feed(FlowTracker(), datagram)) == ["blocked.example"]
+
+
+# -- overlaps, order, remembered endings -------------------------------------------------
+
+
+def test_out_of_order_and_retransmitted_segments_are_honest() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    hello = client_hello("blocked.example", padding=1000)
+    cuts = [(300, 600), (0, 300), (0, 300), (250, 400), (600, len(hello))]
+    seen = [feed(tracker, tcp4(START + a, hello[a:b])) for a, b in cuts]
+    assert [s.seen for s in seen[:-1]] == [Seen.PENDING] * 4
+    assert names(seen[-1]) == ["blocked.example"]
+
+
+def test_a_second_connection_on_the_port_starts_clean_but_old_data_stays_ended() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    feed(tracker, tcp4(START, ALLOWED, ttl=3))
+    assert feed(tracker, tcp4(START, BLOCKED)).seen is Seen.EVASION
+    feed(tracker, syn4(500_000))  # a SYN on the same 4-tuple, e.g. a fake one
+    old = feed(tracker, tcp4(START, BLOCKED))
+    assert old.seen is Seen.EVASION, "the old connection's bytes still get its ending"
+    assert names(feed(tracker, tcp4(500_001, BLOCKED))) == ["blocked.example"]
+
+
+def test_a_decided_flow_ignores_later_packets() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    feed(tracker, tcp4(START, BLOCKED))
+    later = feed(tracker, tcp4(START + len(BLOCKED), b"application data"))
+    assert later.seen is Seen.IGNORED and later.reason == "flow already decided"
+
+
+def test_an_unknown_protocol_after_a_syn_is_unreadable_and_remembered() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    first = feed(tracker, tcp4(START, b"SSH-2.0-OpenSSH_9.2\r\n"))
+    assert first.seen is Seen.UNREADABLE
+    assert feed(tracker, tcp4(START + 21, b"more")).seen is Seen.UNREADABLE
+
+
+# -- bounds per client ---------------------------------------------------------------
+
+
+def test_a_syn_flood_from_one_client_evicts_only_its_own_flows() -> None:
+    tracker = FlowTracker(Limits(max_flows=4096, max_client_flows=512))
+    other = bytes([192, 0, 2, 77])
+    victim = ipv4(other, SERVER4, 6, tcp(41000, 443, ISN, b"", TCP_SYN))
+    feed(tracker, victim)
+    feed(tracker, ipv4(other, SERVER4, 6, tcp(41000, 443, START, BLOCKED[:50], TCP_ACK)))
+    for port in range(1024, 1024 + 4096):
+        feed(tracker, syn4(ISN, sport=port))
+    assert len(tracker) == 1 + 512
+    rest = ipv4(other, SERVER4, 6, tcp(41000, 443, START + 50, BLOCKED[50:], TCP_ACK))
+    assert names(feed(tracker, rest)) == ["blocked.example"]
+
+
+def test_under_the_global_flow_bound_the_client_with_most_flows_loses_its_oldest() -> None:
+    tracker = FlowTracker(Limits(max_flows=10, max_client_flows=100))
+    other = bytes([192, 0, 2, 77])
+    for port in range(3):
+        feed(tracker, ipv4(other, SERVER4, 6, tcp(2000 + port, 443, ISN, b"", TCP_SYN)))
+    for port in range(20):
+        feed(tracker, syn4(ISN, sport=3000 + port))
+    assert len(tracker) == 10
+    assert sum(1 for key in tracker._flows if key[0] == other) == 3
+
+
+def test_the_total_byte_bound_evicts_the_biggest_clients_flow_even_the_one_fed() -> None:
+    tracker = FlowTracker(Limits(max_total_bytes=1000, max_flow_bytes=4000))
+    other = bytes([192, 0, 2, 77])
+    feed(tracker, ipv4(other, SERVER4, 6, tcp(2000, 443, ISN, b"", TCP_SYN)))
+    feed(tracker, ipv4(other, SERVER4, 6, tcp(2000, 443, START, BLOCKED[:60], TCP_ACK)))
+    feed(tracker, syn4(ISN))
+    big = records(client_hello("x.example", padding=2000, records=False))
+    seen = feed(tracker, tcp4(START, big[:950]))
+    assert seen.seen is Seen.EVASION
+    assert seen.reason == EVICTED
+    assert tracker.held_bytes == 60, "the other client's flow is kept"
+
+
+def test_quic_key_derivations_are_rate_limited_per_client() -> None:
+    tracker = FlowTracker(Limits(quic_keys_per_second=1.0, quic_keys_burst=5.0))
+    hello = BLOCKED[5:]
+
+    def initial(client: bytes, i: int) -> bytes:
+        payload = quic_initial(hello, i.to_bytes(8, "big"))
+        return ipv4(client, SERVER4, 17, udp(10000 + i, 443, payload))
+
+    seen = [feed(tracker, initial(CLIENT4, i), 0.0).seen for i in range(8)]
+    assert seen == [Seen.QUESTION] * 5 + [Seen.EVASION] * 3
+    assert tracker.stats.quic_throttled == 3
+    other = bytes([192, 0, 2, 77])
+    assert feed(tracker, initial(other, 100), 0.0).seen is Seen.QUESTION
+    assert feed(tracker, initial(CLIENT4, 200), 2.0).seen is Seen.QUESTION  # refilled
+
+
+# -- HTTP and DNS over TCP for the connection's whole life ---------------------------
+
+
+def http_flow(tracker: FlowTracker, stream: bytes, step: int = 7, now: float = 0.0) -> list[str]:
+    feed(tracker, syn4(ISN, dport=80), now)
+    out: list[str] = []
+    for at in range(0, len(stream), step):
+        seen = feed(tracker, tcp4(START + at, stream[at : at + step], dport=80), now)
+        assert seen.seen in (Seen.PENDING, Seen.QUESTION), (at, seen)
+        out += names(seen)
+    return out
+
+
+def test_a_keep_alive_session_with_chunked_bodies_is_read_to_the_end() -> None:
+    chunked = (
+        b"POST /up HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;ext=1\r\nhello\r\n1A\r\n" + b"z" * 26 + b"\r\n0\r\nTrailer: x\r\n\r\n"
+    )
+    plain = b"GET / HTTP/1.1\r\nHost: b.example\r\n\r\n"
+    posted = b"PUT /f HTTP/1.1\r\nHost: c.example\r\nContent-Length: 3\r\n\r\nabc"
+    empty_trailers = (
+        b"POST / HTTP/1.1\r\nHost: d.example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    stream = (chunked + plain + posted + empty_trailers) * 3
+    for step in (1, 7, 100, len(stream)):
+        got = http_flow(FlowTracker(), stream, step)
+        assert got == ["a.example", "b.example", "c.example", "d.example"] * 3, step
+
+
+def test_pipelined_requests_in_one_segment_are_all_read() -> None:
+    stream = b"".join(b"GET / HTTP/1.1\r\nHost: n%d.example\r\n\r\n" % i for i in range(5))
+    assert http_flow(FlowTracker(), stream, step=len(stream)) == [f"n{i}.example" for i in range(5)]
+
+
+def test_a_request_that_cannot_be_framed_is_evasion_and_remembered() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, dport=80))
+    smuggle = (
+        b"POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    seen = feed(tracker, tcp4(START, smuggle, dport=80))
+    assert seen.seen is Seen.EVASION and "framed" in seen.reason
+    later = feed(tracker, tcp4(START + len(smuggle), b"GET / HTTP/1.1\r\n\r\n", dport=80))
+    assert later.seen is Seen.EVASION
+
+
+def test_a_bad_chunk_is_evasion() -> None:
+    tracker = FlowTracker()
+    stream = (
+        b"POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n"
+    )
+    feed(tracker, syn4(ISN, dport=80))
+    seen = feed(tracker, tcp4(START, stream, dport=80))
+    assert seen.seen is Seen.EVASION and names(seen) == []
+
+
+def test_any_method_token_starts_an_http_flow() -> None:
+    for method in (b"MKCOL", b"PROPPATCH", b"UNLOCK", b"BREW"):
+        stream = method + b" /x HTTP/1.1\r\nHost: webdav.example\r\n\r\n"
+        assert http_flow(FlowTracker(), stream, step=3) == ["webdav.example"]
+
+
+def test_an_absolute_form_target_and_its_host_field_are_both_judged() -> None:
+    stream = b"GET http://blocked.example/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n"
+    assert http_flow(FlowTracker(), stream) == ["blocked.example", "allowed.example"]
+
+
+def test_an_ip_literal_host_is_reported_as_the_literal() -> None:
+    stream = b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n"
+    stream += b"GET / HTTP/1.1\r\nHost: 192.0.2.5\r\n\r\n"
+    assert http_flow(FlowTracker(), stream) == ["2001:db8::1", "192.0.2.5"]
+
+
+def test_an_idle_connection_is_read_from_its_next_byte_after_it_was_forgotten() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    first = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+    second = b"GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n"
+    assert http_flow(tracker, first, step=len(first)) == ["a.example"]
+    assert tracker.expire(100.0) == [] and len(tracker) == 0
+    at = START + len(first)
+    # A segment sent ahead of the real next request comes first ...
+    ahead = feed(tracker, tcp4(at + len(second), b"GET / HTTP/1.1\r\n", dport=80), 101.0)
+    assert ahead.seen is Seen.PENDING
+    # ... and the real one is still read from the right place.
+    assert names(feed(tracker, tcp4(at, second, dport=80), 101.0)) == ["blocked.example"]
+
+
+def test_dns_over_tcp_with_many_queries_is_read_for_the_whole_connection() -> None:
+    tracker = FlowTracker(Limits(max_age=10.0))
+    feed(tracker, syn4(ISN, dport=53), 0.0)
+    at = START
+    got: list[str] = []
+    for i in range(200):
+        query = dns_query(f"q{i}.example", msg_id=i)
+        framed = len(query).to_bytes(2, "big") + query
+        got += names(feed(tracker, tcp4(at, framed, dport=53), float(i)))
+        at += len(framed)
+    assert got == [f"q{i}.example" for i in range(200)]
+    assert tracker.held_bytes == 0
+
+
+def test_questions_say_their_kind() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    (question,) = feed(tracker, tcp4(START, BLOCKED)).questions
+    assert question.kind is Kind.TLS and question.trusted
