@@ -3,7 +3,10 @@
 ``decide`` is pure: the question, the client's group, the lists, the local
 time, whether that time can be trusted, and the safe-search endpoints'
 addresses go in; a ``Decision`` with its reason comes out. It never reads the
-clock, the network or a file.
+clock, the network or a file. What it remembers (in ``Group.memo``: the rows a
+group can use per question kind, the windows in force at the last local time,
+the DNS decisions for the current lists and windows) only saves work: the same
+inputs give the same decision with or without it.
 
 How a question is judged
 ------------------------
@@ -150,6 +153,11 @@ Each row still checks its own condition: the column only saves calls.
 
 _WINDOWS = "windows"
 """The memo key of ``windows_in_force`` (the plans' keys are question kinds)."""
+_DNS = "dns decisions"
+"""The memo key of the group's remembered DNS decisions (``_dns_memo``)."""
+DNS_MEMO_ENTRIES = 4096
+"""DNS decisions remembered per group; the memo is emptied when full (a name
+seen once costs one dict entry until then)."""
 
 DECISIVE = frozenset({unfiltered, walled_garden, category_filter})
 """Rows that always return a Decision once they apply: nothing after them runs."""
@@ -197,18 +205,57 @@ def decide(
     safe_addresses: frozenset[IpAddress],
 ) -> Decision:
     """Judge one question for one group; see the module docstring for the order."""
-    rows = rows_for(group, question.kind)
+    windows = windows_in_force(group, local_time, clock_plausible)
+    query = question.dns
+    if query is None:
+        return _decide(question, group, lists, windows, safe_addresses)
+    # A DNS decision is a function of the name, the type, the group, the lists
+    # and the windows in force (safe search answers DNS without addresses), and
+    # resolvers ask the same names over and over: remember it.
+    memo = _dns_memo(group, lists, windows)
+    key = (question.name, query.qtype)
+    decision = memo.get(key)
+    if decision is None:
+        decision = _decide(question, group, lists, windows, safe_addresses)
+        if len(memo) >= DNS_MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = decision
+    return decision
+
+
+def _decide(
+    question: Question,
+    group: Group,
+    lists: NameLookup,
+    windows: tuple[TimeWindow, ...],
+    safe_addresses: frozenset[IpAddress],
+) -> Decision:
     name = None if question.name is None else question.name.text
     unlisted = name is None or group.mode is Mode.OFF
     listed = NOT_LISTED if unlisted else lists.lookup(name)  # type: ignore[arg-type]
-    facts = Facts(
-        question, group, name, listed, windows_in_force(group, local_time, clock_plausible)
-    )
-    for row in rows:
+    facts = Facts(question, group, name, listed, windows)
+    for row in rows_for(group, question.kind):
         decision = row(facts)
         if decision is not None:
             return _safe_search(facts, decision, safe_addresses)
     raise AssertionError("the filter-mode row always decides")  # pragma: no cover
+
+
+DnsMemo = dict[tuple[object, int], Decision]
+
+
+def _dns_memo(group: Group, lists: NameLookup, windows: tuple[TimeWindow, ...]) -> DnsMemo:
+    """The group's DNS decisions for these lists and these windows in force.
+
+    A new list set or a window opening or closing starts an empty memo, so a
+    remembered decision is never one the current lists or windows would not make.
+    """
+    held = cast(tuple[NameLookup, tuple[TimeWindow, ...], DnsMemo] | None, group.memo.get(_DNS))
+    if held is not None and held[0] is lists and (held[1] is windows or held[1] == windows):
+        return held[2]
+    memo: DnsMemo = {}
+    group.memo[_DNS] = (lists, windows, memo)
+    return memo
 
 
 def _safe_search(

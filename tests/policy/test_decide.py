@@ -14,10 +14,11 @@ import pytest
 
 from copgate.lists.cache import ListCache
 from copgate.lists.listset import ListSet
-from copgate.policy.decide import RULES, Decision, RuleKind, Verdict
+from copgate.lists.model import ListMatch
+from copgate.policy.decide import RULES, Decision, RuleKind, Verdict, rows_for
 from copgate.policy.model import Bypass, FailureMode, Group, Mode, Treatment, YouTubeMode
 from copgate.wire.names import Name
-from copgate.wire.question import Ech, Question
+from copgate.wire.question import Ech, Kind, Question
 from tests.policy.helpers import (
     MONDAY_NOON,
     SAFE_IP,
@@ -456,3 +457,55 @@ def test_decision_as_dict(lists: ListCache) -> None:
         "safe_target": None,
         "dns_nodata": False,
     }
+
+
+# -- what decide remembers ----------------------------------------------------------
+
+
+class CountingLookup:
+    """A lookup that counts its calls, over a real cache."""
+
+    def __init__(self, lists: ListCache) -> None:
+        self.lists = lists
+        self.calls = 0
+
+    def lookup(self, name: str) -> ListMatch:
+        self.calls += 1
+        return self.lists.lookup(name)
+
+
+def test_a_dns_decision_is_remembered_per_name_and_type(lists: ListCache) -> None:
+    group = dataclasses.replace(FILTER)  # a fresh group: an empty memo
+    counting = CountingLookup(lists)
+    first = judge(dns("www.casino.test"), group, counting)
+    assert judge(dns("www.casino.test"), group, counting) is first
+    assert counting.calls == 1
+    judge(dns("www.casino.test", qtype=28), group, counting)  # AAAA: its own entry
+    assert counting.calls == 2
+    tls_decision = judge(tls("www.casino.test"), group, counting)  # only DNS is remembered
+    assert tls_decision.verdict is B and counting.calls == 3
+
+
+def test_new_lists_or_a_window_opening_forget_what_was_remembered(lists: ListCache) -> None:
+    evening = window(range(7), "18:00", "20:00", categories=["liste_bu"])
+    group = dataclasses.replace(FILTER, windows=(evening,))
+    at_noon = judge(dns("edu.games.test"), group, lists)
+    assert at_noon.verdict is A
+    at_seven = judge(dns("edu.games.test"), group, lists, MONDAY_NOON.replace(hour=19))
+    assert (at_seven.verdict, at_seven.rule) == (B, RuleKind.TIME_WINDOW)
+    fewer = compiled([black("games.test", "games")])
+    assert judge(dns("chess.test"), group, lists).rule is RuleKind.WHITE_ENTRY
+    assert judge(dns("chess.test"), group, fewer).rule is RuleKind.NOT_LISTED
+
+
+def test_the_rows_a_group_can_use_are_planned_once_per_kind() -> None:
+    group = dataclasses.replace(FILTER, bypass=Bypass.all(False), windows=())
+    dns_rows = rows_for(group, Kind.DNS)
+    assert rows_for(group, Kind.DNS) is dns_rows
+    titles = {row: title for title, row, _applies in RULES}
+    assert [titles[row] for row in dns_rows] == [
+        "invalid host name",
+        "infrastructure white list",
+        "filter mode",
+    ]
+    assert [titles[row] for row in rows_for(STAFF, Kind.TLS)] == ["mode off: unfiltered"]
