@@ -330,6 +330,18 @@ class FlowTracker:
         return flow
 
     def _tcp_data(self, key: FlowKey, flow: _Flow, packet: Packet, seq: int) -> Observation:
+        observation = self._tcp_segment(key, flow, packet, seq)
+        if key in self._flows:
+            self._account(flow)
+            if self._held > self.limits.max_total_bytes:
+                self._enforce_total()
+                if key not in self._flows:
+                    return self._ended.get(key) or Observation(
+                        Seen.IGNORED, reason="evicted with nothing to judge"
+                    )
+        return observation
+
+    def _tcp_segment(self, key: FlowKey, flow: _Flow, packet: Packet, seq: int) -> Observation:
         tcp = flow.tcp
         if tcp is None or key not in self._flows:
             return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
@@ -349,6 +361,7 @@ class FlowTracker:
         except StreamOverflow as exc:
             self.stats.overflows += 1
             return self._end(key, Seen.EVASION, f"flow bound hit: {exc}")
+        self._account(flow)
         if added is Added.BEYOND:
             return flow.previous or Observation(
                 Seen.IGNORED, reason=f"data past the {self.limits.max_flow_bytes}-byte flow bound"
@@ -357,14 +370,7 @@ class FlowTracker:
             self.stats.untrusted += 1
         elif added is Added.NEW or not flow.held:
             self._touch(key, flow)
-        self._account(flow)
-        observation = self._read_stream(key, flow, packet)
-        if key in self._flows:
-            self._account(flow)
-            self._enforce_total()
-            if key not in self._flows:
-                return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
-        return observation
+        return self._read_stream(key, flow, packet)
 
     def _read_stream(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
         tcp = flow.tcp
@@ -546,7 +552,7 @@ class FlowTracker:
 
     def _enforce_total(self) -> None:
         """Over the total bound, the client holding the most bytes loses its oldest flow."""
-        while self._held > self.limits.max_total_bytes and self._flows:
+        while self._held > self.limits.max_total_bytes and self._client_bytes:
             client = max(self._client_bytes, key=self._client_bytes.__getitem__)
             holding = (k for k in self._by_client.get(client, {}) if self._flows[k].held)
             key = next(holding, None)
