@@ -1,5 +1,12 @@
-"""Firewall rules applied beside the packet loop, so that a reload never stalls a verdict.
+"""A reload's two halves: everything read and checked first, then the rules applied aside.
 
+``prepare`` loads the new config, opens its lists, reads the timezone and
+builds the firewall spec: every step that can fail, before anything the
+daemon runs is touched. Any failure, of any kind, is logged and gives None:
+the running config and lists stay in force.
+
+Then the rules are applied beside the packet loop, so that a reload never
+stalls a verdict.
 ``iptables-restore`` can take seconds on a loaded router (its timeout is
 30 s), and every packet in the queue would wait for it if the loop ran it.
 ``FirewallWorker`` runs each apply in a thread; the loop keeps judging and
@@ -26,12 +33,81 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from copgate.config.load import reload_config
+from copgate.daemon.engine import IpAddress
+from copgate.daemon.firewall_spec import firewall_spec
+from copgate.edges.localtz import LocalTz, read_local_tz
+from copgate.errors import CopgateError
 from copgate.firewall import FirewallSpec
+from copgate.lists.listset import ListSet
+from copgate.policy.model import Config
+from copgate.policy.tz import PosixTz
 
 LOG = logging.getLogger("copgate")
 JOIN_TIMEOUT = 65.0
 """Seconds ``close`` waits for an apply in progress: two iptables runs of 30 s, and some."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A new config with everything it needs, read and checked, not yet in force."""
+
+    config: Config
+    lists: ListSet
+    """Open: the caller closes the old ones once it has swapped."""
+    tz: PosixTz
+    spec: FirewallSpec | None
+    """The rules for ``config``; None when the daemon does not manage the firewall."""
+
+
+def prepare(
+    path: Path, running: Config, *, templates_dir: Path | None, queue_num: int | None
+) -> Prepared | None:
+    """The config at ``path`` ready to swap in, or None (logged) if anything is refused.
+
+    ``queue_num`` None: no firewall spec is built. Errors copgate raises on
+    purpose are refusals (one line); anything else propagates, for the
+    caller to log with its traceback.
+    """
+    try:
+        config, lines = reload_config(path, running, templates_dir=templates_dir)
+    except CopgateError as exc:  # e.g. a malformed site-content.toml (a ConfigError)
+        LOG.error("reload refused: %s; the running config stays in force", exc)
+        return None
+    for line in lines:
+        LOG.warning("reload: %s", line)
+    if config is running:  # reload_config's way of saying the file has errors
+        LOG.error("reload refused: the running config stays in force")
+        return None
+    try:
+        lists = ListSet.open(config.settings.lists)
+    except CopgateError as exc:
+        LOG.error("reload refused: %s; the running lists stay in force", exc)
+        return None
+    try:
+        tz = local_tz(config).tz
+        spec = firewall_spec(config, queue_num) if queue_num is not None else None
+    except BaseException:
+        lists.close()
+        raise
+    return Prepared(config, lists, tz, spec)
+
+
+def unserved(config: Config, served: frozenset[IpAddress]) -> list[IpAddress]:
+    """The config's block-page addresses that no listener serves (listeners are bound at start)."""
+    settings = config.settings
+    wanted = (settings.blockpage_ipv4, settings.blockpage_ipv6)
+    return [address for address in wanted if address is not None and address not in served]
+
+
+def local_tz(config: Config) -> LocalTz:
+    """The zone time windows are read in: the config's, /etc/TZ or /etc/localtime (logged)."""
+    local = read_local_tz(config.settings.timezone)
+    for problem in local.problems:
+        LOG.warning("timezone: %s", problem)
+    return local
 
 
 @dataclass(frozen=True, slots=True)

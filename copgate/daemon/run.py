@@ -45,15 +45,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from copgate.config.load import load_config, reload_config
+from copgate.config.load import load_config
 from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
-from copgate.daemon.reload import FirewallWorker
+from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
+from copgate.daemon.status import Loop, status_counters
 from copgate.daemon.verdict_log import VerdictLog, endpoint
 from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
-from copgate.edges.localtz import LocalTz, read_local_tz
 from copgate.edges.queue import QueueBusyError, QueueEdge
 from copgate.edges.resolver import SafeResolver, upstream_from_resolv_conf
 from copgate.errors import CopgateError
@@ -325,76 +325,50 @@ class Daemon:
             return False
 
     def _reload(self) -> bool:
-        try:
-            config, lines = reload_config(
-                self.options.config, self.config, templates_dir=self.options.templates_dir
-            )
-        except CopgateError as exc:  # e.g. a malformed site-content.toml (a ConfigError)
-            LOG.error("reload refused: %s; the running config stays in force", exc)
+        options = self.options
+        prepared = prepare(
+            options.config,
+            self.config,
+            templates_dir=options.templates_dir,
+            queue_num=options.queue_num if self.firewall else None,
+        )
+        if prepared is None:
             return False
-        for line in lines:
-            LOG.warning("reload: %s", line)
-        if config is self.config:  # reload_config's way of saying the file has errors
-            LOG.error("reload refused: the running config stays in force")
-            return False
-        try:
-            lists = ListSet.open(config.settings.lists)
-        except CopgateError as exc:
-            LOG.error("reload refused: %s; the running lists stay in force", exc)
-            return False
-        try:  # everything that can fail, before anything is swapped
-            local = local_tz(config)
-            spec = firewall_spec(config, self.options.queue_num) if self.firewall else None
-        except BaseException:
-            lists.close()
-            raise
         old = self.lists
-        self.engine.reconfigure(config, lists, float(lists.built), tz=local.tz)
+        config, lists = prepared.config, prepared.lists
+        self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()
-        if spec is not None and self.firewall is not None:
-            self.firewall.submit(spec)  # applied beside the loop; _on_firewall_done logs it
+        if prepared.spec is not None and self.firewall is not None:
+            self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
 
     def _warn_unserved_blockpage(self, config: Config) -> None:
         """Listeners are bound once, at start: a block-page address new in a reload is not."""
-        served = self.engine.blockpage_served or frozenset()
-        settings = config.settings
-        for address in (settings.blockpage_ipv4, settings.blockpage_ipv6):
-            if address is not None and address not in served:
-                LOG.warning(
-                    "reload: block page not served on %s until copgate restarts; "
-                    "blocked HTTP over IPv%d gets the page in the server's place",
-                    endpoint(address.packed, BLOCKPAGE_PORT),
-                    address.version,
-                )
+        for address in unserved(config, self.engine.blockpage_served or frozenset()):
+            LOG.warning(
+                "reload: block page not served on %s until copgate restarts; "
+                "blocked HTTP over IPv%d gets the page in the server's place",
+                endpoint(address.packed, BLOCKPAGE_PORT),
+                address.version,
+            )
 
     def log_counters(self) -> None:
         LOG.info("counters %s", json.dumps(self.counters()))
 
     def counters(self) -> dict[str, object]:
-        """What SIGUSR1 logs: the engine's, each queue's, the edges' and the loop's counts."""
-        counters = self.engine.counters
-        return {
-            "packets": counters.packets,
-            "failures": counters.failures,
-            "malformed": counters.malformed,
-            "pending": counters.pending,
-            "verdicts": counters.by_kind,
-            "injected": self.injector.sent,
-            "inject_failed": self.injector.failed,
-            "flows_held": len(self.engine.tracker),
-            "queues": {str(q.queue_num): q.stats()._asdict() for q in self.queues},
-            "handler_failures": self.failures,
-            "log_suppressed": self.verdict_log.rate.suppressed,
-            "blockpage": {
-                key: sum(getattr(s.stats, key) for s in self.blockpages)
-                for key in ("served", "refused", "timed_out", "evicted")
-            },
-            "resolver_rejected": self.resolver.rejected if self.resolver else 0,
-        }
+        """What SIGUSR1 logs (see ``copgate.daemon.status``)."""
+        return status_counters(
+            self.engine.counters,
+            len(self.engine.tracker),
+            self.injector,
+            self.queues,
+            self.blockpages,
+            Loop(self.failures, self.verdict_log.rate.suppressed),
+            self.resolver,
+        )
 
     def shutdown(self, *, remove_rules: bool = True) -> int:
         """Answer what is held, unbind, remove the rules (unless told not to), close. Returns 0.
@@ -443,14 +417,6 @@ class Daemon:
     def _forget_fd(self, fd: int) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(fd)
-
-
-def local_tz(config: Config) -> LocalTz:
-    """The zone time windows are read in: the config's, /etc/TZ or /etc/localtime (logged)."""
-    local = read_local_tz(config.settings.timezone)
-    for problem in local.problems:
-        LOG.warning("timezone: %s", problem)
-    return local
 
 
 @contextlib.contextmanager

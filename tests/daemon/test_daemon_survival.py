@@ -16,6 +16,7 @@ those, in ``tests/lab/test_daemon_survival.py``):
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import socket
@@ -25,10 +26,11 @@ from typing import ClassVar
 
 import pytest
 
-from copgate.daemon import run
+from copgate.daemon import reload, run
 from copgate.daemon.run import Daemon, Options
 from copgate.edges import iptables
 from copgate.edges.nfqueue import QueueBusyError
+from copgate.edges.queue import QueueStats
 from copgate.lists.compile import EntryTable, build_cache
 from copgate.lists.install import install_cache
 
@@ -99,7 +101,7 @@ def test_any_error_in_a_reload_keeps_the_old_config(
     def broken(*_args: object, **_kwargs: object) -> object:
         raise RuntimeError("a bug in a reload step")
 
-    monkeypatch.setattr(run, "local_tz", broken)
+    monkeypatch.setattr(reload, "local_tz", broken)
     with caplog.at_level(logging.INFO, logger="copgate"):
         assert daemon.reload() is False
     assert daemon.config is before and daemon.lists is lists and daemon.failures == 1
@@ -204,3 +206,28 @@ def test_a_queue_bound_elsewhere_stops_the_start_and_touches_no_rule(
     assert touched == []
     (first,) = _FakeQueue.bound
     assert first.queue_num == 0 and first.fail_open and first.closed
+
+
+class _QueueWithStats:
+    def __init__(self, queue_num: int) -> None:
+        self.queue_num = queue_num
+
+    def stats(self) -> QueueStats:
+        return QueueStats(10 + self.queue_num, 0, 1, 2, 3, 0)
+
+
+def test_the_status_line_has_both_queues_failures_and_lines_left_out(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(daemon, "queues", [_QueueWithStats(0), _QueueWithStats(1)])
+    daemon.failures = 2
+    daemon.verdict_log.rate.admit(("drop", "client=192.0.2.10", "flood"), 0.0)
+    daemon.verdict_log.rate.admit(("drop", "client=192.0.2.10", "flood"), 0.1)
+    counters = daemon.counters()
+    daemon.queues = []
+    assert counters["queues"] == {
+        "0": QueueStats(10, 0, 1, 2, 3, 0)._asdict(),
+        "1": QueueStats(11, 0, 1, 2, 3, 0)._asdict(),
+    }
+    assert counters["handler_failures"] == 2 and counters["log_suppressed"] == 1
+    assert json.loads(json.dumps(counters)) == counters  # what SIGUSR1 logs is JSON

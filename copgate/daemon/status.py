@@ -1,0 +1,59 @@
+"""The daemon's status line (SIGUSR1): one JSON object of every counter worth watching.
+
+The engine's packet and verdict counts, both queues' own and kernel counts
+(``handled``, ``verdict_failures``, ``enobufs``, ``kernel_dropped``,
+``user_dropped``, ``queue_total``), the injector's, the block page's and the
+resolver's, and the loop's: handler failures and log lines left out by the
+rate limit. The lab reads it (``tests.lab.daemon_lab.Gateway.counters``).
+It only reads counters; it never resets one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from copgate.daemon.engine import Counters
+from copgate.edges.blockpage import BlockPageServer
+from copgate.edges.inject import Injector
+from copgate.edges.queue import QueueEdge
+from copgate.edges.resolver import SafeResolver
+
+BLOCKPAGE_COUNTS = ("served", "refused", "timed_out", "evicted")
+
+
+class Loop(NamedTuple):
+    """The event loop's own counts."""
+
+    handler_failures: int
+    log_suppressed: int
+
+
+def status_counters(
+    counters: Counters,
+    flows_held: int,
+    injector: Injector,
+    queues: Sequence[QueueEdge],
+    blockpages: Sequence[BlockPageServer],
+    loop: Loop,
+    resolver: SafeResolver | None,
+) -> dict[str, object]:
+    """The status object; its first keys are the ones the lab has always read."""
+    return {
+        "packets": counters.packets,
+        "failures": counters.failures,
+        "malformed": counters.malformed,
+        "pending": counters.pending,
+        "verdicts": counters.by_kind,
+        "injected": injector.sent,
+        "inject_failed": injector.failed,
+        "flows_held": flows_held,
+        "queues": {str(queue.queue_num): queue.stats()._asdict() for queue in queues},
+        "handler_failures": loop.handler_failures,
+        "log_suppressed": loop.log_suppressed,
+        "blockpage": {
+            key: sum(getattr(server.stats, key) for server in blockpages)
+            for key in BLOCKPAGE_COUNTS
+        },
+        "resolver_rejected": resolver.rejected if resolver is not None else 0,
+    }
