@@ -1,11 +1,14 @@
 """The firewall's model: which packets to queue and which to refuse, for any backend.
 
-A ``FirewallSpec`` (what the daemon's config asks for) becomes two ordered
-lists of backend-neutral ``Rule``s; ``copgate.firewall.iptables`` and
-``copgate.firewall.nft`` turn them into text. Pure: it validates and builds
-values, and never renders a backend's syntax, runs a command or reads a file.
+A ``FirewallSpec`` (what the daemon's config asks for) becomes ordered
+lists of backend-neutral ``Rule``s, one per chain; ``copgate.firewall.iptables``
+and ``copgate.firewall.nft`` turn them into text. Pure: it validates and
+builds values, and never renders a backend's syntax, runs a command or reads
+a file.
 
-Two chains, each jumped to for packets from the LAN interfaces.
+Two chains are jumped to for packets from the LAN interfaces; the queue
+chain hands on to three more (the dispatch and a chain per failure mode),
+and a sixth stands on the output path for copgate's own packets.
 
 The refusals (``build_refusals``; iptables ``COPGATE-REFUSE``, nftables
 ``refuse``), jumped to from the forward hook only, first: per set of

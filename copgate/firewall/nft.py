@@ -26,8 +26,10 @@ with ``goto`` so that a ``return`` there (a fail-open client over its rate)
 ends copgate's say on the packet; and ``output_raw``, a base chain at
 priority raw of the output hook (injected packets to the LAN, untracked).
 The per-client rate is kept in a dynamic set per failure mode and family
-(``open4``...), the form ``meter`` is written as since nftables 0.9; OpenWrt
-23.05's nftables 1.0.8 and this machine's 1.0.6 both accept it.
+(``open4``...) updated with a ``limit`` per element: the form nftables now
+writes the older ``meter`` statement as. ``nft -c`` 1.0.6 accepts both (the
+tests check the text with it); OpenWrt 23.05 ships a 1.0.x, not checked
+here.
 """
 
 from __future__ import annotations
