@@ -106,3 +106,24 @@ def test_the_real_4in6_capture_reaches_the_inner_tcp() -> None:
     packets = [read_ip(ip_datagram(f.linktype, f.data) or b"") for f in frames]
     assert {p.version for p in packets} == {4}
     assert all(p.proto == PROTO_TCP for p in packets)
+
+
+def test_the_ttl_and_hop_limit_and_the_segment_are_kept() -> None:
+    v4 = read_ip(ipv4(CLIENT4, SERVER4, PROTO_TCP, tcp(1, 2, 3, b"data"), ttl=7))
+    assert (
+        v4.ttl == 7 and v4.segment == tcp(1, 2, 3, b"data")[:16] + v4.segment[16:18] + b"\0\0data"
+    )
+    v6 = read_ip(ipv6(CLIENT6, SERVER6, PROTO_UDP, udp(1, 2, b"q"), ttl=200))
+    assert v6.ttl == 200 and len(v6.segment) == 9 and v6.payload == b"q"
+
+
+def test_a_udp_segment_stops_at_its_length_field() -> None:
+    datagram = ipv4(CLIENT4, SERVER4, PROTO_UDP, udp(1, 2, b"abc") + b"pad")
+    packet = read_ip(datagram)
+    assert packet.payload == b"abc" and len(packet.segment) == 11
+
+
+def test_a_first_fragment_has_no_segment_to_check() -> None:
+    datagram = ipv4(CLIENT4, SERVER4, PROTO_UDP, udp(1, 2, b"abc"), frag=0x2000)
+    packet = read_ip(datagram)
+    assert packet.fragment and packet.segment == b""
