@@ -18,6 +18,8 @@ the default lists and the lab list:
 - copgate's per-client rate limit is lifted after start (one client is
   the whole load here; see ``lift_client_rate``), so every query is queued;
   the table prints the share of dnsperf's queries copgate counted as judged.
+- DNS through the queue with ``QueueEdge`` alone accepting every packet (no
+  engine): the edge's own ceiling, apart from the engine's cost.
 - With copgate only: start-up, from spawning ``copgate run`` to the first
   forged answer a prober in the teen client sees (it asks for
   ``blocked.example`` every 2 ms from before the spawn), and the daemon's
@@ -118,11 +120,46 @@ class Round:
     """DNS verdicts copgate counted during the DNS run (0 without copgate)."""
 
 
+BARE_EDGE = """
+import selectors, sys
+from copgate.daemon.engine import Action, PacketVerdict
+from copgate.edges.inject import Injector
+from copgate.edges.queue import QueueEdge
+ACCEPT = PacketVerdict(Action.ACCEPT)
+edge = QueueEdge(int(sys.argv[1]), lambda payload, meta: ACCEPT, Injector())
+print("bound", flush=True)
+selector = selectors.DefaultSelector()
+selector.register(edge, selectors.EVENT_READ)
+while True:
+    selector.select()
+    edge.drain()
+"""
+BARE_QUEUE = 5
+BARE_RULE = ("FORWARD", "-i", plan.BRIDGE, "-p", "udp", "--dport", "53", "-j", "NFQUEUE")
+
+
+def bare_edge_qps(lab: Lab, client: Client, queries: Path, seconds: float) -> float:
+    """dnsperf through the queue with QueueEdge alone accepting every packet: the edge's
+    own ceiling on this machine, with no engine behind it."""
+    rule = [*BARE_RULE, "--queue-num", str(BARE_QUEUE), "--queue-bypass"]
+    argv = [sys.executable, "-c", BARE_EDGE, str(BARE_QUEUE)]
+    edge = lab.spawn(lab.gateway, argv, name="bare-edge", env=lab.python_env())
+    lab.wait_ready(edge, lambda: "bound" in edge.log_text(), START_DEADLINE)
+    lab.run(lab.gateway, ["iptables", "-I", *rule], check=True)
+    try:
+        return dns_qps(lab, client, queries, seconds)[0]
+    finally:
+        lab.run(lab.gateway, ["iptables", "-D", *rule], check=True)
+        lab.stop(edge)
+
+
 @dataclass
 class Daemon:
     startup_s: float
     rss_mb: float
     hwm_mb: float
+    bare_qps: float
+    """DNS queries/s through the queue with the edge alone (see ``bare_edge_qps``)."""
 
 
 def compile_corpus(workdir: Path) -> Path:
@@ -268,7 +305,8 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
                 status = lab.stop(daemon)
             if status != 0:
                 raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
-            daemons.append(Daemon(startup, rss, hwm))
+            bare = bare_edge_qps(lab, client, queries, seconds)
+            daemons.append(Daemon(startup, rss, hwm, bare))
             print(f"round {number}: without {without[-1]}, with {with_copgate[-1]},"
                   f" {daemons[-1]}", flush=True)  # fmt: skip
     return without, with_copgate, daemons
@@ -291,6 +329,9 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
     startup = median([d.startup_s for d in daemons])
     rss = median([d.rss_mb for d in daemons])
     hwm = max(d.hwm_mb for d in daemons)
+    off = median([r.dns_qps for r in without])
+    bare = median([d.bare_qps for d in daemons])
+    print(f"{'DNS, edge alone':<22}{off:>12.0f}{bare:>12.0f}{bare / off:>8.2f}")
     judged = sum(r.dns_judged for r in with_copgate) / sum(r.dns_sent for r in with_copgate)
     print(f"{'DNS judged/sent':<22}{'':>12}{judged:>12.3f}")
     print(f"{'start-up s':<22}{'':>12}{startup:>12.2f}{'':>8}{'<= 1.5':>9}")
