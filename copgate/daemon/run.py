@@ -152,7 +152,7 @@ class Daemon:
                 exc.errno,
             ) from exc
         self.queues.append(queue)
-        self.selector.register(queue, selectors.EVENT_READ, functools.partial(queue.drain))
+        self.selector.register(queue, selectors.EVENT_READ, queue.drain)
 
     def _install_signals(self) -> None:
         self._wake_r.setblocking(False)
@@ -243,7 +243,7 @@ class Daemon:
             handler()
         except Exception as exc:
             self.failures += 1
-            name = getattr(handler, "__name__", None) or repr(handler)
+            name = _name(handler)
             rate = self.verdict_log.rate
             write, summary = rate.admit(("failure", name, type(exc).__name__), time.time())
             if summary is not None:
@@ -417,6 +417,12 @@ class Daemon:
     def _forget_fd(self, fd: int) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(fd)
+
+
+def _name(handler: Callable[[], object]) -> str:
+    """A handler's name for a log line; a partial is named after its function."""
+    function = handler.func if isinstance(handler, functools.partial) else handler
+    return getattr(function, "__qualname__", None) or repr(function)
 
 
 @contextlib.contextmanager

@@ -138,7 +138,13 @@ def test_a_failing_handler_is_counted_and_the_loop_goes_on(
     with caplog.at_level(logging.INFO, logger="copgate"), reader, writer:
         assert daemon.serve() == 0
     assert calls == [1, 1] and daemon.failures == 1
-    failed = [r for r in caplog.records if r.getMessage().startswith("handler handler failed")]
+    failed = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith(
+            "handler test_a_failing_handler_is_counted_and_the_loop_goes_on.<locals>.handler failed"
+        )
+    ]
     assert len(failed) == 1 and failed[0].exc_info is not None
     assert caplog.records[-1].getMessage() == "copgate stopped"
 
