@@ -580,7 +580,9 @@ def derive(data_dir: Path, selection: Selection) -> tuple[list[Derived], Ut1Tree
     lists: dict[str, Derived] = {}
     for category in sorted(selection.shipped):
         member = f"{UT1_ROOT}/{category}/domains" if category in tree.domains else ""
-        lists[category] = derive_list(category, UT1, member, tree.domains.get(category, b""))
+        data = tree.domains.get(category, b"")
+        excluded = selection.excluded.get(category)
+        lists[category] = derive_list(category, UT1, member, data, excluded=excluded)
     extras = derive_extras(data_dir, selection, {c: frozenset(d.names) for c, d in lists.items()})
     return sorted([*lists.values(), *extras], key=lambda item: item.file_name), tree
 
@@ -592,7 +594,7 @@ def derive_extras(
     unknown = sorted({extra.category for extra in EXTRAS} - selection.shipped.keys())
     if unknown:
         raise DeriveError(f"lists for categories that do not ship: {unknown}")
-    stems = {f"{extra.category}.{extra.source.key}" for extra in EXTRAS}
+    stems = {f"{extra.category}.{extra.source.key}" for extra in EXTRAS} | selection.shipped.keys()
     strays = sorted(selection.excluded.keys() - stems)
     if strays:
         raise DeriveError(f"selection.toml excludes names of lists that do not exist: {strays}")
