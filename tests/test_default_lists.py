@@ -545,6 +545,12 @@ def test_excluded_names_are_gone_with_their_subdomains(
         assert name in source, name
         assert name not in adult and f"www.{name}" not in adult, name
     assert "uvm.edu" not in data_lines(LISTS / "categories/phishing.blocklistproject.txt.gz")
+    # UT1's lists too: an exclusion is keyed by the category for them.
+    for category, names in selection.excluded.items():
+        if "." not in category:
+            listed = set(generated[f"categories/{category}.txt"].split("\n"))
+            assert not set(names) & listed, category
+    assert "msedge.net" in selection.excluded["chat"]
 
 
 def test_gpl_list_ships_with_its_licence_text_and_terms() -> None:
