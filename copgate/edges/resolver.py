@@ -11,9 +11,10 @@ own queries leave through OUTPUT, which copgate's rules never queue.
 What it learns is forged into every client's answers, so an answer is
 believed only if it could not have been forged off-path (RFC 5452 §9):
 
-- the socket is connected to the upstream, so the kernel drops datagrams
-  from any other address or port;
-- message IDs come from ``secrets``, and each is used for one question;
+- each query has a socket of its own, from a random port, connected to
+  the upstream, so the kernel drops datagrams from any other address or
+  port, and its socket is closed once it is answered or asked again;
+- message IDs come from ``secrets``;
 - the answer must be a response (QR set, opcode QUERY) to exactly the
   question asked: one question with the same name (letters in any case),
   type and class. Anything else is counted in ``rejected`` and dropped.
@@ -24,9 +25,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import selectors
 import socket
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from copgate.errors import WireError
 from copgate.wire.dns import TYPE_A, TYPE_AAAA, read_dns_addresses
@@ -81,85 +84,114 @@ def answers_question(data: bytes, query: bytes) -> bool:
     return got[:-4].lower() == asked[:-4].lower() and got[-4:] == asked[-4:]
 
 
+Question = tuple[str, int]
+"""(name, qtype)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """One query waiting for its answer, on a socket of its own."""
+
+    question: Question
+    query: bytes
+    sock: socket.socket
+
+
 class SafeResolver:
-    """A UDP socket, connected to one upstream server, asking it for the endpoints' addresses."""
+    """Asks one upstream server for the endpoints' addresses, each query on its own socket.
+
+    Each query gets a new UDP socket connected to the upstream, so it leaves
+    from a port of the kernel's random choice and only the upstream's answer
+    from that port reaches it: an off-path forger must guess the port and
+    the ID (RFC 5452 §9.2). The sockets sit in a selector of the resolver's
+    own; ``fileno`` is that selector's (an epoll descriptor is readable when
+    one of its sockets is), so the daemon registers one descriptor for all.
+    """
 
     def __init__(self, upstream: str, names: Iterable[str], port: int = 53) -> None:
         self.upstream = (upstream, port)
-        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.setblocking(False)
-            self.sock.connect(self.upstream)
-        except OSError:
-            self.sock.close()
-            raise
+        self._family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
+        self._selector = selectors.DefaultSelector()
         self.names = tuple(dict.fromkeys(names))
-        self.answers: dict[tuple[str, int], tuple[tuple[bytes, ...], float]] = {}
+        self.answers: dict[Question, tuple[tuple[bytes, ...], float]] = {}
         """(name, qtype) -> (addresses, time they expire)."""
-        self._due: dict[tuple[str, int], float] = {
+        self._due: dict[Question, float] = {
             (n, t): 0.0 for n in self.names for t in (TYPE_A, TYPE_AAAA)
         }
-        self._pending: dict[int, tuple[tuple[str, int], bytes]] = {}
-        """message ID -> (name, qtype) and the query sent, until answered or asked again."""
-        self._asked: dict[tuple[str, int], int] = {}
-        """(name, qtype) -> the ID of its query in flight: one ID per question."""
+        self._in_flight: dict[Question, _InFlight] = {}
+        """At most one query per question; asking again retires the last one and its socket."""
         self.changed = False
         self.rejected = 0
-        """Answers dropped: not a response to a question in flight."""
+        """Answers dropped: not a response to the question asked on their socket."""
 
     def fileno(self) -> int:
-        return self.sock.fileno()
+        return self._selector.fileno()
 
     def tick(self, now: float) -> None:
         """Send the queries that are due."""
-        for key, due in self._due.items():
+        for question, due in self._due.items():
             if due <= now:
-                self._pending.pop(self._asked.pop(key, -1), None)  # its last query is dead
-                msg_id = self._new_id()
-                query = build_query(key[0], key[1], msg_id)
-                self._pending[msg_id] = (key, query)
-                self._asked[key] = msg_id
-                self._due[key] = now + RETRY
+                self._retire(question)
+                self._due[question] = now + RETRY
                 try:
-                    self.sock.send(query)
+                    self._ask(question)
                 except OSError as exc:
-                    LOG.warning("cannot ask %s for %s: %s", self.upstream[0], key[0], exc)
+                    LOG.warning("cannot ask %s for %s: %s", self.upstream[0], question[0], exc)
 
-    def _new_id(self) -> int:
-        while True:
-            msg_id = secrets.randbits(16)
-            if msg_id not in self._pending:
-                return msg_id
+    def _ask(self, question: Question) -> None:
+        query = build_query(question[0], question[1], secrets.randbits(16))
+        sock = socket.socket(self._family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.connect(self.upstream)
+            self._selector.register(sock, selectors.EVENT_READ, question)
+        except OSError:
+            sock.close()
+            raise
+        self._in_flight[question] = _InFlight(question, query, sock)
+        sock.send(query)
+
+    def _retire(self, question: Question) -> None:
+        flight = self._in_flight.pop(question, None)
+        if flight is not None:
+            self._selector.unregister(flight.sock)
+            flight.sock.close()
 
     def readable(self, now: float) -> None:
         """Read every waiting answer."""
+        for key, _events in self._selector.select(0):
+            flight = self._in_flight.get(key.data)
+            if flight is not None:
+                self._read(flight, now)
+
+    def _read(self, flight: _InFlight, now: float) -> None:
         while True:
             try:
-                data = self.sock.recv(MAX_ANSWER)
+                data = flight.sock.recv(MAX_ANSWER)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # ICMP unreachable from the upstream, reported here
-                LOG.warning("resolver socket: %s", exc)
+                LOG.warning("resolver: %s for %s", exc, flight.question[0])
                 return
-            pending = self._pending.get(int.from_bytes(data[:2], "big")) if data else None
-            if pending is None or not answers_question(data, pending[1]):
+            if not answers_question(data, flight.query):
                 self.rejected += 1
                 continue
-            key = pending[0]
-            del self._pending[int.from_bytes(data[:2], "big")]
-            self._asked.pop(key, None)
-            try:
-                _rcode, records = read_dns_addresses(data)
-            except WireError as exc:
-                LOG.warning("bad answer for %s: %s", key[0], exc)
-                continue
-            addresses = tuple(addr for rtype, addr, _ttl in records if rtype == key[1])
-            ttl = min((ttl for _t, _a, ttl in records), default=MIN_REFRESH)
-            ttl = min(max(float(ttl), MIN_REFRESH), MAX_REFRESH)
-            self.answers[key] = (addresses, now + ttl)
-            self._due[key] = now + ttl
-            self.changed = True
+            self._retire(flight.question)
+            self._learn(flight.question, data, now)
+            return
+
+    def _learn(self, question: Question, data: bytes, now: float) -> None:
+        try:
+            _rcode, records = read_dns_addresses(data)
+        except WireError as exc:
+            LOG.warning("bad answer for %s: %s", question[0], exc)
+            return
+        addresses = tuple(addr for rtype, addr, _ttl in records if rtype == question[1])
+        ttl = min((ttl for _t, _a, ttl in records), default=MIN_REFRESH)
+        ttl = min(max(float(ttl), MIN_REFRESH), MAX_REFRESH)
+        self.answers[question] = (addresses, now + ttl)
+        self._due[question] = now + ttl
+        self.changed = True
 
     def addresses(self) -> frozenset[IpAddress]:
         return frozenset(
@@ -182,4 +214,6 @@ class SafeResolver:
         return out
 
     def close(self) -> None:
-        self.sock.close()
+        for question in list(self._in_flight):
+            self._retire(question)
+        self._selector.close()

@@ -9,6 +9,7 @@ at all. The last test shows the genuine answer is still taken.
 from __future__ import annotations
 
 import ipaddress
+import os
 import select
 import socket
 import struct
@@ -141,37 +142,70 @@ def test_a_name_in_another_case_is_the_same_question(
     assert resolver.addresses() == {ipaddress.ip_address(TRUE)}
 
 
-def test_an_id_is_used_once(upstream: socket.socket, resolver: SafeResolver) -> None:
+def test_an_answered_query_s_socket_is_closed(
+    upstream: socket.socket, resolver: SafeResolver
+) -> None:
     query, peer = queries(upstream, resolver)[TYPE_A]
     upstream.sendto(answer(query, TRUE), peer)
+    deliver(resolver)
     upstream.sendto(answer(query, FORGED), peer)  # a replay after the true answer
     deliver(resolver)
-    assert resolver.addresses() == {ipaddress.ip_address(TRUE)} and resolver.rejected == 1
+    assert resolver.addresses() == {ipaddress.ip_address(TRUE)}
 
 
-def test_asking_again_retires_the_last_id(upstream: socket.socket, resolver: SafeResolver) -> None:
-    old, peer = queries(upstream, resolver)[TYPE_A]
-    resolver.tick(1000.0 + MIN_REFRESH)  # no answer came: asked again with new IDs
-    fresh = {struct.unpack("!H", upstream.recv(512)[-4:-2])[0] for _ in range(2)}
-    assert fresh == {TYPE_A, TYPE_AAAA}
-    upstream.sendto(answer(old, FORGED), peer)
+def test_asking_again_retires_the_last_query(
+    upstream: socket.socket, resolver: SafeResolver
+) -> None:
+    old, old_peer = queries(upstream, resolver)[TYPE_A]
+    resolver.tick(1000.0 + MIN_REFRESH)  # no answer came: asked again
+    fresh: dict[int, tuple[bytes, tuple[str, int]]] = {}
+    for _ in range(2):
+        query, peer = upstream.recvfrom(512)
+        fresh[struct.unpack("!H", query[-4:-2])[0]] = (query, peer)
+    assert set(fresh) == {TYPE_A, TYPE_AAAA}
+    assert fresh[TYPE_A][1] != old_peer  # a new socket, a new port
+    upstream.sendto(answer(old, FORGED), old_peer)  # to the closed socket: never read
     deliver(resolver)
-    assert resolver.addresses() == frozenset() and resolver.rejected == 1
+    assert resolver.addresses() == frozenset()
+    query, peer = fresh[TYPE_A]
+    upstream.sendto(answer(query, TRUE), peer)
+    deliver(resolver)
+    assert resolver.addresses() == {ipaddress.ip_address(TRUE)}
 
 
-def test_message_ids_spread_over_all_16_bits() -> None:
+def test_each_query_leaves_from_a_port_of_its_own(
+    upstream: socket.socket, resolver: SafeResolver
+) -> None:
+    # RFC 5452 §9.2: a forger must guess the source port as well as the ID.
+    asked = queries(upstream, resolver)
+    ports = {peer[1] for _query, peer in asked.values()}
+    assert len(ports) == 2
+
+
+def test_message_ids_spread_over_all_16_bits(upstream: socket.socket) -> None:
     # 400 IDs drawn from 65,536 collide about once; a counter or a narrow
     # generator would show here.
     ids: set[int] = set()
+    port = upstream.getsockname()[1]
     for _ in range(200):
-        made = SafeResolver("127.0.0.1", [NAME], port=9)
+        made = SafeResolver("127.0.0.1", [NAME], port=port)
         try:
             made.tick(0.0)
-            ids.update(made._pending)
         finally:
             made.close()
+        for _ in range(2):
+            ids.add(struct.unpack("!H", upstream.recv(512)[:2])[0])
     assert len(ids) > 390
     assert max(ids) > 0xF000 and min(ids) < 0x1000
+
+
+def test_close_closes_every_socket(upstream: socket.socket) -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    made = SafeResolver("127.0.0.1", [NAME, "restrict.example"], port=upstream.getsockname()[1])
+    made.tick(0.0)
+    assert len(os.listdir("/proc/self/fd")) == before + 1 + 4  # epoll, four queries
+    made.close()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_the_question_check_is_exact_on_bytes() -> None:
