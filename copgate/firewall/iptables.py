@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from copgate.firewall.model import (
+    NEVER_OTHER,
     Action,
     ClientKind,
     ClientMatch,
@@ -264,16 +265,16 @@ def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family, chain: str) -> lis
 
 
 def _other_chain(family: Family) -> list[tuple[str, ...]]:
-    icmp = "icmp" if family is Family.IPV4 else "ipv6-icmp"
+    # ICMP of the other family is no protocol of this one.
+    foreign = "ipv6-icmp" if family is Family.IPV4 else "icmp"
+    spared = [protocol for protocol in NEVER_OTHER if protocol != foreign]
     reject = "icmp-proto-unreachable" if family is Family.IPV4 else "icmp6-adm-prohibited"
     rules: list[tuple[str, ...]] = []
     for chain, verdict in (
         (OTHER_CHAIN, ("REJECT", "--reject-with", reject)),
         (OTHER_PASS_CHAIN, ("ACCEPT",)),
     ):
-        rules += [
-            ("-A", chain, "-p", protocol, "-j", "RETURN") for protocol in ("tcp", "udp", icmp)
-        ]
+        rules += [("-A", chain, "-p", protocol, "-j", "RETURN") for protocol in spared]
         rules.append(("-A", chain, "-j", *verdict))
     return rules
 

@@ -35,6 +35,7 @@ here.
 from __future__ import annotations
 
 from copgate.firewall.model import (
+    NEVER_OTHER,
     Action,
     ClientKind,
     ClientMatch,
@@ -85,7 +86,7 @@ def _nft_client(client: ClientMatch) -> list[str]:
 
 def _nft_protocol(rule: Rule) -> list[str]:
     if rule.protocol is Protocol.OTHER:
-        return ["meta", "l4proto", "!=", "{ tcp, udp, icmp, ipv6-icmp }"]
+        return ["meta", "l4proto", "!=", _nft_set(list(NEVER_OTHER))]
     if rule.protocol is None:
         return []
     if not rule.ports:
