@@ -267,8 +267,9 @@ _be32_at = _BE32.unpack_from
 _be16_at = struct.Struct(">H").unpack_from
 
 
-def read_packet(data: bytes | bytearray | memoryview, message: Message) -> QueuedPacket:
-    """The attributes copgate reads of an NFQNL_MSG_PACKET; others are skipped.
+def read_packet(data: bytes | bytearray | memoryview, start: int, end: int) -> QueuedPacket:
+    """The attributes copgate reads of the NFQNL_MSG_PACKET at ``data[start:end]``; others
+    are skipped.
 
     On every queued packet's path, so written for speed: struct methods bound
     once, the payload (the kernel puts it last) tested first.
@@ -276,8 +277,7 @@ def read_packet(data: bytes | bytearray | memoryview, message: Message) -> Queue
     packet_id = -1
     mark = indev = 0
     payload = hwaddr = b""
-    offset = message.start + _HEADERS
-    end = message.end
+    offset = start + _HEADERS
     while offset + 4 <= end:
         length, attr_type = _attr_at(data, offset)
         after = offset + length
@@ -300,6 +300,12 @@ def read_packet(data: bytes | bytearray | memoryview, message: Message) -> Queue
     if packet_id < 0:
         raise NetlinkError("queued packet without NFQA_PACKET_HDR")
     return QueuedPacket(packet_id, payload, mark, indev, hwaddr)
+
+
+def single_packet(data: bytes | bytearray | memoryview, size: int) -> bool:
+    """Whether the first ``size`` bytes are exactly one NFQNL_MSG_PACKET: the usual
+    datagram (the kernel sends each queued packet on its own), read without the walk."""
+    return size >= _HEADERS and _NLMSGHDR.unpack_from(data)[:2] == (size, PACKET)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -348,7 +354,8 @@ class NfqueueSocket:
         """Times the kernel still reported a receive-buffer overflow (ENOBUFS)."""
         self._seq = 0
         self._backlog: deque[bytes] = deque()
-        self._buffer = bytearray(RECEIVE_SIZE)
+        self.buffer = bytearray(RECEIVE_SIZE)
+        """Where ``receive`` puts each datagram; overwritten by the next."""
         self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         try:
             self._socket.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1)
@@ -365,19 +372,17 @@ class NfqueueSocket:
     def fileno(self) -> int:
         return self._socket.fileno()
 
-    def receive(self) -> tuple[bytes | bytearray, int] | None:
-        """One datagram from the kernel as (buffer, size), or None when none is waiting.
-
-        The buffer is reused by the next call: read what you need first.
-        """
+    def receive(self) -> int:
+        """Bytes of the next datagram from the kernel, now in ``buffer``; -1 when none waits."""
         if self._backlog:
             data = self._backlog.popleft()
-            return data, len(data)
+            self.buffer[: len(data)] = data
+            return len(data)
         while True:
             try:
-                return self._buffer, self._socket.recv_into(self._buffer)
+                return self._socket.recv_into(self.buffer)
             except BlockingIOError:
-                return None
+                return -1
             except OSError as error:
                 if error.errno != errno.ENOBUFS:
                     raise

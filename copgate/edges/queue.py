@@ -25,6 +25,7 @@ This module never decides anything about a packet's content.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -39,7 +40,6 @@ from copgate.edges.nfqueue import (
     NF_REPEAT,
     NLMSG_ERROR,
     PACKET,
-    Message,
     NetlinkError,
     NfqueueSocket,
     QueueBusyError,
@@ -49,6 +49,7 @@ from copgate.edges.nfqueue import (
     read_messages,
     read_packet,
     read_proc_counters,
+    single_packet,
     verdict_message,
 )
 from copgate.firewall import DECIDED_MARK
@@ -139,7 +140,7 @@ class QueueEdge:
         self._decided_mark = decided_mark
         self._on_verdict = on_verdict
         self._max_len = max_len
-        self._names: dict[int, str | None] = {}
+        self._names: dict[int, str] = {}
         self._handled = 0
         self._verdict_failures = 0
         self._socket = NfqueueSocket(queue_num, max_len=max_len, fail_open=fail_open)
@@ -156,20 +157,27 @@ class QueueEdge:
         """
         verdicts = _Verdicts(self.queue_num)
         now = time.time()
+        receive, data = self._socket.receive, self._socket.buffer
         for _ in range(self._max_len):
-            received = self._socket.receive()
-            if received is None:
+            size = receive()
+            if size < 0:
                 break
-            data, size = received
-            for message in read_messages(data, size):
-                if message.msg_type == PACKET:
-                    self._handle(data, message, now, verdicts)
-                elif message.msg_type == NLMSG_ERROR and read_error(data, message):
-                    self._verdict_failures += 1
-                    LOG.warning("the kernel refused a verdict: errno %d", read_error(data, message))
+            if single_packet(data, size):
+                self._handle(data, 0, size, now, verdicts)
+            else:
+                self._read_all(data, size, now, verdicts)
             if len(verdicts) >= VERDICTS_PER_SEND:
                 self._send(verdicts)
         self._send(verdicts)
+
+    def _read_all(self, data: bytearray, size: int, now: float, verdicts: _Verdicts) -> None:
+        """A datagram of several messages, or one that is not a packet (an error answer)."""
+        for message in read_messages(data, size):
+            if message.msg_type == PACKET:
+                self._handle(data, message.start, message.end, now, verdicts)
+            elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
+                self._verdict_failures += 1
+                LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
 
     def close(self) -> None:
         """Unbind, close: with --queue-bypass the kernel passes new packets from now on."""
@@ -195,16 +203,17 @@ class QueueEdge:
         )
 
     def _handle(
-        self, data: bytes | bytearray, message: Message, now: float, verdicts: _Verdicts
+        self, data: bytearray, start: int, end: int, now: float, verdicts: _Verdicts
     ) -> None:
         try:
-            queued = read_packet(data, message)
+            queued = read_packet(data, start, end)
         except NetlinkError:
             LOG.exception("unreadable queued packet; it waits until the queue is unbound")
             return
         self._handled += 1
         try:
-            meta = PacketMeta(now, self._iface(queued.indev), mac_text(queued.hwaddr))
+            iface = self._names.get(queued.indev) or self._iface(queued.indev)
+            meta = PacketMeta(now, iface, mac_text(queued.hwaddr))
             verdict = self._judge(queued.payload, meta)
             for datagram in verdict.inject:
                 self._injector.send(datagram)
@@ -238,9 +247,9 @@ class QueueEdge:
     def _iface(self, index: int) -> str | None:
         if not index:
             return None
-        if index not in self._names:
-            try:
-                self._names[index] = socket.if_indextoname(index)
-            except OSError:
-                return None  # not cached: an interface may appear under this index later
-        return self._names[index]
+        try:
+            name = socket.if_indextoname(index)
+        except OSError:
+            return None  # not cached: an interface may appear under this index later
+        self._names[index] = name
+        return name

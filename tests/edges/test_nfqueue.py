@@ -34,6 +34,7 @@ from copgate.edges.nfqueue import (
     read_messages,
     read_packet,
     read_proc_counters,
+    single_packet,
     unbind_message,
     verdict_message,
 )
@@ -133,7 +134,7 @@ def test_batch_verdict_names_the_last_id_it_covers() -> None:
 def test_a_captured_packet_reads_id_interface_mac_and_payload() -> None:
     (message,) = read_messages(CAPTURED_PACKET)
     assert message == Message(PACKET, 0, 0, 95)
-    packet = read_packet(CAPTURED_PACKET, message)
+    packet = read_packet(CAPTURED_PACKET, message.start, message.end)
     assert packet == QueuedPacket(1, CAPTURED_PACKET[60:], 0, 2, vector("020000000002"))
     assert packet.payload.endswith(b"copgate")
     assert mac_text(packet.hwaddr) == "02:00:00:00:00:02"
@@ -151,7 +152,7 @@ def test_mark_attribute_is_read_and_unknown_attributes_skipped() -> None:
     data = vector("00000000 0003 0000 00000000 00000000 02 00 0007") + body
     data = (len(data)).to_bytes(4, "little") + data[4:]
     (message,) = read_messages(data)
-    assert read_packet(data, message) == QueuedPacket(42, b"\x45", 0x105, 0, b"")
+    assert read_packet(data, message.start, message.end) == QueuedPacket(42, b"\x45", 0x105, 0, b"")
 
 
 def test_two_messages_in_one_datagram_are_both_found_past_padding() -> None:
@@ -161,6 +162,15 @@ def test_two_messages_in_one_datagram_are_both_found_past_padding() -> None:
     assert [(m.msg_type, m.seq) for m in messages] == [(NLMSG_ERROR, 5), (NLMSG_ERROR, 6)]
     assert read_error(ack + refusal, messages[0]) == 0
     assert read_error(ack + refusal, messages[1]) == errno.EPERM
+
+
+def test_a_lone_packet_datagram_is_recognised_for_the_fast_path() -> None:
+    assert single_packet(CAPTURED_PACKET, len(CAPTURED_PACKET))
+    assert single_packet(CAPTURED_PACKET + bytes(40), len(CAPTURED_PACKET))  # the reused buffer
+    assert not single_packet(CAPTURED_PACKET + CAPTURED_PACKET[:20], len(CAPTURED_PACKET) + 20)
+    ack = vector("24000000 0200 0001 05000000 00000000 00000000") + bytes(16)
+    assert not single_packet(ack, len(ack))
+    assert not single_packet(CAPTURED_PACKET[:10], 10)
 
 
 def test_read_messages_stops_at_size() -> None:
@@ -178,7 +188,7 @@ def test_a_packet_without_its_header_attribute_is_a_netlink_error() -> None:
     data = vector("14000000 0003 0000 00000000 00000000 02 00 0007")
     (message,) = read_messages(data)
     with pytest.raises(NetlinkError, match="NFQA_PACKET_HDR"):
-        read_packet(data, message)
+        read_packet(data, message.start, message.end)
 
 
 def test_an_attribute_overrunning_its_message_is_a_netlink_error() -> None:
@@ -186,7 +196,7 @@ def test_an_attribute_overrunning_its_message_is_a_netlink_error() -> None:
     data[56:58] = (200).to_bytes(2, "little")  # NFQA_PAYLOAD claims 200 bytes
     (message,) = read_messages(data)
     with pytest.raises(NetlinkError, match="overruns"):
-        read_packet(data, message)
+        read_packet(data, message.start, message.end)
 
 
 @given(st.binary(max_size=200))
@@ -194,7 +204,7 @@ def test_random_bytes_read_or_raise_netlink_error_only(data: bytes) -> None:
     try:
         for message in read_messages(data):
             if message.msg_type == PACKET:
-                read_packet(data, message)
+                read_packet(data, message.start, message.end)
             elif message.msg_type == NLMSG_ERROR:
                 read_error(data, message)
     except NetlinkError:
@@ -206,7 +216,7 @@ def test_a_cut_or_spliced_capture_reads_or_raises_netlink_error_only(cut: int, j
     data = CAPTURED_PACKET[:cut] + junk + CAPTURED_PACKET[cut + len(junk) :]
     try:
         for message in read_messages(data):
-            read_packet(data, message)
+            read_packet(data, message.start, message.end)
     except NetlinkError:
         pass
 
