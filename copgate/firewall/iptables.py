@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from copgate.firewall.model import (
     NEVER_OTHER,
+    RATE_TABLE_EXPIRE,
+    RATE_TABLE_MAX,
     Action,
     ClientKind,
     ClientMatch,
@@ -206,6 +208,8 @@ def _ipt_limit(spec: FirewallSpec, failure: WhenAbsent) -> list[str]:
     return [
         *("-m", "hashlimit", "--hashlimit-above", f"{spec.queue_rate}/sec"),
         *("--hashlimit-burst", str(spec.queue_burst), "--hashlimit-mode", "srcip"),
+        *("--hashlimit-htable-max", str(RATE_TABLE_MAX)),
+        *("--hashlimit-htable-expire", str(RATE_TABLE_EXPIRE * 1000)),
         *("--hashlimit-name", hashlimit_name(spec, failure), "-j", over),
     ]
 

@@ -70,6 +70,9 @@ the queue from everyone (measured: one client's 94,000 UDP packets/s to port
 53 made the kernel drop 412,502 queued packets and 6 of 21 other clients'
 lookups time out). It counts, per source address, only packets that would
 be queued; ``queue_rate`` 0 turns it off (a load test from one address).
+Its known limit: a client is its source address, so one that sends from
+many addresses (IPv6 gives each client a /64's worth) gets a rate per
+address, and can fill the table (``RATE_TABLE_MAX``).
 
 Last, one rule of its own (``build_untracked``; raw table ``OUTPUT`` chain,
 nftables ``output_raw`` at priority raw): packets copgate injects towards a
@@ -124,6 +127,14 @@ after an idle minute is never limited."""
 MAX_QUEUE_RATE = 99_999
 """Above what the daemon can judge, a limit limits nothing; and five digits
 keep the iptables hashlimit name (``cgo99999-99999``) within its 15 bytes."""
+RATE_TABLE_MAX = 65535
+"""Clients each per-client rate table holds (iptables hashlimit ``htable-max``,
+nftables set ``size``). A full table cannot take a new client: nftables then
+queues its packets unlimited; xt_hashlimit drops them (its "hotdrop"), so a
+flood from many forged source addresses can cost new clients their queued
+packets until entries expire. 65,535 entries cost a few MB, only when used."""
+RATE_TABLE_EXPIRE = 10
+"""Seconds an idle client's count is kept (xt_hashlimit's default expiry)."""
 NEVER_OTHER = ("tcp", "udp", "icmp", "ipv6-icmp")
 """IP protocols that ``Protocol.OTHER`` never covers: ICMP and ICMPv6 are
 never refused as "unreadable" (path MTU discovery, RFC 1191; IPv6 itself,

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from copgate.firewall.model import (
     NEVER_OTHER,
+    RATE_TABLE_EXPIRE,
+    RATE_TABLE_MAX,
     Action,
     ClientKind,
     ClientMatch,
@@ -55,10 +57,6 @@ from copgate.firewall.model import (
 NFT_TABLE = "copgate"
 NFT_PRIORITY = "filter - 5"
 """Before fw4's chains (priority filter), after raw and conntrack."""
-RATE_SET_SIZE = 65535
-"""Clients a rate set holds; a client the full set cannot take is not limited."""
-RATE_SET_TIMEOUT = "10s"
-"""An idle client's count is forgotten after this (xt_hashlimit's default expiry)."""
 _SET_KEYS = {
     Family.IPV4: ("4", "ipv4_addr", "ip saddr"),
     Family.IPV6: ("6", "ipv6_addr", "ip6 saddr"),
@@ -162,8 +160,8 @@ def _rate_sets(spec: FirewallSpec) -> list[str]:
     if not spec.queue_rate:
         return []
     return [
-        f"\tset {failure_word(failure)}{suffix} {{ type {key_type}; size {RATE_SET_SIZE};"
-        f" flags dynamic,timeout; timeout {RATE_SET_TIMEOUT}; }}"
+        f"\tset {failure_word(failure)}{suffix} {{ type {key_type}; size {RATE_TABLE_MAX};"
+        f" flags dynamic,timeout; timeout {RATE_TABLE_EXPIRE}s; }}"
         for failure in WhenAbsent
         for family, (suffix, key_type, _key) in _SET_KEYS.items()
         if family in spec.families

@@ -64,11 +64,13 @@ def test_iptables_default_rules_exactly() -> None:
         "-A COPGATE-QUEUE -m comment --comment 'copgate: fails open' -g COPGATE-OPEN",
         "-A COPGATE-OPEN -m comment --comment 'copgate: over the client rate'"
         " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
+        " --hashlimit-htable-max 65535 --hashlimit-htable-expire 10000"
         " --hashlimit-name cgo300-600 -j RETURN",
         "-A COPGATE-OPEN -m comment --comment 'copgate: queue 0'"
         " -j NFQUEUE --queue-num 0 --queue-bypass",
         "-A COPGATE-CLOSED -m comment --comment 'copgate: over the client rate'"
         " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
+        " --hashlimit-htable-max 65535 --hashlimit-htable-expire 10000"
         " --hashlimit-name cgc300-600 -j DROP",
         "-A COPGATE-CLOSED -m comment --comment 'copgate: queue 1' -j NFQUEUE --queue-num 1",
         "-A COPGATE-OTHER -p tcp -j RETURN",
