@@ -32,9 +32,10 @@ are left out); blocked names are list names that it blocks by their
 category. Every verdict of every timed batch is checked after its timing
 (kind, group, verdict, the deciding rule for a block, action, how many
 packets are injected), so the figures cannot silently come from another
-path. The name memos of the wire core are emptied before every batch
-(outside the timing), so engine and wire both see names they have not
-normalised yet, except in the one-name case. Engine and wire batches
+path. The name memos of the wire core and the policy's memo (``Group.memo``:
+its plans, windows and DNS decisions) are emptied before every batch (outside
+the timing), so engine and wire both see names they have not normalised or
+judged yet, except in the one-name case, where the memos hit after the first. Engine and wire batches
 alternate, so that a slow spell of the shared machine falls on both.
 
 Nothing here touches the network: packets are bytes built in memory and the
@@ -270,8 +271,10 @@ def forget_names() -> None:
 
 
 def engine_run(case: Case, config: Config, lists: ListSet) -> Callable[[], list[PacketVerdict]]:
-    """A fresh engine (no flow state) judging the case's packets."""
+    """A fresh engine (no flow state, no remembered decisions) judging the case's packets."""
     forget_names()
+    for group in config.groups:
+        group.memo.clear()  # the policy's memo lives on the config's groups
     judge = new_engine(config, lists).judge
     meta = PacketMeta(NOW, IFACE)
     packets = case.packets

@@ -58,7 +58,7 @@ import ipaddress
 from collections.abc import Callable
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
-from typing import cast
+from typing import NamedTuple, cast
 
 from copgate.lists.model import NOT_LISTED, NameLookup
 from copgate.policy import safesearch
@@ -73,6 +73,7 @@ from copgate.policy.outright import (
     refused_outright,
 )
 from copgate.policy.rules import (
+    QTYPE_HTTPS,
     Facts,
     Row,
     bare_ip,
@@ -110,49 +111,84 @@ __all__ = [
 ]
 
 IpAddress = IPv4Address | IPv6Address
-Applies = Callable[[Group, Kind], bool]
-"""Whether a row can decide anything for this group and question kind."""
 HELLO = frozenset({Kind.TLS, Kind.QUIC})
+SPECIAL_NAMES = safesearch.CANARIES | {safesearch.DDR_NAME}
+"""Names a bypass row answers by name (canaries, resolver discovery)."""
+
+
+class Shape(NamedTuple):
+    """What, besides the group, says which rows can decide a question.
+
+    Each field is a cheap fact about the question known before any row runs;
+    ``rows_for`` plans once per group and shape.
+    """
+
+    kind: Kind
+    invalid: bool
+    """The name is not a valid host name."""
+    special: bool
+    """The name is one of ``SPECIAL_NAMES``."""
+    https: bool
+    """A DNS question of type 65 (HTTPS)."""
+    listed: bool
+    """The lists hold the name or a parent of it."""
+
+
+Applies = Callable[[Group, Shape], bool]
+"""Whether a row can decide anything for this group and shape of question."""
 
 RULES: tuple[tuple[str, Row, Applies], ...] = (
-    ("mode off: unfiltered", unfiltered, lambda g, k: g.mode is Mode.OFF),
-    ("invalid host name", invalid_name, lambda g, k: g.invalid_names is Treatment.REFUSE),
+    ("mode off: unfiltered", unfiltered, lambda g, s: g.mode is Mode.OFF),
+    (
+        "invalid host name",
+        invalid_name,
+        lambda g, s: s.invalid and g.invalid_names is Treatment.REFUSE,
+    ),
     (
         "bypass: TLS/QUIC to a bare IP address",
         bare_ip,
-        lambda g, k: k in HELLO and g.bypass.refuse_bare_ip,
+        lambda g, s: s.kind in HELLO and g.bypass.refuse_bare_ip,
     ),
-    ("bypass: QUIC refused", quic_refused, lambda g, k: k is Kind.QUIC and g.bypass.refuse_quic),
-    ("bypass: real ECH", real_ech, lambda g, k: k in HELLO and g.bypass.refuse_real_ech),
-    ("bypass: canary names", canary, lambda g, k: k is Kind.DNS and g.bypass.canaries),
+    (
+        "bypass: QUIC refused",
+        quic_refused,
+        lambda g, s: s.kind is Kind.QUIC and g.bypass.refuse_quic,
+    ),
+    ("bypass: real ECH", real_ech, lambda g, s: s.kind in HELLO and g.bypass.refuse_real_ech),
+    (
+        "bypass: canary names",
+        canary,
+        lambda g, s: s.kind is Kind.DNS and s.special and g.bypass.canaries,
+    ),
     (
         "bypass: resolver discovery",
         resolver_discovery,
-        lambda g, k: k is Kind.DNS and g.bypass.block_doh,
+        lambda g, s: s.kind is Kind.DNS and s.special and g.bypass.block_doh,
     ),
     (
         "bypass: DNS HTTPS records",
         https_record,
-        lambda g, k: k is Kind.DNS and g.bypass.https_records_nodata,
+        lambda g, s: s.https and g.bypass.https_records_nodata,
     ),
-    ("bypass: DoH resolvers", doh_resolver, lambda g, k: g.bypass.block_doh),
-    ("own allow/block entries", own_entry, lambda g, k: bool(g.allow or g.block)),
-    ("infrastructure white list", infrastructure_entry, lambda g, k: True),
-    ("time windows", time_window, lambda g, k: bool(g.windows)),
-    ("whitelist mode", walled_garden, lambda g, k: g.mode is Mode.WHITELIST),
-    ("filter mode", category_filter, lambda g, k: g.mode is Mode.FILTER),
+    ("bypass: DoH resolvers", doh_resolver, lambda g, s: s.listed and g.bypass.block_doh),
+    ("own allow/block entries", own_entry, lambda g, s: bool(g.allow or g.block)),
+    ("infrastructure white list", infrastructure_entry, lambda g, s: s.listed),
+    ("time windows", time_window, lambda g, s: bool(g.windows)),
+    ("whitelist mode", walled_garden, lambda g, s: g.mode is Mode.WHITELIST),
+    ("filter mode", category_filter, lambda g, s: g.mode is Mode.FILTER),
 )
 """The precedence table: the first row that returns a Decision wins.
 
 The third column says when a row can apply at all, from the group and the
-question's kind alone (a row for canaries cannot decide a TLS hello, nor one
-for a switch the group has off); ``rows_for`` keeps only those, once per group
-and kind, so an allowed DNS question runs three or four rows, not fourteen.
-Each row still checks its own condition: the column only saves calls.
+question's ``Shape`` (a row for canaries cannot decide a TLS hello or another
+name, nor one for a switch the group has off, nor a list row a name the lists
+do not hold); ``rows_for`` keeps only those, once per group and shape, so an
+allowed DNS question runs two or three rows, not fourteen. Each row still
+checks its own condition: the column only saves calls.
 """
 
 _WINDOWS = "windows"
-"""The memo key of ``windows_in_force`` (the plans' keys are question kinds)."""
+"""The memo key of ``windows_in_force`` (the plans' keys are shapes)."""
 _DNS = "dns decisions"
 """The memo key of the group's remembered DNS decisions (``_dns_memo``)."""
 DNS_MEMO_ENTRIES = 4096
@@ -163,17 +199,19 @@ DECISIVE = frozenset({unfiltered, walled_garden, category_filter})
 """Rows that always return a Decision once they apply: nothing after them runs."""
 
 
-def rows_for(group: Group, kind: Kind) -> tuple[Row, ...]:
-    """The rows of ``RULES`` that can decide a ``kind`` question for ``group``, in order."""
-    plan = group.memo.get(kind)
+def rows_for(group: Group, shape: tuple[Kind, bool, bool, bool, bool]) -> tuple[Row, ...]:
+    """The rows of ``RULES`` that can decide a question of ``shape`` (a ``Shape``
+    or the plain tuple of its fields) for ``group``, in order."""
+    plan = group.memo.get(shape)
     if plan is None:
+        named = Shape._make(shape)
         rows: list[Row] = []
         for _title, row, applies in RULES:
-            if applies(group, kind):
+            if applies(group, named):
                 rows.append(row)
                 if row in DECISIVE:
                     break
-        plan = group.memo[kind] = tuple(rows)
+        plan = group.memo[shape] = tuple(rows)
     return cast(tuple[Row, ...], plan)
 
 
@@ -230,11 +268,21 @@ def _decide(
     windows: tuple[TimeWindow, ...],
     safe_addresses: frozenset[IpAddress],
 ) -> Decision:
-    name = None if question.name is None else question.name.text
+    qname = question.name
+    name = None if qname is None else qname.text
     unlisted = name is None or group.mode is Mode.OFF
     listed = NOT_LISTED if unlisted else lists.lookup(name)  # type: ignore[arg-type]
+    query = question.dns
+    # A plain tuple: equal to the ``Shape`` it stands for, and cheaper to build.
+    shape = (
+        question.kind,
+        qname is not None and not qname.valid,
+        name in SPECIAL_NAMES,
+        query is not None and query.qtype == QTYPE_HTTPS,
+        listed.listed,
+    )
     facts = Facts(question, group, name, listed, windows)
-    for row in rows_for(group, question.kind):
+    for row in rows_for(group, shape):
         decision = row(facts)
         if decision is not None:
             return _safe_search(facts, decision, safe_addresses)

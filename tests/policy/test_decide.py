@@ -15,7 +15,7 @@ import pytest
 from copgate.lists.cache import ListCache
 from copgate.lists.listset import ListSet
 from copgate.lists.model import ListMatch
-from copgate.policy.decide import RULES, Decision, RuleKind, Verdict, rows_for
+from copgate.policy.decide import RULES, Decision, RuleKind, Shape, Verdict, rows_for
 from copgate.policy.model import Bypass, FailureMode, Group, Mode, Treatment, YouTubeMode
 from copgate.wire.names import Name
 from copgate.wire.question import Ech, Kind, Question
@@ -498,14 +498,33 @@ def test_new_lists_or_a_window_opening_forget_what_was_remembered(lists: ListCac
     assert judge(dns("chess.test"), group, fewer).rule is RuleKind.NOT_LISTED
 
 
-def test_the_rows_a_group_can_use_are_planned_once_per_kind() -> None:
-    group = dataclasses.replace(FILTER, bypass=Bypass.all(False), windows=())
-    dns_rows = rows_for(group, Kind.DNS)
-    assert rows_for(group, Kind.DNS) is dns_rows
+def test_the_rows_a_group_can_use_are_planned_once_per_shape() -> None:
+    group = dataclasses.replace(FILTER, bypass=Bypass.all(True), windows=())
     titles = {row: title for title, row, _applies in RULES}
-    assert [titles[row] for row in dns_rows] == [
-        "invalid host name",
+
+    def planned(shape: Shape) -> list[str]:
+        return [titles[row] for row in rows_for(group, shape)]
+
+    plain = Shape(Kind.DNS, invalid=False, special=False, https=False, listed=False)
+    assert rows_for(group, plain) is rows_for(group, tuple(plain))  # type: ignore[arg-type]
+    assert planned(plain) == ["filter mode"]
+    assert planned(plain._replace(listed=True)) == [
+        "bypass: DoH resolvers",
         "infrastructure white list",
         "filter mode",
     ]
-    assert [titles[row] for row in rows_for(STAFF, Kind.TLS)] == ["mode off: unfiltered"]
+    assert planned(plain._replace(special=True, https=True, invalid=True)) == [
+        "invalid host name",
+        "bypass: canary names",
+        "bypass: resolver discovery",
+        "bypass: DNS HTTPS records",
+        "filter mode",
+    ]
+    hello = plain._replace(kind=Kind.QUIC)
+    assert planned(hello) == [
+        "bypass: TLS/QUIC to a bare IP address",
+        "bypass: QUIC refused",
+        "bypass: real ECH",
+        "filter mode",
+    ]
+    assert [titles[row] for row in rows_for(STAFF, hello)] == ["mode off: unfiltered"]
