@@ -507,11 +507,17 @@ class RawTcp:
             options.append((34, b""))  # the TFO option, cookie request form
         self.emit(self.packet("S", self.isn, data, ttl=ttl, options=options))
 
-    def connect(self, data: bytes = b"", *, timeout: float = WAIT) -> int:
-        """Handshake (``data`` in the SYN); how many SYN data bytes the server took."""
+    def connect(self, data: bytes = b"", *, timeout: float = WAIT, required: bool = True) -> int:
+        """Handshake (``data`` in the SYN); how many SYN data bytes the server took.
+
+        Without a SYN-ACK: AssertionError, or -1 when not ``required`` (a SYN
+        whose data was judged and dropped never reaches the server).
+        """
         self.syn(data)
         synack = self.wait_for(lambda: self.server_isn is not None, timeout)
         if not synack:
+            if not required:
+                return -1
             raise AssertionError(f"no SYN-ACK from {self.server}:{self.dport}")
         segment = next(s for s in self.received if s.flags & 0x12 == 0x12)
         taken = (segment.ack - self.isn - 1) % SEQ_MODULO
