@@ -63,7 +63,11 @@ from copgate.wire.quic import (
 )
 from copgate.wire.stream import Added, StreamBuffer, StreamConflict, StreamOverflow
 from copgate.wire.tcp import SEQ_MODULO, TcpStream
-from copgate.wire.tls import MAX_CLIENT_HELLO, read_client_hello_message
+from copgate.wire.tls import (
+    MAX_CLIENT_HELLO,
+    read_client_hello_message,
+    read_client_hello_records,
+)
 
 DNS_PORT = 53
 
@@ -234,20 +238,26 @@ class FlowTracker:
         Also hands over flows evicted since the last call. Each such flow's
         next packet gets ``Seen.EVASION`` with the same reason.
         """
-        deadline = now - self.limits.max_age
-        while self._flows:
-            key, flow = next(iter(self._flows.items()))
-            if flow.touched > deadline:
-                break
-            self._evict(key, EXPIRED)
-            self.stats.evicted_age += 1
+        self._expire(now)
         gone, self._gone = self._gone, []
         return gone
+
+    def _expire(self, now: float) -> None:
+        deadline = now - self.limits.max_age
+        flows = self._flows
+        while flows:
+            key, flow = next(iter(flows.items()))
+            if flow.touched > deadline:
+                return
+            self._evict(key, EXPIRED)
+            self.stats.evicted_age += 1
+        if len(self._gone) > self.limits.max_done:
+            del self._gone[: len(self._gone) // 2]  # an edge that never asks gets the newest
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
         if self._flows:
-            self.expire(now)
+            self._expire(now)
         self._now = now
         if packet.fragment and not packet.sport:
             return Observation(Seen.IGNORED, reason="a later IP fragment")
@@ -292,8 +302,35 @@ class FlowTracker:
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
         if flow is None:
+            if key not in self._resume:
+                whole = self._whole_hello(key, packet, packet.payload)
+                if whole is not None:
+                    return whole
             flow = self._open_tcp(key, packet, now)
+        elif flow.layer is None and not flow.held and flow.tcp is not None:
+            tcp = flow.tcp
+            if tcp.offset(packet.seq) == 0 and packet.ttl == tcp.ttl and not tcp.trusted.origin:
+                whole = self._whole_hello(key, packet, packet.payload)
+                if whole is not None:
+                    return whole
         return self._tcp_data(key, flow, packet, packet.seq)
+
+    def _whole_hello(self, key: FlowKey, packet: Packet, payload: bytes) -> Observation | None:
+        """A whole ClientHello in a stream's first trusted segment, read without holding it.
+
+        Nearly every hello comes so; anything else (part of a hello, another
+        protocol, a malformed one) goes the general way, which says what it is.
+        """
+        if payload[:1] != b"\x16" or DNS_PORT in (packet.dport, packet.sport):
+            return None
+        try:
+            hello = read_client_hello_records(payload)
+        except WireError:
+            return None
+        if hello is None:
+            return None
+        self._finish(key)
+        return Observation(Seen.QUESTION, (_asked(Kind.TLS, packet, hello.sni, hello=hello),))
 
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
         if self.verify_checksums and not segment_ok(packet):

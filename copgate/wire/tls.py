@@ -214,12 +214,20 @@ class HelloRecords:
 
     def _header(self, stream: bytes | bytearray, available: int) -> int | None:
         """The hello's length from its first handshake bytes, however the records cut them."""
-        first = b"".join(bytes(stream[a:b]) for a, b in self._bodies)[:HANDSHAKE_HEADER]
-        return _handshake_length(first, 0, min(available, len(first)))
+        first = b""
+        for a, b in self._bodies:
+            first += stream[a : min(b, a + HANDSHAKE_HEADER - len(first))]
+            if len(first) >= HANDSHAKE_HEADER:
+                break
+        return _handshake_length(bytes(first), 0, min(available, len(first)))
 
     def _complete(self, stream: bytes | bytearray, need: int) -> ClientHello:
-        joined = b"".join(bytes(stream[a:b]) for a, b in self._bodies)[:need]
-        self.end = self._bodies[-1][1]
+        bodies = self._bodies
+        self.end = bodies[-1][1]
+        if len(bodies) == 1:  # nearly every hello fits its first record
+            start = bodies[0][0]
+            return _read_body(bytes(stream[start : start + need]), HANDSHAKE_HEADER, need)
+        joined = b"".join(bytes(stream[a:b]) for a, b in bodies)[:need]
         return _read_body(joined, HANDSHAKE_HEADER, need)
 
 
