@@ -1,7 +1,7 @@
 """One client cannot take DNS away from everyone: the per-client rate in front of the queue.
 
 One LAN client floods the router's resolver with DNS queries from one socket
-as fast as Python sends them; meanwhile another client (on the second LAN)
+as fast as Python sends them, over IPv4 or IPv6; meanwhile another client (on the second LAN)
 asks the outside resolver a blocked and an allowed name in turn, 20 times. Every one of the
 other client's lookups is answered, and judged by copgate (the lab's server
 gives blocked.example an address, so an NXDOMAIN is copgate's). What the
@@ -40,7 +40,7 @@ FLOOD = r"""
 import json, socket, struct, sys, time
 
 server, name, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
 sock.setblocking(False)
 labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
 question = labels + b"\0" + struct.pack(">HH", 1, 1)
@@ -77,11 +77,12 @@ def gateway(lab: Lab) -> Iterator[Gateway]:
         yield running
 
 
-def _flood(lab: Lab, role: str) -> LabProcess:
+def _flood(lab: Lab, role: str, family: int) -> LabProcess:
     # The flood goes to the router's resolver, the other client asks the
     # outside one: a fail-open flood's excess reaches its resolver, and a
     # resolver it overwhelms is not what this test is about.
-    server = str(lab.clients[role].router_v4)
+    client = lab.clients[role]
+    server = str(client.router_v4 if family == 4 else client.router_v6)
     argv = [sys.executable, "-c", FLOOD, server, "allowed.example", str(FLOOD_SECONDS)]
     return lab.spawn(lab.clients[role].netns, argv, name=f"flood-{role}-{time.monotonic_ns()}")
 
@@ -94,9 +95,10 @@ def _flood_result(lab: Lab, process: LabProcess) -> dict[str, int]:
     return result
 
 
-def _over_rate(lab: Lab) -> int:
-    """Packets copgate's rate rules (both failure chains, IPv4) found over a client's rate."""
-    saved = lab.run(lab.gateway, ["iptables-save", "-c", "-t", "filter"], check=True).stdout
+def _over_rate(lab: Lab, family: int) -> int:
+    """Packets copgate's rate rules (both failure chains) found over a client's rate."""
+    tool = "iptables-save" if family == 4 else "ip6tables-save"
+    saved = lab.run(lab.gateway, [tool, "-c", "-t", "filter"], check=True).stdout
     return sum(
         int(count)
         for count, rule in re.findall(r"^\[(\d+):\d+\] (-A COPGATE-\S+ .*)$", saved, re.M)
@@ -114,19 +116,20 @@ def _other_client_lookups(lab: Lab) -> list[tuple[str, str | None, tuple[str, ..
     return answers
 
 
+@pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize(
     ("flooder", "fails_open"), [("teen", True), ("pupil", False)], ids=["open", "closed"]
 )
 def test_a_flood_gets_its_groups_failure_treatment_and_others_are_still_judged(
-    gateway: Gateway, flooder: str, fails_open: bool
+    gateway: Gateway, flooder: str, fails_open: bool, family: int
 ) -> None:
     lab = gateway.lab
-    over_before = _over_rate(lab)
-    process = _flood(lab, flooder)
+    over_before = _over_rate(lab, family)
+    process = _flood(lab, flooder, family)
     time.sleep(0.5)  # the flood is under way, its burst spent
     answers = _other_client_lookups(lab)
     flood = _flood_result(lab, process)
-    over = _over_rate(lab) - over_before
+    over = _over_rate(lab, family) - over_before
 
     expected = [
         ("blocked.example", "NXDOMAIN", ())
