@@ -24,6 +24,7 @@ connection reaches the server when its name is allowed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -52,6 +53,11 @@ PADDED = 40_000
 TLS bound (64 KB), which issue 9 makes the flow bound too."""
 SYN_BURST = 4096
 """SYNs of the burst: the old tracker's whole flow table."""
+FLOOD_SYNS = 4000
+"""SYNs of the flood that runs while blocked hellos are sent: about 1,000 a
+second from Python here, over any per-client rate a router would set."""
+FLOOD_HEAD_START = 1.0
+FLOOD_ATTEMPTS = 5
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +79,13 @@ def _raw(client: Client, family: int, server: str = BLOCKED) -> RawTcp:
     return RawTcp(client, kit.server_address(server, family), HTTPS)
 
 
+def _answered_within(connection: RawTcp, hello: Hello, seconds: float) -> bool:
+    return connection.wait_for(lambda: connection.answered(hello), seconds)
+
+
 def _refused(connection: RawTcp, hello: Hello) -> bool:
     """No ServerHello to ``hello`` within the wait (resets or not: the whole wait)."""
-    return not connection.wait_for(lambda: connection.answered(hello), kit.WAIT)
+    return not _answered_within(connection, hello, kit.WAIT)
 
 
 def _assert_refused(connection: RawTcp, hello: Hello) -> None:
@@ -352,6 +362,34 @@ def test_a_syn_burst_does_not_free_another_clients_hello(gateway: Gateway) -> No
         assert passed.wait_answer(allowed), passed.received
     result = clients.curl(teen, f"https://{ALLOWED}/", resolve=plan.host(ALLOWED).v4, cacert=lab.ca)
     assert (result.exit_code, result.status) == (0, 200), result
+
+
+def test_a_flood_over_the_client_rate_does_not_free_a_blocked_hello(gateway: Gateway) -> None:
+    # While lan2 sends SYNs far over any per-client rate (each a packet its
+    # rules would queue), it also sends blocked hellos on connections of
+    # its own: a packet over the rate must not pass unjudged.
+    lab = gateway.lab
+    evader = lab.clients["lan2"]
+    resets = ["-p", "tcp", "--tcp-flags", "RST", "RST"]
+    answered: list[int] = []
+    with kit.rule(lab, evader.netns, "filter", "OUTPUT", resets):
+        flood = threading.Thread(
+            target=kit.syn_flood,
+            args=(evader, kit.server_address(ALLOWED, 4), HTTPS, FLOOD_SYNS),
+        )
+        flood.start()
+        try:
+            time.sleep(FLOOD_HEAD_START)
+            for attempt in range(FLOOD_ATTEMPTS):
+                blocked = kit.client_hello(BLOCKED)
+                with _raw(evader, 4) as connection:
+                    connection.connect()
+                    connection.send_stream(blocked.records)
+                    if _answered_within(connection, blocked, 0.5):
+                        answered.append(attempt)
+        finally:
+            flood.join()
+    assert not answered, f"{len(answered)} of {FLOOD_ATTEMPTS} blocked hellos were answered"
 
 
 def test_copgate_survived(gateway: Gateway) -> None:
