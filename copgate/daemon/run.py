@@ -435,11 +435,16 @@ def _logged(step: str) -> Iterator[None]:
 
 
 def run(options: Options) -> int:
-    """Start and serve; a start that fails undoes what it did and raises."""
+    """Start and serve; a start that fails closes what it opened and raises.
+
+    Rules a failed start applied stay, as when the loop dies: each group
+    then fails the way its config says, and the next start replaces them.
+    A start refused because a queue is bound elsewhere never touched them.
+    """
     daemon = Daemon(options)
     try:
         daemon.start()
     except BaseException:
-        daemon.shutdown()
+        daemon.shutdown(remove_rules=False)
         raise
     return daemon.serve()

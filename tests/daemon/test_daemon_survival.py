@@ -204,6 +204,7 @@ def test_a_queue_bound_elsewhere_stops_the_start_and_touches_no_rule(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     touched: list[str] = []
+    _FakeQueue.bound.clear()
     monkeypatch.setattr(run, "QueueEdge", _FakeQueue)
     monkeypatch.setattr(iptables, "apply", lambda *_a, **_k: touched.append("apply"))
     monkeypatch.setattr(iptables, "remove", lambda *_a, **_k: touched.append("remove"))
@@ -237,3 +238,24 @@ def test_the_status_line_has_both_queues_failures_and_lines_left_out(
     }
     assert counters["handler_failures"] == 2 and counters["log_suppressed"] == 1
     assert json.loads(json.dumps(counters)) == counters  # what SIGUSR1 logs is JSON
+
+
+def test_a_start_that_fails_after_the_rules_leaves_them(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Removing them would open what fail-closed groups close; a restart replaces them.
+    touched: list[str] = []
+    _FakeQueue.bound.clear()
+    monkeypatch.setattr(run, "QueueEdge", _FakeQueue)
+    monkeypatch.setattr(run, "QUEUES", ((0, True), (2, False)))  # both bind
+
+    def worker(_apply: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(iptables, "apply", lambda *_a, **_k: touched.append("apply"))
+    monkeypatch.setattr(iptables, "remove", lambda *_a, **_k: touched.append("remove"))
+    monkeypatch.setattr(run, "FirewallWorker", worker)
+    with pytest.raises(OSError, match="Too many open files"):
+        run.run(Options(config=site / "copgate.toml", templates_dir=site / "templates"))
+    assert "apply" in touched and "remove" not in touched
+    assert all(queue.closed for queue in _FakeQueue.bound)
