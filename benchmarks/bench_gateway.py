@@ -297,6 +297,7 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
         bulk_bps(lab, client)  # warm-up: the first transfer of a run is slower either way
         for number in range(1, rounds + 1):
             without.append(measure(lab, client, queries, seconds))
+            bare = bare_edge_qps(lab, client, queries, seconds)
             daemon, startup = start_timed(lab, client, config, number)
             try:
                 with_copgate.append(measure(lab, client, queries, seconds, daemon))
@@ -305,7 +306,6 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
                 status = lab.stop(daemon)
             if status != 0:
                 raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
-            bare = bare_edge_qps(lab, client, queries, seconds)
             daemons.append(Daemon(startup, rss, hwm, bare))
             print(f"round {number}: without {without[-1]}, with {with_copgate[-1]},"
                   f" {daemons[-1]}", flush=True)  # fmt: skip
@@ -313,26 +313,26 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
 
 
 def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon]) -> None:
-    def median(values: list[float]) -> float:
-        return statistics.median(values)
-
+    """Medians over the rounds; each ratio is the median of the rounds' own ratios,
+    so that a round the machine ran slower as a whole does not skew it."""
+    median = statistics.median
     print(f"\n{'':<22}{'without':>12}{'with':>12}{'ratio':>8}{'target':>9}")
-    for key, label, unit, scale in (
-        ("dns_qps", "DNS queries/s", "", 1.0),
-        ("tls_cps", "TLS connections/s", "", 1.0),
-        ("bulk_bps", "bulk MB/s", "", 1e-6),
-    ):
-        off = median([getattr(r, key) for r in without]) * scale
-        on = median([getattr(r, key) for r in with_copgate]) * scale
-        target = TARGETS[key.split("_")[0]]
-        print(f"{label + unit:<22}{off:>12.0f}{on:>12.0f}{on / off:>8.2f}{'>= ' + str(target):>9}")
-    startup = median([d.startup_s for d in daemons])
-    rss = median([d.rss_mb for d in daemons])
-    hwm = max(d.hwm_mb for d in daemons)
-    off = median([r.dns_qps for r in without])
-    bare = median([d.bare_qps for d in daemons])
-    print(f"{'DNS, edge alone':<22}{off:>12.0f}{bare:>12.0f}{bare / off:>8.2f}")
+    off_dns, on_dns = [r.dns_qps for r in without], [r.dns_qps for r in with_copgate]
+    rows = (
+        ("DNS queries/s", off_dns, on_dns, "dns"),
+        ("TLS connections/s", [r.tls_cps for r in without], [r.tls_cps for r in with_copgate],
+         "tls"),
+        ("bulk MB/s", [r.bulk_bps / 1e6 for r in without], [r.bulk_bps / 1e6 for r in with_copgate],
+         "bulk"),
+        ("DNS, edge alone", off_dns, [d.bare_qps for d in daemons], ""),
+    )  # fmt: skip
+    for label, off, on, target in rows:
+        ratio = median([b / a for a, b in zip(off, on, strict=True)])
+        limit = f">= {TARGETS[target]}" if target else ""
+        print(f"{label:<22}{median(off):>12.0f}{median(on):>12.0f}{ratio:>8.2f}{limit:>9}")
     judged = sum(r.dns_judged for r in with_copgate) / sum(r.dns_sent for r in with_copgate)
+    startup = median([d.startup_s for d in daemons])
+    rss, hwm = median([d.rss_mb for d in daemons]), max(d.hwm_mb for d in daemons)
     print(f"{'DNS judged/sent':<22}{'':>12}{judged:>12.3f}")
     print(f"{'start-up s':<22}{'':>12}{startup:>12.2f}{'':>8}{'<= 1.5':>9}")
     print(f"{'RSS MB (peak)':<22}{'':>12}{f'{rss:.1f} ({hwm:.1f})':>12}{'':>8}{'<= 40':>9}")
