@@ -14,9 +14,11 @@ def register(subparsers: Any) -> None:
         "run",
         help="run the gateway daemon in the foreground (needs root and NFQUEUE)",
         description=(
-            "Filter LAN clients through the netfilter queue. SIGHUP reloads config and "
-            "lists (a bad one is logged and the old stays), SIGUSR1 logs the counters, "
-            "SIGTERM and SIGINT stop: answer what is queued, remove the rules, exit 0."
+            "Filter LAN clients through the netfilter queues N (fail-open groups) and N+1 "
+            "(fail-closed groups); refuses to start if another process holds either. SIGHUP "
+            "reloads config and lists (a bad one is logged and the old stays), SIGUSR1 logs "
+            "the counters, SIGTERM and SIGINT stop: answer what is queued, remove the rules, "
+            "exit 0."
         ),
     )
     parser.add_argument(
@@ -26,7 +28,13 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the config: UCI (/etc/config/copgate) or TOML",
     )
-    parser.add_argument("--queue", type=int, default=0, metavar="N", help="NFQUEUE number")
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=0,
+        metavar="N",
+        help="NFQUEUE number of fail-open groups; fail-closed groups use N+1",
+    )
     parser.add_argument(
         "--no-firewall",
         action="store_true",
