@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, TypeVar
 
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
 from copgate.lab import plan
@@ -63,6 +63,8 @@ PACKET_OUTGOING = 4  # <linux/if_packet.h>: a packet this host sent
 ETHERNET_HEADER = 14
 IPV6_HEADER = 40
 PROTO_TCP = 6
+PROTO_UDP = 17
+UDP_CHECKSUM_AT = 6
 SEQ_MODULO = 1 << 32
 
 KIT_PORTS = (61000, 61999)
@@ -655,3 +657,109 @@ def syn_flood(client: Client, server: IpAddress, dport: int, count: int) -> None
             sock.sendto(bytes(layer / tcp), (str(server), 0))
     finally:
         sock.close()
+
+
+# -- crafted UDP (QUIC Initials) ---------------------------------------------------
+
+
+@dataclass(slots=True)
+class RawUdp:
+    """Crafted UDP datagrams from a lab client to a server port, and what comes back."""
+
+    client: Client
+    server: IpAddress
+    dport: int
+    sport: int = field(default_factory=next_port)
+    received: list[bytes] = field(default_factory=list)
+    _send: socket.socket | None = None
+    _sniff: socket.socket | None = None
+    _thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def family(self) -> int:
+        return family_of(self.server)
+
+    @property
+    def source(self) -> IpAddress:
+        return client_address(self.client, self.family)
+
+    def __enter__(self) -> RawUdp:
+        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
+
+        def make() -> tuple[socket.socket, socket.socket]:
+            send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
+            sniff.settimeout(0.05)
+            return send, sniff
+
+        self._send, self._sniff = in_netns(self.client.netns, make)
+        self._thread = threading.Thread(target=self._receive, name=f"rawudp-{self.sport}")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for sock in (self._send, self._sniff):
+            if sock is not None:
+                sock.close()
+
+    def send(self, payload: bytes, *, ttl: int = DEFAULT_TTL, bad_checksum: bool = False) -> None:
+        """One datagram; ``bad_checksum`` flips its UDP checksum."""
+        datagram = UDP(sport=self.sport, dport=self.dport) / payload
+        packet: Any = (
+            IP(src=str(self.source), dst=str(self.server), ttl=ttl)
+            if self.family == 4
+            else IPv6(src=str(self.source), dst=str(self.server), hlim=ttl)
+        )
+        wire = bytes(packet / datagram)
+        if bad_checksum:
+            at = (IPV6_HEADER if self.family == 6 else (wire[0] & 15) * 4) + UDP_CHECKSUM_AT
+            checksum = struct.unpack_from("!H", wire, at)[0] ^ 0x5A5A
+            wire = wire[:at] + struct.pack("!H", checksum) + wire[at + 2 :]
+        assert self._send is not None
+        self._send.sendto(wire, (str(self.server), 0))
+
+    def _receive(self) -> None:
+        assert self._sniff is not None
+        while not self._stop.is_set():
+            try:
+                frame, address = self._sniff.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if address[2] != PACKET_OUTGOING:
+                payload = self._parse(frame)
+                if payload is not None:
+                    self.received.append(payload)
+
+    def _parse(self, frame: bytes) -> bytes | None:
+        ethertype = struct.unpack_from("!H", frame, 12)[0]
+        ip = frame[ETHERNET_HEADER:]
+        if ethertype == ETH_P_IP and self.family == 4:
+            header, proto = (ip[0] & 15) * 4, ip[9]
+            src, dst = ip_address(ip[12:16]), ip_address(ip[16:20])
+        elif ethertype == ETH_P_IPV6 and self.family == 6:
+            header, proto = IPV6_HEADER, ip[6]
+            src, dst = ip_address(ip[8:24]), ip_address(ip[24:40])
+        else:
+            return None
+        if proto != PROTO_UDP or src != self.server or dst != self.source:
+            return None
+        sport, dport, length = struct.unpack_from("!HHH", ip, header)
+        if (sport, dport) != (self.dport, self.sport):
+            return None
+        return bytes(ip[header + 8 : header + length])
+
+    def answered_within(self, seconds: float) -> bool:
+        """Whether the server sent anything back within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while not self.received:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL)
+        return True
