@@ -4,8 +4,9 @@ RFC 1071 sums 16-bit words in one's complement; a segment is intact when the
 sum over the pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6)
 and the segment, its checksum field included, is all ones. Since
 2**16 ≡ 1 (mod 0xFFFF), that one's complement sum is congruent to the whole
-byte string read as one big-endian integer, so the check is one
-``int.from_bytes`` and one ``%`` in C: the sum is all ones exactly when the
+byte string read as one big-endian integer (and the sum of several such
+integers, each starting on a word boundary), so the check is an
+``int.from_bytes`` and a ``%`` in C: the sum is all ones exactly when the
 integer is a multiple of 0xFFFF (the sum is never +0, because the
 pseudo-header's protocol word is not zero). A field of 0x0000 and one of
 0xFFFF are then the same, as RFC 1624 says they are.
@@ -31,8 +32,10 @@ def segment_ok(packet: Packet) -> bool:
         # RFC 768: zero means "no checksum" over IPv4; RFC 8200 §8.1 forbids it over IPv6.
         return packet.version == 4
     length = len(segment)
-    pseudo = packet.src + packet.dst + (packet.proto + (length << 16)).to_bytes(4 + 4, "big")
-    whole = pseudo + segment
+    # The pseudo-header's words, summed apart so the segment is never copied:
+    # addresses, protocol and length (RFC 9293 §3.1; RFC 8200 §8.1 for IPv6).
+    pseudo = int.from_bytes(packet.src + packet.dst, "big") + packet.proto + length
+    whole = int.from_bytes(segment, "big")
     if length & 1:
-        whole += b"\0"  # RFC 1071: an odd last byte is padded on the right
-    return int.from_bytes(whole, "big") % _ONES == 0
+        whole <<= 8  # RFC 1071: an odd last byte is padded on the right
+    return (whole + pseudo) % _ONES == 0

@@ -398,7 +398,6 @@ class FlowTracker:
         except StreamOverflow as exc:
             self.stats.overflows += 1
             return self._end(key, Seen.EVASION, f"flow bound hit: {exc}")
-        self._account(flow)
         if added is Added.BEYOND:
             return flow.previous or Observation(
                 Seen.IGNORED, reason=f"data past the {self.limits.max_flow_bytes}-byte flow bound"
