@@ -35,6 +35,7 @@ Run as root: .venv/bin/python benchmarks/bench_gateway.py [--rounds N] [--second
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import os
@@ -277,6 +278,21 @@ def lift_client_rate(lab: Lab) -> None:
                 lab.run(lab.gateway, [tool, "-D", *shlex.split(line)[1:]], check=True)
 
 
+def measure_copgate(
+    lab: Lab, client: Client, config: Path, queries: Path, seconds: float, number: int
+) -> tuple[Round, Daemon]:
+    """One round's traffic with copgate running; its start-up and memory."""
+    daemon, startup = start_timed(lab, client, config, number)
+    try:
+        measured = measure(lab, client, queries, seconds, daemon)
+        rss, hwm = memory_mb(daemon.pid)
+    finally:
+        status = lab.stop(daemon)
+    if status != 0:
+        raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
+    return measured, Daemon(startup, rss, hwm, 0.0)
+
+
 def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Daemon]]:
     without: list[Round] = []
     with_copgate: list[Round] = []
@@ -296,17 +312,17 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
             file.truncate(BULK_SIZE)
         bulk_bps(lab, client)  # warm-up: the first transfer of a run is slower either way
         for number in range(1, rounds + 1):
-            without.append(measure(lab, client, queries, seconds))
-            bare = bare_edge_qps(lab, client, queries, seconds)
-            daemon, startup = start_timed(lab, client, config, number)
-            try:
-                with_copgate.append(measure(lab, client, queries, seconds, daemon))
-                rss, hwm = memory_mb(daemon.pid)
-            finally:
-                status = lab.stop(daemon)
-            if status != 0:
-                raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
-            daemons.append(Daemon(startup, rss, hwm, bare))
+            # Odd rounds measure without copgate first, even rounds last: the
+            # machine's load drifts, and a fixed order would bias every ratio.
+            if number % 2:
+                without.append(measure(lab, client, queries, seconds))
+                bare = bare_edge_qps(lab, client, queries, seconds)
+            measured, daemon = measure_copgate(lab, client, config, queries, seconds, number)
+            with_copgate.append(measured)
+            if not number % 2:
+                bare = bare_edge_qps(lab, client, queries, seconds)
+                without.append(measure(lab, client, queries, seconds))
+            daemons.append(dataclasses.replace(daemon, bare_qps=bare))
             print(f"round {number}: without {without[-1]}, with {with_copgate[-1]},"
                   f" {daemons[-1]}", flush=True)  # fmt: skip
     return without, with_copgate, daemons
