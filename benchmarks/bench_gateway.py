@@ -23,7 +23,8 @@ the default lists and the lab list:
 - With copgate only: start-up, from spawning ``copgate run`` to the first
   forged answer a prober in the teen client sees (it asks for
   ``blocked.example`` every 2 ms from before the spawn), and the daemon's
-  resident memory (VmRSS, and VmHWM, its peak) after the round's traffic.
+  resident memory (VmRSS) right after that and after the round's traffic
+  (with VmHWM, its peak): the cache is mapped, so lookups add its pages.
 
 Prints medians over the rounds and the ratios (with / without) beside the
 issue's targets. The machine is shared (2 cores): the client, the servers
@@ -157,6 +158,8 @@ def bare_edge_qps(lab: Lab, client: Client, queries: Path, seconds: float) -> fl
 @dataclass
 class Daemon:
     startup_s: float
+    started_rss_mb: float
+    """VmRSS right after the first verdict, before the round's traffic."""
     rss_mb: float
     hwm_mb: float
     bare_qps: float
@@ -284,13 +287,14 @@ def measure_copgate(
     """One round's traffic with copgate running; its start-up and memory."""
     daemon, startup = start_timed(lab, client, config, number)
     try:
+        started_rss = memory_mb(daemon.pid)[0]
         measured = measure(lab, client, queries, seconds, daemon)
         rss, hwm = memory_mb(daemon.pid)
     finally:
         status = lab.stop(daemon)
     if status != 0:
         raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
-    return measured, Daemon(startup, rss, hwm, 0.0)
+    return measured, Daemon(startup, started_rss, rss, hwm, 0.0)
 
 
 def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Daemon]]:
@@ -351,6 +355,8 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
     rss, hwm = median([d.rss_mb for d in daemons]), max(d.hwm_mb for d in daemons)
     print(f"{'DNS judged/sent':<22}{'':>12}{judged:>12.3f}")
     print(f"{'start-up s':<22}{'':>12}{startup:>12.2f}{'':>8}{'<= 1.5':>9}")
+    started = median([d.started_rss_mb for d in daemons])
+    print(f"{'RSS MB at start':<22}{'':>12}{started:>12.1f}")
     print(f"{'RSS MB (peak)':<22}{'':>12}{f'{rss:.1f} ({hwm:.1f})':>12}{'':>8}{'<= 40':>9}")
 
 
