@@ -61,7 +61,7 @@ from copgate.wire.quic import (
     looks_like_quic_long_header,
     read_initial_datagram,
 )
-from copgate.wire.stream import Added, StreamBuffer, StreamConflict, StreamOverflow
+from copgate.wire.stream import Added, StreamConflict, StreamOverflow
 from copgate.wire.tcp import SEQ_MODULO, TcpStream
 from copgate.wire.tls import (
     MAX_CLIENT_HELLO,
@@ -143,6 +143,9 @@ FlowKey = tuple[bytes, int, bytes, int, int]
 
 _V = TypeVar("_V")
 
+TTL_MEMORY = 300.0
+"""Seconds a client's highest TTL stays its reference for QUIC (see ``_note_ttl``)."""
+
 EXPIRED = "expired undecided"
 EVICTED = "evicted undecided"
 
@@ -174,17 +177,16 @@ class _Flow:
         """Length of the merged view when it was last read for untrusted names."""
         self.previous: Observation | None = None
         """How the connection this 4-tuple carried before ended (a fake SYN must not wipe it)."""
-        self.crypto: StreamBuffer | None = None
-        """QUIC: the CRYPTO stream of the Initials."""
+        self.crypto: TcpStream | None = None
+        """QUIC: the CRYPTO stream of the Initials, offsets as sequence numbers from 0."""
         self.key_dcid: bytes | None = None
         """QUIC: the DCID whose keys opened the flow's last Initial (RFC 9001 §5.2:
         the client keeps them after the server picks its own connection ID)."""
 
     @property
     def size(self) -> int:
-        if self.tcp is not None:
-            return self.tcp.size
-        return self.crypto.size if self.crypto is not None else 0
+        stream = self.tcp or self.crypto
+        return stream.size if stream is not None else 0
 
 
 class _Resume(NamedTuple):
@@ -211,6 +213,8 @@ class FlowTracker:
         self._done: dict[FlowKey, None] = {}
         self._ended: dict[FlowKey, Observation] = {}
         self._resume: dict[FlowKey, _Resume] = {}
+        self._client_ttl: dict[bytes, tuple[int, float]] = {}
+        """Each client's highest recent TTL or hop limit, and when it was last seen."""
         self._buckets: dict[bytes, tuple[float, float]] = {}
         """QUIC key derivation tokens per client, and when they were counted."""
         self._gone: list[tuple[FlowKey, str]] = []
@@ -276,6 +280,8 @@ class FlowTracker:
             query = read_dns_message(packet.payload)
         except WireError as exc:
             return Observation(Seen.MALFORMED, reason=f"DNS: {exc}")
+        if not query.response:
+            self._note_ttl(packet.src, packet.ttl, self._now)
         return Observation(Seen.QUESTION, (_dns_question(packet, query),))
 
     # -- TCP ---------------------------------------------------------------
@@ -336,6 +342,7 @@ class FlowTracker:
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
+        self._note_ttl(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -504,18 +511,22 @@ class FlowTracker:
         if initials is None:
             # 0-RTT may come before the Initial that carries the hello.
             return Observation(Seen.PENDING)
+        trusted = self._note_ttl(packet.src, packet.ttl, now)
         if flow is None:
             flow = self._new_flow(key, packet.src, now)
-            flow.crypto = StreamBuffer(self.limits.max_flow_bytes)
+            flow.crypto = TcpStream(self.limits.max_flow_bytes, 0, True, packet.ttl)
         crypto = flow.crypto
         if crypto is None or key not in self._flows:
             return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
         flow.key_dcid = initials[-1].dcid
+        bound = self.limits.max_flow_bytes
         try:
             # In offset order: Chromium shuffles its CRYPTO frames on purpose,
-            # and in-order pieces join the prefix without being held.
-            for offset, data in sorted(f for initial in initials for f in initial.crypto):
-                if crypto.add(offset, data) is Added.NEW:
+            # and in-order pieces join the prefix without being held. A frame
+            # past the bound is beyond any hello (and must not wrap around).
+            frames = sorted(f for initial in initials for f in initial.crypto if f[0] < bound)
+            for offset, data in frames:
+                if crypto.add(offset, data, trusted) is Added.NEW and trusted:
                     self._touch(key, flow)
         except StreamConflict as exc:
             self.stats.conflicts += 1
@@ -525,18 +536,59 @@ class FlowTracker:
             return self._end(key, Seen.EVASION, f"QUIC flow bound hit: {exc}")
         self._account(flow)
         try:
-            hello = read_client_hello_message(crypto.prefix)
+            hello = read_client_hello_message(crypto.trusted.prefix)
         except WireError as exc:
             return self._end(key, Seen.MALFORMED, f"QUIC: {exc}")
-        if hello is None:
-            self._enforce_total()
-            if key not in self._flows:
-                return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
-            return Observation(Seen.PENDING)
-        self._finish(key)
         version = initials[0].version
+        if hello is not None:
+            self._finish(key)
+            question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
+            return Observation(Seen.QUESTION, (question,))
+        if not trusted:
+            self.stats.untrusted += 1
+        self._enforce_total()
+        if key not in self._flows:
+            return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
+        return self._quic_suspect(flow, crypto, packet, version)
+
+    def _quic_suspect(
+        self, flow: _Flow, crypto: TcpStream, packet: Packet, version: int
+    ) -> Observation:
+        """A hello read with the help of Initials sent with a lower TTL: it may block only."""
+        merged = crypto.merged
+        if merged is None or not crypto.suspect or len(merged) <= flow.suspect_read:
+            return Observation(Seen.PENDING)
+        flow.suspect_read = len(merged)
+        try:
+            hello = read_client_hello_message(merged.prefix)
+        except WireError:
+            return Observation(Seen.PENDING)  # untrusted bytes decide nothing
+        if hello is None:
+            return Observation(Seen.PENDING)
         question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
-        return Observation(Seen.QUESTION, (question,))
+        return Observation(
+            Seen.QUESTION,
+            (question._replace(trusted=False),),
+            reason="read from untrusted Initials",
+        )
+
+    def _note_ttl(self, client: bytes, ttl: int, now: float) -> bool:
+        """Learn the client's usual TTL; False when ``ttl`` is below it (the packet may die).
+
+        UDP has no SYN to say which TTL a flow's packets reach the server
+        with, so the reference is the highest TTL the client used lately
+        (its SYNs, DNS queries, Initials): a copy sent to die before the
+        server must carry a lower one. A reference older than
+        ``TTL_MEMORY`` gives way, so a new device on the address is learnt.
+        """
+        known = self._client_ttl.get(client)
+        if known is not None and ttl < known[0] and now - known[1] <= TTL_MEMORY:
+            return False
+        if known is None and len(self._client_ttl) >= self.limits.max_done:
+            self._client_ttl.clear()
+        if known is None or ttl >= known[0] or now - known[1] > TTL_MEMORY:
+            self._client_ttl[client] = (ttl, now)
+        return True
 
     def _may_derive(self, client: bytes, now: float) -> bool:
         tokens, _when = self._refill(client, now)

@@ -108,3 +108,39 @@ def dns_query(name: str, qtype: int = 1, msg_id: int = 0x1234, edns: int | None 
     if edns:
         body += b"\x00" + struct.pack("!HHIH", 41, edns, 0, 0)
     return body
+
+
+def quic_varint(value: int) -> bytes:
+    """RFC 9000 §16: the shortest encoding of ``value`` (up to 2**30 - 1 here)."""
+    if value < 1 << 6:
+        return bytes([value])
+    if value < 1 << 14:
+        return (0x4000 | value).to_bytes(2, "big")
+    return (0x80000000 | value).to_bytes(4, "big")
+
+
+def crypto_frame(offset: int, data: bytes) -> bytes:
+    """A CRYPTO frame (RFC 9000 §19.6) carrying ``data`` at ``offset``."""
+    return b"\x06" + quic_varint(offset) + quic_varint(len(data)) + data
+
+
+def quic_initial_frames(frames: bytes, dcid: bytes) -> bytes:
+    """A QUIC v1 client Initial (RFC 9001 §5) carrying ``frames``, padded to 1200 bytes."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from copgate.wire.quic_keys import derive_client_initial_keys
+
+    keys = derive_client_initial_keys(1, dcid)
+    pn = b"\x00\x00\x00\x00"
+    header_len = 1 + 4 + 1 + len(dcid) + 1 + 1 + 2 + len(pn)
+    plain = frames + bytes(max(0, 1200 - header_len - len(frames) - 16))  # PADDING frames
+    length = len(pn) + len(plain) + 16
+    header = bytes([0xC3]) + (1).to_bytes(4, "big") + bytes([len(dcid)]) + dcid
+    header += b"\x00\x00" + (0x4000 | length).to_bytes(2, "big") + pn
+    sealed = AESGCM(keys.key).encrypt(keys.iv, plain, header)
+    mask = keys.header_mask(sealed[0:16])
+    protected = bytearray(header)
+    protected[0] ^= mask[0] & 0x0F
+    for i in range(len(pn)):
+        protected[len(header) - len(pn) + i] ^= mask[1 + i]
+    return bytes(protected) + sealed

@@ -316,6 +316,37 @@ def test_the_total_byte_bound_evicts_the_biggest_clients_flow_even_the_one_fed()
     assert tracker.held_bytes == 60, "the other client's flow is kept"
 
 
+def quic4(hello: bytes, dcid: bytes, ttl: int = 64, sport: int = 50000) -> bytes:
+    payload = quic_initial(hello, dcid)
+    return ipv4(CLIENT4, SERVER4, 17, udp(sport, 443, payload), ttl=ttl)
+
+
+def test_a_quic_initial_with_a_dying_ttl_may_block_but_not_decide() -> None:
+    tracker = FlowTracker()
+    feed(tracker, ipv4(CLIENT4, SERVER4, 17, udp(5353, 53, dns_query("blocked.example"))))
+    fake = feed(tracker, quic4(ALLOWED[5:], b"\x07" * 8, ttl=3))
+    assert fake.seen is Seen.QUESTION and not fake.questions[0].trusted
+    assert len(tracker) == 1, "still undecided"
+    real = feed(tracker, quic4(BLOCKED[5:], b"\x07" * 8))
+    assert real.seen is Seen.EVASION and "disagree" in real.reason
+
+
+def test_honest_quic_with_the_clients_usual_ttl_is_trusted() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = feed(tracker, quic4(BLOCKED[5:], b"\x08" * 8))
+    assert names(seen) == ["blocked.example"] and seen.questions[0].trusted
+    # A client first seen through QUIC sets its own reference.
+    assert feed(FlowTracker(), quic4(BLOCKED[5:], b"\x09" * 8, ttl=5)).questions[0].trusted
+
+
+def test_the_ttl_reference_of_a_client_is_forgotten_after_a_while() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=128), 0.0)
+    later = feed(tracker, quic4(BLOCKED[5:], b"\x0a" * 8, ttl=64), 1000.0)
+    assert later.questions and later.questions[0].trusted
+
+
 def test_quic_key_derivations_are_rate_limited_per_client() -> None:
     tracker = FlowTracker(Limits(quic_keys_per_second=1.0, quic_keys_burst=5.0))
     hello = BLOCKED[5:]

@@ -31,7 +31,17 @@ from copgate.wire.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, read_ip
 from copgate.wire.quic import read_initial_datagram
 from copgate.wire.tls import read_client_hello_message, read_client_hello_records
 from tests.real_packets import all_datagrams
-from tests.wire.builders import bad_checksum, dns_query, tcp4
+from tests.wire.builders import (
+    CLIENT4,
+    SERVER4,
+    bad_checksum,
+    crypto_frame,
+    dns_query,
+    ipv4,
+    quic_initial_frames,
+    tcp4,
+    udp,
+)
 
 MUTATIONS = 100_000
 PARSERS = (
@@ -164,6 +174,28 @@ def test_the_tracker_answers_every_evader_segment_and_counts_bytes_truly() -> No
             assert held <= limits.max_total_bytes or len(tracker) <= 1, round_
             deadline = tracker.next_deadline()
             assert deadline is None or deadline > now - limits.max_age, round_
+
+
+def test_quic_initials_with_other_ttls_and_bytes_keep_the_tracker_true() -> None:
+    rng = random.Random(11)
+    hellos = [client_hello(name, padding=900, records=False) for name in ("a.example", "b.c")]
+    seen: set[Seen] = set()
+    for round_ in range(60):
+        tracker = FlowTracker(Limits(max_flow_bytes=rng.choice((600, 65536))))
+        for _ in range(rng.randint(1, 8)):
+            hello = rng.choice(hellos)
+            a = rng.choice((0, rng.randrange(len(hello))))
+            b = min(len(hello), a + rng.choice((50, 400, 1200)))
+            payload = quic_initial_frames(
+                crypto_frame(a, hello[a:b]), bytes([rng.randrange(2)]) * 8
+            )
+            datagram = ipv4(CLIENT4, SERVER4, 17, udp(5000, 443, payload), ttl=rng.choice((64, 3)))
+            if rng.random() < 0.1:
+                datagram = bad_checksum(datagram)
+            observation = tracker.feed(read_ip(datagram), 0.0)
+            seen.add(observation.seen)
+            assert tracker.held_bytes == sum(f.size for f in tracker._flows.values()), round_
+    assert {Seen.QUESTION, Seen.EVASION, Seen.PENDING, Seen.IGNORED} <= seen
 
 
 def test_layers_raise_only_wire_errors_on_random_cuts_of_mutated_streams() -> None:
