@@ -172,12 +172,17 @@ class QueueEdge:
 
     def _read_all(self, data: bytearray, size: int, now: float, verdicts: _Verdicts) -> None:
         """A datagram of several messages, or one that is not a packet (an error answer)."""
-        for message in read_messages(data, size):
-            if message.msg_type == PACKET:
-                self._handle(data, message.start, message.end, now, verdicts)
-            elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
-                self._verdict_failures += 1
-                LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
+        try:
+            for message in read_messages(data, size):
+                if message.msg_type == PACKET:
+                    self._handle(data, message.start, message.end, now, verdicts)
+                elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
+                    self._verdict_failures += 1
+                    LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
+        except NetlinkError:
+            # The packets read before the bad message have their verdicts; one we
+            # could not read has no id to answer and waits until the unbind.
+            LOG.exception("unreadable datagram from the kernel")
 
     def close(self) -> None:
         """Unbind, close: with --queue-bypass the kernel passes new packets from now on."""
