@@ -641,22 +641,52 @@ class RawTcp:
         )
 
 
-def syn_flood(client: Client, server: IpAddress, dport: int, count: int) -> None:
-    """``count`` SYNs from distinct source ports of ``client``: undecided flows, at once."""
-    af = socket.AF_INET if server.version == 4 else socket.AF_INET6
-    sock = in_netns(client.netns, lambda: socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW))
+def _syns(client: Client, server: IpAddress, dport: int, count: int) -> list[bytes]:
     source = str(client_address(client, family_of(server)))
-    layer = (
+    layer: Any = (
         IP(src=source, dst=str(server))
         if server.version == 4
         else IPv6(src=source, dst=str(server))
     )
+    return [
+        bytes(layer / TCP(sport=1024 + n, dport=dport, seq=random.getrandbits(32), flags="S"))
+        for n in range(count)
+    ]
+
+
+def _raw_sender(client: Client, server: IpAddress) -> socket.socket:
+    af = socket.AF_INET if server.version == 4 else socket.AF_INET6
+    return in_netns(client.netns, lambda: socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW))
+
+
+def syn_flood(client: Client, server: IpAddress, dport: int, count: int) -> None:
+    """``count`` SYNs from distinct source ports of ``client``: undecided flows, at once."""
+    packets = _syns(client, server, dport, count)
+    with _raw_sender(client, server) as sock:
+        for packet in packets:
+            sock.sendto(packet, (str(server), 0))
+
+
+@contextlib.contextmanager
+def flooding(client: Client, server: IpAddress, dport: int, ports: int = 1024) -> Iterator[None]:
+    """SYNs from ``client`` as fast as a thread sends them (thousands a second),
+    over and over from ``ports`` source ports, for as long as the block runs."""
+    packets = _syns(client, server, dport, ports)
+    stop = threading.Event()
+
+    def run(sock: socket.socket) -> None:
+        with sock:
+            while not stop.is_set():
+                for packet in packets:
+                    sock.sendto(packet, (str(server), 0))
+
+    thread = threading.Thread(target=run, args=(_raw_sender(client, server),), name="flood")
+    thread.start()
     try:
-        for number in range(count):
-            tcp = TCP(sport=1024 + number, dport=dport, seq=random.getrandbits(32), flags="S")
-            sock.sendto(bytes(layer / tcp), (str(server), 0))
+        yield
     finally:
-        sock.close()
+        stop.set()
+        thread.join()
 
 
 # -- crafted UDP (QUIC Initials) ---------------------------------------------------
