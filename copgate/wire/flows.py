@@ -61,6 +61,7 @@ from copgate.wire.quic import (
     looks_like_quic_long_header,
     read_initial_datagram,
 )
+from copgate.wire.shares import FlowKey, Shares
 from copgate.wire.stream import Added, StreamConflict, StreamOverflow
 from copgate.wire.tcp import SEQ_MODULO, TcpStream
 from copgate.wire.tls import (
@@ -68,6 +69,18 @@ from copgate.wire.tls import (
     read_client_hello_message,
     read_client_hello_records,
 )
+
+__all__ = [
+    "DNS_PORT",
+    "EVICTED",
+    "EXPIRED",
+    "FlowKey",
+    "FlowTracker",
+    "Limits",
+    "Observation",
+    "Seen",
+    "Stats",
+]
 
 DNS_PORT = 53
 
@@ -138,13 +151,7 @@ class Stats:
         self.quic_throttled = 0
 
 
-FlowKey = tuple[bytes, int, bytes, int, int]
-"""Source address, source port, destination address, destination port, protocol."""
-
 _V = TypeVar("_V")
-
-TTL_MEMORY = 300.0
-"""Seconds a client's highest TTL stays its reference for QUIC (see ``_note_ttl``)."""
 
 EXPIRED = "expired undecided"
 EVICTED = "evicted undecided"
@@ -207,16 +214,11 @@ class FlowTracker:
         self.stats = Stats()
         self._flows: dict[FlowKey, _Flow] = {}
         """Undecided flows, ordered by last progress (the front expires first)."""
-        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
-        """Each client's undecided flows, oldest first."""
-        self._client_bytes: dict[bytes, int] = {}
+        self._shares = Shares(self.limits.max_done)
+        """Each client's undecided flows, bytes, QUIC key tokens and usual TTL."""
         self._done: dict[FlowKey, None] = {}
         self._ended: dict[FlowKey, Observation] = {}
         self._resume: dict[FlowKey, _Resume] = {}
-        self._client_ttl: dict[bytes, tuple[int, float]] = {}
-        """Each client's highest recent TTL or hop limit, and when it was last seen."""
-        self._buckets: dict[bytes, tuple[float, float]] = {}
-        """QUIC key derivation tokens per client, and when they were counted."""
         self._gone: list[tuple[FlowKey, str]] = []
         self._held = 0
         self._now = 0.0
@@ -281,7 +283,7 @@ class FlowTracker:
         except WireError as exc:
             return Observation(Seen.MALFORMED, reason=f"DNS: {exc}")
         if not query.response:
-            self._note_ttl(packet.src, packet.ttl, self._now)
+            self._shares.usual_ttl(packet.src, packet.ttl, self._now)
         return Observation(Seen.QUESTION, (_dns_question(packet, query),))
 
     # -- TCP ---------------------------------------------------------------
@@ -342,7 +344,7 @@ class FlowTracker:
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
-        self._note_ttl(packet.src, packet.ttl, now)
+        self._shares.usual_ttl(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -378,7 +380,7 @@ class FlowTracker:
         if key in self._flows:
             self._account(flow)
             if self._held > self.limits.max_total_bytes:
-                self._enforce_total()
+                self._enforce_total(flow.client)
                 if key not in self._flows:
                     return self._ended.get(key) or Observation(
                         Seen.IGNORED, reason="evicted with nothing to judge"
@@ -511,7 +513,7 @@ class FlowTracker:
         if initials is None:
             # 0-RTT may come before the Initial that carries the hello.
             return Observation(Seen.PENDING)
-        trusted = self._note_ttl(packet.src, packet.ttl, now)
+        trusted = self._shares.usual_ttl(packet.src, packet.ttl, now)
         if flow is None:
             flow = self._new_flow(key, packet.src, now)
             flow.crypto = TcpStream(self.limits.max_flow_bytes, 0, True, packet.ttl)
@@ -546,7 +548,7 @@ class FlowTracker:
             return Observation(Seen.QUESTION, (question,))
         if not trusted:
             self.stats.untrusted += 1
-        self._enforce_total()
+        self._enforce_total(flow.client)
         if key not in self._flows:
             return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
         return self._quic_suspect(flow, crypto, packet, version)
@@ -572,58 +574,38 @@ class FlowTracker:
             reason="read from untrusted Initials",
         )
 
-    def _note_ttl(self, client: bytes, ttl: int, now: float) -> bool:
-        """Learn the client's usual TTL; False when ``ttl`` is below it (the packet may die).
-
-        UDP has no SYN to say which TTL a flow's packets reach the server
-        with, so the reference is the highest TTL the client used lately
-        (its SYNs, DNS queries, Initials): a copy sent to die before the
-        server must carry a lower one. A reference older than
-        ``TTL_MEMORY`` gives way, so a new device on the address is learnt.
-        """
-        known = self._client_ttl.get(client)
-        if known is not None and ttl < known[0] and now - known[1] <= TTL_MEMORY:
-            return False
-        if known is None and len(self._client_ttl) >= self.limits.max_done:
-            self._client_ttl.clear()
-        if known is None or ttl >= known[0] or now - known[1] > TTL_MEMORY:
-            self._client_ttl[client] = (ttl, now)
-        return True
-
     def _may_derive(self, client: bytes, now: float) -> bool:
-        tokens, _when = self._refill(client, now)
-        return tokens >= 1.0
+        limits = self.limits
+        burst = limits.quic_keys_burst
+        return self._shares.tokens(client, now, limits.quic_keys_per_second, burst) >= 1.0
 
     def _spend(self, client: bytes, count: int) -> None:
-        if count:
-            tokens, when = self._refill(client, self._now)
-            self._buckets[client] = (tokens - count, when)
-
-    def _refill(self, client: bytes, now: float) -> tuple[float, float]:
         limits = self.limits
-        tokens, when = self._buckets.get(client, (limits.quic_keys_burst, now))
-        tokens = min(limits.quic_keys_burst, tokens + (now - when) * limits.quic_keys_per_second)
-        if client not in self._buckets and len(self._buckets) >= limits.max_done:
-            self._buckets.clear()  # a full bucket is what a forgotten client gets anyway
-        self._buckets[client] = (tokens, now)
-        return tokens, now
+        rate, burst = limits.quic_keys_per_second, limits.quic_keys_burst
+        self._shares.spend(client, count, self._now, rate, burst)
 
     # -- state -------------------------------------------------------------
 
     def _new_flow(self, key: FlowKey, client: bytes, now: float) -> _Flow:
         """A new undecided flow, after making room for it within the client's share."""
-        mine = self._by_client.get(client)
-        if mine is not None and len(mine) >= self.limits.max_client_flows:
-            self._evict(next(iter(mine)), EVICTED)
-            self.stats.evicted_flows += 1
+        shares = self._shares
+        if shares.count(client) >= self.limits.max_client_flows:
+            self._evict_oldest(client)
         while len(self._flows) >= self.limits.max_flows:
-            biggest = max(self._by_client.values(), key=len)
-            self._evict(next(iter(biggest)), EVICTED)
-            self.stats.evicted_flows += 1
+            busiest = shares.busiest()
+            if busiest is None:
+                break
+            self._evict_oldest(busiest)
         flow = _Flow(client, now)
         self._flows[key] = flow
-        self._by_client.setdefault(client, {})[key] = None
+        shares.add(client, key)
         return flow
+
+    def _evict_oldest(self, client: bytes) -> None:
+        oldest = self._shares.oldest(client)
+        if oldest is not None:
+            self._evict(oldest, EVICTED)
+            self.stats.evicted_flows += 1
 
     def _touch(self, key: FlowKey, flow: _Flow) -> None:
         """The flow made progress: its idle deadline starts again."""
@@ -636,17 +618,30 @@ class FlowTracker:
         if delta:
             flow.held = size
             self._held += delta
-            self._client_bytes[flow.client] = self._client_bytes.get(flow.client, 0) + delta
+            self._shares.add_bytes(flow.client, delta)
 
-    def _enforce_total(self) -> None:
-        """Over the total bound, the client holding the most bytes loses its oldest flow."""
-        while self._held > self.limits.max_total_bytes and self._client_bytes:
-            client = max(self._client_bytes, key=self._client_bytes.__getitem__)
-            holding = (k for k in self._by_client.get(client, {}) if self._flows[k].held)
-            key = next(holding, None)
+    def _enforce_total(self, fed: bytes) -> None:
+        """Over the total bound, take from the client with the most flows or the one being fed.
+
+        Of the two, the one holding more bytes loses its oldest flow that
+        holds any (the flow being fed may be it). Both are found without a
+        scan of all clients, so a host spoofing thousands of addresses makes
+        each eviction no dearer.
+        """
+        shares = self._shares
+        flows = self._flows
+        while self._held > self.limits.max_total_bytes:
+            client = shares.busiest()
+            if client is None or shares.bytes_of(fed) >= shares.bytes_of(client):
+                client = fed
+            key = next((k for k in shares.flows(client) if flows[k].held), None)
             if key is None:
-                self._client_bytes.pop(client, None)
-                continue
+                client = shares.richest()  # only if neither holds bytes: cannot happen
+                if client is None:
+                    return
+                key = next((k for k in shares.flows(client) if flows[k].held), None)
+                if key is None:
+                    return
             self._evict(key, EVICTED)
             self.stats.evicted_bytes += 1
 
@@ -669,17 +664,7 @@ class FlowTracker:
         if flow is None:
             return
         self._held -= flow.held
-        client = flow.client
-        left = self._client_bytes.get(client, 0) - flow.held
-        mine = self._by_client.get(client)
-        if mine is not None:
-            mine.pop(key, None)
-            if not mine:
-                del self._by_client[client]
-        if left > 0:
-            self._client_bytes[client] = left
-        else:
-            self._client_bytes.pop(client, None)
+        self._shares.remove(flow.client, key, flow.held)
 
     def _finish(self, key: FlowKey) -> None:
         """The flow is decided: forget its bytes, remember that it is done."""

@@ -1,0 +1,143 @@
+"""What each LAN client holds of the tracker's state, so that one client cannot take it all.
+
+A ``Shares`` keeps, per client address: its undecided flows (oldest first),
+the bytes they hold, its QUIC key derivation tokens and the TTL its packets
+usually carry. The tracker asks it which client to take from under
+pressure: the one holding the most flows, found in constant time however
+many clients there are (a LAN host can spoof thousands of source
+addresses), so eviction never costs a scan per packet.
+
+Invariants:
+- ``_flows[c]`` is non-empty for every client in it, and its keys are
+  exactly the tracker's undecided flows of client ``c``.
+- ``_by_count[n]`` holds exactly the clients with ``n`` flows; ``_most`` is
+  the largest ``n`` with a non-empty set (0 when there is none).
+- ``_bytes[c]`` is the sum of the held bytes the tracker accounted to ``c``.
+
+The other tables (tokens, TTLs) are caches: bounded, and cleared when full,
+which hands a client what a client never seen gets. This module never reads
+the clock and never looks at packets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+FlowKey = tuple[bytes, int, bytes, int, int]
+"""Source address, source port, destination address, destination port, protocol."""
+
+TTL_MEMORY = 300.0
+"""Seconds a client's highest TTL stays its reference (see ``Shares.usual_ttl``)."""
+
+
+class Shares:
+    """Per-client flows, bytes, QUIC key tokens and TTL reference."""
+
+    __slots__ = ("_by_count", "_bytes", "_flows", "_most", "_tokens", "_ttls", "cache_entries")
+
+    def __init__(self, cache_entries: int) -> None:
+        self.cache_entries = cache_entries
+        self._flows: dict[bytes, dict[FlowKey, None]] = {}
+        self._by_count: dict[int, dict[bytes, None]] = {}
+        self._most = 0
+        self._bytes: dict[bytes, int] = {}
+        self._tokens: dict[bytes, tuple[float, float]] = {}
+        self._ttls: dict[bytes, tuple[int, float]] = {}
+
+    # -- flows ---------------------------------------------------------------
+
+    def count(self, client: bytes) -> int:
+        """How many undecided flows ``client`` holds."""
+        mine = self._flows.get(client)
+        return len(mine) if mine is not None else 0
+
+    def oldest(self, client: bytes) -> FlowKey | None:
+        """The client's oldest undecided flow."""
+        mine = self._flows.get(client)
+        return next(iter(mine)) if mine else None
+
+    def flows(self, client: bytes) -> Iterator[FlowKey]:
+        """The client's undecided flows, oldest first."""
+        return iter(list(self._flows.get(client, ())))
+
+    def busiest(self) -> bytes | None:
+        """A client holding the most undecided flows."""
+        clients = self._by_count.get(self._most)
+        return next(iter(clients)) if clients else None
+
+    def add(self, client: bytes, key: FlowKey) -> None:
+        mine = self._flows.setdefault(client, {})
+        self._move(client, len(mine), len(mine) + 1)
+        mine[key] = None
+
+    def remove(self, client: bytes, key: FlowKey, held: int) -> None:
+        mine = self._flows.get(client)
+        if mine is None or key not in mine:
+            return
+        del mine[key]
+        self._move(client, len(mine) + 1, len(mine))
+        if not mine:
+            del self._flows[client]
+        self.add_bytes(client, -held)
+
+    def _move(self, client: bytes, was: int, now: int) -> None:
+        if was:
+            bucket = self._by_count[was]
+            del bucket[client]
+            if not bucket:
+                del self._by_count[was]
+                if self._most == was and now < was:
+                    self._most = now if now else max(self._by_count, default=0)
+        if now:
+            self._by_count.setdefault(now, {})[client] = None
+            self._most = max(self._most, now)
+
+    # -- bytes ---------------------------------------------------------------
+
+    def add_bytes(self, client: bytes, delta: int) -> None:
+        left = self._bytes.get(client, 0) + delta
+        if left > 0:
+            self._bytes[client] = left
+        else:
+            self._bytes.pop(client, None)
+
+    def bytes_of(self, client: bytes) -> int:
+        return self._bytes.get(client, 0)
+
+    def richest(self) -> bytes | None:
+        """The client holding the most bytes (a scan: only for the rare fallback)."""
+        return max(self._bytes, key=self._bytes.__getitem__, default=None)
+
+    # -- QUIC key derivations ----------------------------------------------------
+
+    def tokens(self, client: bytes, now: float, rate: float, burst: float) -> float:
+        """The client's derivation tokens at ``now`` (a token bucket, RFC 2697 style)."""
+        tokens, when = self._tokens.get(client, (burst, now))
+        tokens = min(burst, tokens + (now - when) * rate)
+        if client not in self._tokens and len(self._tokens) >= self.cache_entries:
+            self._tokens.clear()
+        self._tokens[client] = (tokens, now)
+        return tokens
+
+    def spend(self, client: bytes, count: int, now: float, rate: float, burst: float) -> None:
+        if count:
+            self._tokens[client] = (self.tokens(client, now, rate, burst) - count, now)
+
+    # -- TTL ---------------------------------------------------------------------
+
+    def usual_ttl(self, client: bytes, ttl: int, now: float) -> bool:
+        """Learn the client's usual TTL; False when ``ttl`` is below it (the packet may die).
+
+        UDP has no SYN to say which TTL a flow's packets reach the server
+        with, so the reference is the highest TTL the client used lately
+        (its SYNs, DNS queries, QUIC Initials): a copy sent to die before the
+        server must carry a lower one. A reference older than ``TTL_MEMORY``
+        gives way, so a new device on the address is learnt.
+        """
+        known = self._ttls.get(client)
+        if known is not None and ttl < known[0] and now - known[1] <= TTL_MEMORY:
+            return False
+        if known is None and len(self._ttls) >= self.cache_entries:
+            self._ttls.clear()
+        self._ttls[client] = (ttl, now)
+        return True

@@ -1,0 +1,85 @@
+"""Per-client shares: who holds the most flows, bytes, QUIC key tokens and the usual TTL."""
+
+from __future__ import annotations
+
+import random
+
+from copgate.wire.shares import TTL_MEMORY, FlowKey, Shares
+
+A = bytes([192, 0, 2, 1])
+B = bytes([192, 0, 2, 2])
+
+
+def key(port: int, client: bytes = A) -> FlowKey:
+    return (client, port, bytes(4), 443, 6)
+
+
+def test_the_busiest_client_is_known_without_a_scan_and_follows_every_change() -> None:
+    rng = random.Random(4)
+    shares = Shares(100)
+    held: dict[bytes, list[FlowKey]] = {}
+    for _ in range(5000):
+        client = bytes([10, 0, 0, rng.randrange(20)])
+        mine = held.setdefault(client, [])
+        if mine and rng.random() < 0.45:
+            shares.remove(client, mine.pop(rng.randrange(len(mine))), 0)
+        else:
+            flow = key(rng.randrange(1 << 16), client)
+            if flow not in mine:
+                mine.append(flow)
+                shares.add(client, flow)
+        most = max((len(v) for v in held.values()), default=0)
+        busiest = shares.busiest()
+        if most == 0:
+            assert busiest is None
+        else:
+            assert busiest is not None and len(held[busiest]) == most
+        assert shares.count(client) == len(mine)
+
+
+def test_the_oldest_flow_comes_first() -> None:
+    shares = Shares(100)
+    for port in (5, 3, 9):
+        shares.add(A, key(port))
+    assert shares.oldest(A) == key(5) and list(shares.flows(A)) == [key(5), key(3), key(9)]
+    shares.remove(A, key(5), 0)
+    assert shares.oldest(A) == key(3) and shares.oldest(B) is None
+
+
+def test_bytes_are_summed_per_client_and_dropped_with_their_flows() -> None:
+    shares = Shares(100)
+    shares.add(A, key(1))
+    shares.add_bytes(A, 300)
+    shares.add(B, key(2, B))
+    shares.add_bytes(B, 500)
+    assert shares.richest() == B
+    shares.remove(B, key(2, B), 500)
+    assert shares.bytes_of(B) == 0 and shares.richest() == A
+
+
+def test_quic_key_tokens_refill_at_their_rate_up_to_the_burst() -> None:
+    shares = Shares(100)
+    assert shares.tokens(A, 0.0, rate=2.0, burst=3.0) == 3.0
+    shares.spend(A, 3, 0.0, rate=2.0, burst=3.0)
+    assert shares.tokens(A, 0.0, 2.0, 3.0) == 0.0
+    assert shares.tokens(A, 1.0, 2.0, 3.0) == 2.0
+    assert shares.tokens(A, 100.0, 2.0, 3.0) == 3.0
+    assert shares.tokens(B, 0.0, 2.0, 3.0) == 3.0, "another client's bucket is its own"
+
+
+def test_the_usual_ttl_is_the_highest_lately_and_is_forgotten() -> None:
+    shares = Shares(100)
+    assert shares.usual_ttl(A, 64, 0.0)
+    assert not shares.usual_ttl(A, 3, 1.0)
+    assert shares.usual_ttl(A, 64, 2.0) and shares.usual_ttl(A, 128, 3.0)
+    assert not shares.usual_ttl(A, 64, 4.0)
+    assert shares.usual_ttl(A, 64, 4.0 + TTL_MEMORY), "a stale reference gives way"
+    assert shares.usual_ttl(B, 1, 0.0), "a client never seen sets its own"
+
+
+def test_the_caches_stay_bounded() -> None:
+    shares = Shares(10)
+    for i in range(100):
+        shares.usual_ttl(bytes([10, 0, 0, i]), 64, 0.0)
+        shares.tokens(bytes([10, 0, 0, i]), 0.0, 1.0, 1.0)
+    assert len(shares._ttls) <= 10 and len(shares._tokens) <= 10
