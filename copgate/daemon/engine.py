@@ -26,7 +26,9 @@ How a decision becomes an action, by protocol:
 |           | judged: never mark)        | itself, see below) + FIN, RST to server; |
 |           |                            | every later packet of the flow dropped   |
 | unreadable| accept, mark decided       | drop (TCP: RST both ends), remembered    |
-| evasion   | accept, never mark         | drop (TCP: RST both ends), remembered    |
+| evasion   | accept, never mark (mode   | drop (TCP: RST both ends), remembered;   |
+|           | off: mark, nothing to      | HTTP or DNS over TCP that cannot be      |
+|           | judge)                     | framed is closed even when allowed       |
 
 Decided means judged: ``Action.DECIDED`` (the kernel passes the rest of the
 flow unseen) is given only for a name read from bytes the server will accept
@@ -36,7 +38,8 @@ traffic. A question read from bytes that may never reach the server (a TTL
 other than the SYN's) may block but never decides: the flow stays queued, so
 the real hello behind a fake one is judged too. A flow that did what only an
 evader does, or ended undecided, gets the group's ``evasion`` treatment
-(``decide_evasion``) and is never marked either.
+(``decide_evasion``) and is never marked either (but in mode off, where
+nothing is judged at all).
 
 A blocked flow stays blocked for its life (``BlockedFlows``): its later
 packets are dropped, and a later TCP segment that carries data (a
