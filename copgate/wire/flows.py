@@ -45,17 +45,26 @@ oldest, never another client's. ``next_deadline`` tells the edge when to call
 
 from __future__ import annotations
 
-import enum
 from typing import NamedTuple, TypeVar
 
 from copgate.errors import WireError
 from copgate.wire.checksum import segment_ok
 from copgate.wire.dns import read_dns_message
-from copgate.wire.http import HttpFramingError, HttpRequest
-from copgate.wire.layers import Item, Layer, Unreadable, choose_layer
-from copgate.wire.names import Name
+from copgate.wire.http import HttpFramingError
+from copgate.wire.layers import Layer, Unreadable, choose_layer
+from copgate.wire.observation import (
+    EVICTED,
+    EXPIRED,
+    Limits,
+    Observation,
+    Seen,
+    Stats,
+    asked,
+    dns_question,
+    questions_of,
+)
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN, Packet
-from copgate.wire.question import ClientHello, DnsQuery, Kind, Question
+from copgate.wire.question import Kind
 from copgate.wire.quic import (
     InitialKeyCache,
     looks_like_quic_long_header,
@@ -65,7 +74,6 @@ from copgate.wire.shares import FlowKey, Shares
 from copgate.wire.stream import Added, StreamConflict, StreamOverflow
 from copgate.wire.tcp import SEQ_MODULO, TcpStream
 from copgate.wire.tls import (
-    MAX_CLIENT_HELLO,
     read_client_hello_message,
     read_client_hello_records,
 )
@@ -85,76 +93,7 @@ __all__ = [
 DNS_PORT = 53
 
 
-class Seen(enum.StrEnum):
-    """What one packet showed."""
-
-    QUESTION = "question"
-    PENDING = "pending"
-    EVASION = "evasion"
-    UNREADABLE = "unreadable"
-    MALFORMED = "malformed"
-    IGNORED = "ignored"
-
-
-class Observation(NamedTuple):
-    """The tracker's answer for one packet."""
-
-    seen: Seen
-    questions: tuple[Question, ...] = ()
-    reason: str = ""
-    """Why a flow is evasive, unreadable, malformed or ignored, for a log reader."""
-
-
-class Limits(NamedTuple):
-    """Bounds on the state kept for flows not yet decided."""
-
-    max_flows: int = 4096
-    max_flow_bytes: int = MAX_CLIENT_HELLO
-    """Per flow, and the TLS bound too: Go refuses a hello over 64 KiB; Chromium's
-    post-quantum hello is ~2 KB, the largest real one seen 11 KB."""
-    max_total_bytes: int = 4 << 20
-    """In all flows: what a 128 MB router can spare."""
-    max_age: float = 10.0
-    """Seconds a flow may go without progress (a slow client's hello takes well under 1 s)."""
-    max_done: int = 16384
-    """Decided, ended and resumable flows remembered (each table)."""
-    max_client_flows: int = 512
-    """Undecided flows per client: a browser opens tens at once, a SYN flood thousands."""
-    quic_keys_per_second: float = 50.0
-    """QUIC Initial key derivations per client and second, on average."""
-    quic_keys_burst: float = 100.0
-    """... and at once: a browser's page load opens tens of QUIC connections."""
-
-
-class Stats:
-    """Counters of what the tracker did; read by status and tests."""
-
-    __slots__ = (
-        "bad_checksums",
-        "conflicts",
-        "evicted_age",
-        "evicted_bytes",
-        "evicted_flows",
-        "overflows",
-        "quic_throttled",
-        "untrusted",
-    )
-
-    def __init__(self) -> None:
-        self.evicted_age = 0
-        self.evicted_flows = 0
-        self.evicted_bytes = 0
-        self.overflows = 0
-        self.conflicts = 0
-        self.bad_checksums = 0
-        self.untrusted = 0
-        self.quic_throttled = 0
-
-
 _V = TypeVar("_V")
-
-EXPIRED = "expired undecided"
-EVICTED = "evicted undecided"
 
 
 class _Flow:
@@ -284,7 +223,7 @@ class FlowTracker:
             return Observation(Seen.MALFORMED, reason=f"DNS: {exc}")
         if not query.response:
             self._shares.usual_ttl(packet.src, packet.ttl, self._now)
-        return Observation(Seen.QUESTION, (_dns_question(packet, query),))
+        return Observation(Seen.QUESTION, (dns_question(packet, query),))
 
     # -- TCP ---------------------------------------------------------------
 
@@ -338,7 +277,7 @@ class FlowTracker:
         if hello is None:
             return None
         self._finish(key)
-        return Observation(Seen.QUESTION, (_asked(Kind.TLS, packet, hello.sni, hello=hello),))
+        return Observation(Seen.QUESTION, (asked(Kind.TLS, packet, hello.sni, hello=hello),))
 
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
         if self.verify_checksums and not segment_ok(packet):
@@ -446,7 +385,7 @@ class FlowTracker:
             flow.suspect_read = 0
         if not items:
             return self._suspect(flow, packet, dns_port)
-        questions = tuple(q for item in items for q in _questions(layer.kind, packet, item))
+        questions = tuple(q for item in items for q in questions_of(layer.kind, packet, item))
         if layer.done:
             self._finish(key)
         return Observation(Seen.QUESTION, questions)
@@ -470,7 +409,7 @@ class FlowTracker:
         questions = tuple(
             q._replace(trusted=False)
             for item in items
-            for q in _questions(layer.kind, packet, item)
+            for q in questions_of(layer.kind, packet, item)
         )
         if not questions:
             return Observation(Seen.PENDING)
@@ -544,7 +483,7 @@ class FlowTracker:
         version = initials[0].version
         if hello is not None:
             self._finish(key)
-            question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
+            question = asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
             return Observation(Seen.QUESTION, (question,))
         if not trusted:
             self.stats.untrusted += 1
@@ -567,7 +506,7 @@ class FlowTracker:
             return Observation(Seen.PENDING)  # untrusted bytes decide nothing
         if hello is None:
             return Observation(Seen.PENDING)
-        question = _asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
+        question = asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
         return Observation(
             Seen.QUESTION,
             (question._replace(trusted=False),),
@@ -685,37 +624,3 @@ def _bounded_put(table: dict[FlowKey, _V], key: FlowKey, value: _V, tracker: Flo
     table[key] = value
     if len(table) > tracker.limits.max_done:
         del table[next(iter(table))]
-
-
-def _questions(kind: Kind, packet: Packet, item: Item) -> tuple[Question, ...]:
-    value = item.value
-    if isinstance(value, DnsQuery):
-        return (_dns_question(packet, value),)
-    if isinstance(value, HttpRequest):
-        if value.field_host is None:
-            return (_asked(Kind.HTTP, packet, value.host),)
-        return (_asked(Kind.HTTP, packet, value.host), _asked(Kind.HTTP, packet, value.field_host))
-    return (_asked(kind, packet, value.sni, hello=value),)
-
-
-def _dns_question(packet: Packet, query: DnsQuery) -> Question:
-    here = (packet.src, packet.sport)
-    there = (packet.dst, packet.dport)
-    client, server = (there, here) if query.response else (here, there)
-    return Question(Kind.DNS, query.name, client, server, dns=query, transport=packet.proto)
-
-
-def _asked(
-    kind: Kind,
-    packet: Packet,
-    name: Name | None,
-    *,
-    hello: ClientHello | None = None,
-    quic_version: int | None = None,
-) -> Question:
-    """The question the client-to-server ``packet`` completed."""
-    client = (packet.src, packet.sport)
-    server = (packet.dst, packet.dport)
-    return Question(
-        kind, name, client, server, hello, quic_version=quic_version, transport=packet.proto
-    )
