@@ -181,6 +181,31 @@ def test_a_slow_honest_client_is_judged_as_a_fast_one(
             _assert_refused(connection, hello)
 
 
+def test_a_slow_client_that_keeps_making_progress_is_never_expired(
+    gateway: Gateway, evader: Client
+) -> None:
+    # Three pieces, each well within the age bound of the one before, the
+    # whole hello longer than the bound: progress moves the deadline.
+    allowed = kit.client_hello(ALLOWED)
+    third = len(allowed) // 3
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(allowed.records[:third], 0)
+        time.sleep(MAX_AGE * 0.6)
+        connection.send(allowed.records[third : 2 * third], third)
+        time.sleep(MAX_AGE * 0.6)
+        connection.send(allowed.records[2 * third :], 2 * third)
+        assert connection.wait_answer(allowed), connection.received
+
+
+def test_openssl_to_an_allowed_name_completes_the_handshake(gateway: Gateway) -> None:
+    lab = gateway.lab
+    result = clients.s_client(
+        lab.clients["lan2"], str(plan.host(ALLOWED).v4), ALLOWED, cafile=lab.ca, timeout=5.0
+    )
+    assert result.connected and result.verified, result.output
+
+
 # -- sequence space -------------------------------------------------------------------
 
 
