@@ -283,7 +283,7 @@ class FlowTracker:
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
-        self._shares.usual_ttl(packet.src, packet.ttl, now)
+        usual = self._shares.usual_ttl(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -291,6 +291,10 @@ class FlowTracker:
             # A retransmitted SYN: the flow goes on. The highest TTL stands, so
             # a copy sent to die on the way cannot lower the trusted one.
             tcp.ttl = max(tcp.ttl, packet.ttl)
+        elif self._lower_syn(key, packet, tcp, usual):
+            # A SYN that may die on the way must not replace what the
+            # connection's real SYN set up (its trusted TTL, its ending).
+            return Observation(Seen.IGNORED, reason="a SYN with a lower TTL than the connection's")
         else:
             previous = self._ended.pop(key, None)
             self._done.pop(key, None)  # a new connection on a reused port
@@ -303,6 +307,13 @@ class FlowTracker:
         if not packet.payload:
             return Observation(Seen.PENDING)
         return self._tcp_data(key, flow, packet, start)  # TFO: SYN data is offset 0
+
+    def _lower_syn(self, key: FlowKey, packet: Packet, tcp: TcpStream | None, usual: bool) -> bool:
+        """True for a SYN on a known 4-tuple whose TTL is below the one the tuple had."""
+        if tcp is not None:
+            return packet.ttl < tcp.ttl
+        known = key in self._ended or key in self._done or key in self._resume
+        return known and not usual
 
     def _open_tcp(self, key: FlowKey, packet: Packet, now: float) -> _Flow:
         resume = self._resume.pop(key, None)

@@ -203,6 +203,24 @@ def test_a_low_ttl_syn_copy_cannot_lower_the_trusted_ttl() -> None:
     assert fake.questions and not fake.questions[0].trusted
 
 
+def test_a_low_ttl_syn_with_another_isn_cannot_replace_the_connection() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    fake_syn = feed(tracker, syn4(7_000_000, ttl=2))
+    assert fake_syn.seen is Seen.IGNORED and "lower TTL" in fake_syn.reason
+    fake = feed(tracker, tcp4(7_000_001, ALLOWED, ttl=2))
+    assert not any(q.trusted for q in fake.questions)
+    assert names(feed(tracker, tcp4(START, BLOCKED))) == ["blocked.example"]
+
+
+def test_a_low_ttl_syn_cannot_wipe_an_ended_flow() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    assert feed(tracker, tcp4(START + 65_000, b"x" * 1000)).seen is Seen.EVASION
+    assert feed(tracker, syn4(5, ttl=2)).seen is Seen.IGNORED
+    assert feed(tracker, tcp4(6, ALLOWED, ttl=2)).seen is Seen.EVASION
+
+
 # -- checksums ---------------------------------------------------------------------
 
 
