@@ -472,8 +472,9 @@ class RawTcp:
         ttl: int = DEFAULT_TTL,
         options: list[Any] | None = None,
         ack: int | None = None,
+        urgent: int = 0,
     ) -> Any:
-        """The scapy packet of one segment (not sent)."""
+        """The scapy packet of one segment (not sent); ``urgent`` is the urgent pointer."""
         if ack is None:
             ack = self.rcv_nxt or 0
         if "A" not in flags:
@@ -486,6 +487,7 @@ class RawTcp:
             flags=flags,
             window=65535,
             options=options or [],
+            urgptr=urgent,
         )
         if self.family == 4:
             return IP(src=str(self.source), dst=str(self.server), ttl=ttl) / tcp / payload
@@ -535,10 +537,16 @@ class RawTcp:
         ttl: int = DEFAULT_TTL,
         bad_checksum: bool = False,
         flags: str = "PA",
+        urgent: int = 0,
     ) -> None:
-        """``data`` at stream ``offset`` (0 is the first byte after the SYN), one segment."""
+        """``data`` at stream ``offset`` (0 is the first byte after the SYN), one segment.
+
+        ``urgent`` (with "U" in ``flags``) is the urgent pointer: Linux takes
+        the byte before it out of the stream (RFC 9293 §3.8.5, BSD reading).
+        """
         seq = (self.isn + 1 + offset) % SEQ_MODULO
-        self.emit(self.packet(flags, seq, data, ttl=ttl), bad_checksum=bad_checksum)
+        packet = self.packet(flags, seq, data, ttl=ttl, urgent=urgent)
+        self.emit(packet, bad_checksum=bad_checksum)
 
     def send_stream(
         self, data: bytes, offset: int = 0, *, size: int = MSS, pause: float = 0.0

@@ -264,6 +264,36 @@ def test_the_server_reads_a_padded_hello(gateway: Gateway) -> None:
         assert connection.wait_answer(hello), connection.received
 
 
+def _with_urgent_byte(hello: Hello) -> tuple[bytes, int]:
+    """The hello's records with one byte more inside the name, and the urgent
+    pointer that takes that byte out of the server's stream."""
+    at = hello.records.index(hello.name.encode()) + len(hello.name) // 2
+    return hello.records[:at] + b"x" + hello.records[at:], at + 1
+
+
+def test_the_server_never_reads_an_urgent_byte(gateway: Gateway) -> None:
+    # The control: unfiltered staff, whose hello carries one urgent byte in
+    # the middle of its name, gets a ServerHello to the hello without it.
+    staff = gateway.lab.clients["staff"]
+    hello = kit.client_hello(BLOCKED)
+    data, urgent = _with_urgent_byte(hello)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        connection.connect()
+        connection.send(data, 0, flags="PAU", urgent=urgent)
+        assert connection.wait_answer(hello), connection.received
+
+
+def test_an_urgent_byte_does_not_hide_the_name(gateway: Gateway, evader: Client) -> None:
+    # Linux takes the urgent byte out of the stream (SO_OOBINLINE off), so
+    # the server reads the blocked name while the byte garbles it in place.
+    blocked = kit.client_hello(BLOCKED)
+    data, urgent = _with_urgent_byte(blocked)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(data, 0, flags="PAU", urgent=urgent)
+        _assert_refused(connection, blocked)
+
+
 # -- what the server never reads ------------------------------------------------------
 
 
