@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from copgate.daemon.engine import Action, PacketMeta, PacketVerdict
+from copgate.edges import nfqueue
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
 from copgate.firewall import DECIDED_MARK
@@ -233,6 +234,26 @@ def test_a_full_queue_fails_the_way_it_was_bound(output_rules: Pair, fail_open: 
     else:
         assert over_limit == []
         assert after.kernel_dropped == 4
+
+
+def test_a_full_socket_buffer_is_counted_by_the_kernel_not_reported(
+    output_rules: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NETLINK_NO_ENOBUFS: what the socket cannot hold is the kernel's user_dropped
+    (fail-closed: dropped), and reading goes on without an ENOBUFS error."""
+    monkeypatch.setattr(nfqueue, "RECEIVE_BUFFER", 4096)  # the kernel doubles it: a few packets
+    edge = _edge(Judge(), fail_open=False)
+    try:
+        _send_from_box([f"accept{n}" for n in range(50)])
+        time.sleep(SETTLE)
+        edge.drain()
+        stats = edge.stats()
+        received = _received(output_rules)
+    finally:
+        edge.close()
+    assert stats.user_dropped > 0
+    assert stats.enobufs == 0
+    assert 0 < stats.handled == 50 - stats.user_dropped == len(received)
 
 
 def test_a_packet_from_the_link_names_its_interface_and_mac(pair: Pair) -> None:
