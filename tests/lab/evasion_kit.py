@@ -46,6 +46,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, TypeVar
 
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import fragment as _scapy_fragment
 from scapy.layers.inet6 import IPv6
 
 from copgate.lab import plan
@@ -67,6 +68,8 @@ PROTO_UDP = 17
 UDP_CHECKSUM_AT = 6
 SEQ_MODULO = 1 << 32
 
+KIT_MARK = 0x0C6A_7E00
+"""skb mark of what the kit sends, so that only the kernel's own resets are dropped."""
 KIT_PORTS = (61000, 61999)
 """Source ports of crafted connections: above Linux's ephemeral range
 (32768-60999), so no kernel socket of the client ever uses one."""
@@ -87,6 +90,7 @@ TLS_RECORD_MAX = 16384  # RFC 8446 §5.1: a record's plaintext
 TLS_EXT_PADDING = 21  # RFC 7685
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_fragment: Callable[..., list[Any]] = _scapy_fragment
 _first_port = random.randint(*KIT_PORTS)
 _ports = itertools.chain(
     range(_first_port, KIT_PORTS[1] + 1), itertools.cycle(range(KIT_PORTS[0], KIT_PORTS[1] + 1))
@@ -206,6 +210,7 @@ def kernel_resets_dropped(lab: Lab, client: Client) -> Iterator[None]:
     """The client kernel's resets from the kit's ports dropped (in its namespace only)."""
     ports = f"{KIT_PORTS[0]}:{KIT_PORTS[1]}"
     match = ["-p", "tcp", "--sport", ports, "--tcp-flags", "RST", "RST"]
+    match += ["-m", "mark", "!", "--mark", hex(KIT_MARK)]
     with rule(lab, client.netns, "filter", "OUTPUT", match):
         yield
 
@@ -442,6 +447,7 @@ class RawTcp:
 
         def make() -> tuple[socket.socket, socket.socket]:
             send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            send.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, KIT_MARK)
             sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
             sniff.settimeout(0.05)
@@ -492,6 +498,13 @@ class RawTcp:
         if self.family == 4:
             return IP(src=str(self.source), dst=str(self.server), ttl=ttl) / tcp / payload
         return IPv6(src=str(self.source), dst=str(self.server), hlim=ttl) / tcp / payload
+
+    def emit_fragments(self, packet: Any, size: int) -> None:
+        """Send one scapy IPv4 packet as IP fragments of ``size`` data bytes."""
+        assert self._send is not None and self.family == 4
+        for piece in _fragment(packet, fragsize=size):
+            with self._lock:
+                self._send.sendto(bytes(piece), (str(self.server), 0))
 
     def emit(self, packet: Any, *, bad_checksum: bool = False) -> None:
         """Send one scapy packet; ``bad_checksum`` flips its TCP checksum."""
@@ -727,6 +740,7 @@ class RawUdp:
 
         def make() -> tuple[socket.socket, socket.socket]:
             send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            send.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, KIT_MARK)
             sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
             sniff.settimeout(0.05)

@@ -23,6 +23,7 @@ from scapy.layers.dns import DNS, DNSQR
 
 from copgate.lab import clients, plan
 from copgate.lab.topology import Client, Lab
+from copgate.wire.flows import Limits
 from tests.lab import evasion_kit as kit
 from tests.lab.daemon_lab import Gateway, running_copgate
 from tests.lab.evasion_kit import RawTcp
@@ -35,6 +36,8 @@ HTTP = 80
 DNS_PORT = 53
 ANSWER_WAIT = 1.5
 """Seconds a test reads a connection for the server's answer."""
+MAX_AGE = Limits().max_age
+"""The tracker's default age bound (the daemon runs with it)."""
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +150,26 @@ def test_a_long_keep_alive_session_is_judged_request_by_request(evader: Client) 
     received = _exchange(evader, *honest, _get(BLOCKED))
     assert received.count(kit.nginx_page(ALLOWED)) == len(honest), received
     _assert_not_served(received)
+
+
+def test_a_pipelined_request_for_a_blocked_name_is_judged(evader: Client) -> None:
+    received = _exchange(evader, _get(ALLOWED) + _get(BLOCKED))
+    _assert_not_served(received)
+
+
+def test_a_request_that_pauses_past_the_age_bound_is_judged(evader: Client) -> None:
+    # The request line now, the Host line after longer than the tracker's
+    # age bound: the request is still judged (or the connection closed).
+    request = _get(BLOCKED)
+    split = request.index(b"Host:")
+    with _connection(evader) as sock:
+        sock.sendall(request[:split])
+        time.sleep(MAX_AGE + 1.0)
+        try:
+            sock.sendall(request[split:])
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        _assert_not_served(kit.read_for(sock, ANSWER_WAIT))
 
 
 def test_a_segment_sent_ahead_of_the_request_does_not_hide_it(evader: Client) -> None:

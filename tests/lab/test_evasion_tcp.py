@@ -331,6 +331,36 @@ def test_one_junk_byte_with_a_short_ttl_does_not_decide(gateway: Gateway, evader
         _assert_refused(connection, blocked)
 
 
+@pytest.mark.parametrize("flags", ["FA", "RA", "R"])
+def test_a_fake_close_whose_ttl_dies_does_not_end_the_flow(
+    gateway: Gateway, evader: Client, flags: str
+) -> None:
+    # A FIN or reset that never reaches the server must not make copgate
+    # forget the flow, so that the hello after it would start a new one.
+    blocked = kit.client_hello(BLOCKED)
+    with kit.ttl_dies_at_server(gateway.lab), _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send(b"", 0, flags=flags, ttl=kit.SHORT_TTL)
+        time.sleep(0.1)
+        connection.send_stream(blocked.records)
+        _assert_refused(connection, blocked)
+
+
+@pytest.mark.parametrize("size", [8, 256])
+@pytest.mark.parametrize("name", [ALLOWED, BLOCKED])
+def test_a_hello_in_ip_fragments_is_judged_whole(
+    gateway: Gateway, evader: Client, name: str, size: int
+) -> None:
+    hello = kit.client_hello(name)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.emit_fragments(connection.packet("PA", connection.snd_nxt, hello.records), size)
+        if name == ALLOWED:
+            assert connection.wait_answer(hello), connection.received
+        else:
+            _assert_refused(connection, hello)
+
+
 @pytest.mark.parametrize("conntrack_checksum", ["1", "0"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_fake_hello_with_a_bad_checksum_does_not_decide(
