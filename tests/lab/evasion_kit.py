@@ -83,6 +83,8 @@ WAIT = 2.0
 """Seconds a test waits for an answer that should come (or proves none came)."""
 POLL = 0.01
 MSS = 1400
+TCP_OPT_TIMESTAMP = 8  # RFC 7323 §3
+TS_START = 1_000_000
 
 TLS_HANDSHAKE = 0x16
 TLS_SERVER_HELLO = 2
@@ -433,6 +435,11 @@ class RawTcp:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _buffer: dict[int, bytes] = field(default_factory=dict)
     snd_nxt: int = 0
+    timestamps: bool = False
+    """Send the RFC 7323 timestamp option (from the SYN on)."""
+    ts_clock: int = TS_START
+    ts_peer: int = 0
+    """The server's last TSval, echoed."""
 
     @property
     def family(self) -> int:
@@ -479,8 +486,19 @@ class RawTcp:
         options: list[Any] | None = None,
         ack: int | None = None,
         urgent: int = 0,
+        tsval: int | None = None,
     ) -> Any:
-        """The scapy packet of one segment (not sent); ``urgent`` is the urgent pointer."""
+        """The scapy packet of one segment (not sent); ``urgent`` is the urgent pointer.
+
+        With ``timestamps`` on, it carries the RFC 7323 option: ``tsval`` or the
+        next value of the connection's clock, and the server's last value.
+        """
+        options = list(options or [])
+        if self.timestamps:
+            if tsval is None:
+                self.ts_clock += 1
+                tsval = self.ts_clock
+            options.append(("Timestamp", (tsval % SEQ_MODULO, self.ts_peer)))
         if ack is None:
             ack = self.rcv_nxt or 0
         if "A" not in flags:
@@ -492,7 +510,7 @@ class RawTcp:
             ack=ack,
             flags=flags,
             window=65535,
-            options=options or [],
+            options=options,
             urgptr=urgent,
         )
         if self.family == 4:
@@ -551,6 +569,7 @@ class RawTcp:
         bad_checksum: bool = False,
         flags: str = "PA",
         urgent: int = 0,
+        tsval: int | None = None,
     ) -> None:
         """``data`` at stream ``offset`` (0 is the first byte after the SYN), one segment.
 
@@ -558,7 +577,7 @@ class RawTcp:
         the byte before it out of the stream (RFC 9293 §3.8.5, BSD reading).
         """
         seq = (self.isn + 1 + offset) % SEQ_MODULO
-        packet = self.packet(flags, seq, data, ttl=ttl, urgent=urgent)
+        packet = self.packet(flags, seq, data, ttl=ttl, urgent=urgent, tsval=tsval)
         self.emit(packet, bad_checksum=bad_checksum)
 
     def send_stream(
@@ -610,7 +629,23 @@ class RawTcp:
         if (sport, dport) != (self.dport, self.sport):
             return None
         offset, flags = (tcp[12] >> 4) * 4, tcp[13]
+        self._read_timestamp(tcp[20:offset])
         return Segment(seq, ack, flags, bytes(tcp[offset:]), ttl)
+
+    def _read_timestamp(self, options: bytes) -> None:
+        at = 0
+        while at < len(options):
+            kind = options[at]
+            if kind == 0:
+                return
+            if kind == 1:
+                at += 1
+                continue
+            if at + 1 >= len(options) or options[at + 1] < 2:
+                return
+            if kind == TCP_OPT_TIMESTAMP and options[at + 1] == 10:
+                self.ts_peer = struct.unpack_from("!I", options, at + 2)[0]
+            at += options[at + 1]
 
     def _take(self, segment: Segment) -> None:
         self.received.append(segment)

@@ -331,6 +331,41 @@ def test_one_junk_byte_with_a_short_ttl_does_not_decide(gateway: Gateway, evader
         _assert_refused(connection, blocked)
 
 
+PAWS_OLD_TSVAL = 1
+"""A TSval far older than the connection's (``evasion_kit.TS_START`` on): RFC 7323
+§5 PAWS makes the server drop the segment, checksum and TTL notwithstanding."""
+
+
+def test_the_server_drops_a_segment_with_an_old_timestamp(gateway: Gateway) -> None:
+    # The control: with timestamps on, unfiltered staff's allowed hello with
+    # an old TSval is not answered; the blocked one after it is.
+    staff = gateway.lab.clients["staff"]
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with (
+        kit.kernel_resets_dropped(gateway.lab, staff),
+        RawTcp(staff, kit.server_address(BLOCKED, 4), HTTPS, timestamps=True) as connection,
+    ):
+        connection.connect()
+        connection.send(allowed.records, 0, tsval=PAWS_OLD_TSVAL)
+        assert not _answered_within(connection, allowed, 0.5)
+        connection.send(blocked.records, 0)
+        assert connection.wait_answer(blocked), connection.received
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_fake_hello_with_an_old_timestamp_does_not_decide(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    server = kit.server_address(BLOCKED, family)
+    with RawTcp(evader, server, HTTPS, timestamps=True) as connection:
+        connection.connect()
+        connection.send(allowed.records, 0, tsval=PAWS_OLD_TSVAL)
+        time.sleep(0.1)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
 @pytest.mark.parametrize("flags", ["FA", "RA", "R"])
 def test_a_fake_close_whose_ttl_dies_does_not_end_the_flow(
     gateway: Gateway, evader: Client, flags: str
