@@ -51,7 +51,7 @@ from copgate.errors import WireError
 from copgate.wire.checksum import segment_ok
 from copgate.wire.dns import read_dns_message
 from copgate.wire.http import HttpFramingError
-from copgate.wire.layers import Layer, Unreadable, choose_layer
+from copgate.wire.layers import DnsFramingError, Layer, Malformed, Unreadable, choose_layer
 from copgate.wire.observation import (
     EVICTED,
     EXPIRED,
@@ -389,6 +389,8 @@ class FlowTracker:
             items, used = layer.read(tcp.trusted.view)
         except HttpFramingError as exc:
             return self._end(key, Seen.EVASION, f"HTTP request cannot be framed: {exc}")
+        except DnsFramingError as exc:
+            return self._end(key, Seen.EVASION, f"DNS over TCP cannot be framed: {exc}")
         except WireError as exc:
             return self._end(key, Seen.MALFORMED, f"{layer.kind.value.upper()}: {exc}")
         if used:
@@ -399,7 +401,13 @@ class FlowTracker:
         questions = tuple(q for item in items for q in questions_of(layer.kind, packet, item))
         if layer.done:
             self._finish(key)
-        return Observation(Seen.QUESTION, questions)
+        broken = [item.value.reason for item in items if isinstance(item.value, Malformed)]
+        if not broken:
+            return Observation(Seen.QUESTION, questions)
+        # A framed message copgate cannot read is skipped; the flow reads on.
+        if questions:
+            return Observation(Seen.QUESTION, questions, reason=f"also {broken[0]}")
+        return Observation(Seen.MALFORMED, reason=broken[0])
 
     def _suspect(self, flow: _Flow, packet: Packet, dns_port: bool) -> Observation:
         """Names read with the help of untrusted segments: they may block, never allow."""

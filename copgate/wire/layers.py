@@ -41,11 +41,17 @@ TLS_SERVER_HELLO = 2  # RFC 8446 §4
 Data = bytes | bytearray
 
 
+class Malformed(NamedTuple):
+    """A message that is framed but cannot be read: skipped, the stream read on."""
+
+    reason: str
+
+
 class Item(NamedTuple):
     """One thing a layer read: a hello, a request or a query, and where its bytes end."""
 
     end: int
-    value: ClientHello | HttpRequest | DnsQuery
+    value: ClientHello | HttpRequest | DnsQuery | Malformed
 
 
 class Layer(Protocol):
@@ -195,7 +201,13 @@ _STEPS = {
 
 
 class DnsLayer:
-    """Every length-framed DNS message of a TCP stream (RFC 1035 §4.2.2)."""
+    """Every length-framed DNS message of a TCP stream (RFC 1035 §4.2.2).
+
+    The length prefix frames each message, so one that cannot be read (a
+    header with no question, a bad name) is reported and skipped: the
+    server answers it with an error and reads on, and so does copgate. Only
+    a length too short for a header breaks the framing.
+    """
 
     __slots__ = ("done",)
     kind = Kind.DNS
@@ -209,16 +221,25 @@ class DnsLayer:
         while pos + TCP_LENGTH_SIZE <= len(data):
             length = (data[pos] << 8) | data[pos + 1]
             if length < HEADER_SIZE:
-                raise WireError(f"DNS-over-TCP message length {length} is too short")
+                raise DnsFramingError(f"DNS-over-TCP message length {length} is too short")
             end = pos + TCP_LENGTH_SIZE + length
             if end > len(data):
                 break
-            items.append(Item(end, read_dns_message(bytes(data[pos + TCP_LENGTH_SIZE : end]))))
+            try:
+                query = read_dns_message(bytes(data[pos + TCP_LENGTH_SIZE : end]))
+            except WireError as exc:
+                items.append(Item(end, Malformed(f"DNS: {exc}")))
+            else:
+                items.append(Item(end, query))
             pos = end
         return items, pos
 
     def fork(self) -> DnsLayer:
         return DnsLayer()
+
+
+class DnsFramingError(WireError):
+    """A DNS-over-TCP length too short for a message: what follows cannot be framed."""
 
 
 class Unreadable(NamedTuple):

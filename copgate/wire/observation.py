@@ -13,7 +13,7 @@ import enum
 from typing import NamedTuple
 
 from copgate.wire.http import HttpRequest
-from copgate.wire.layers import Item
+from copgate.wire.layers import Item, Malformed
 from copgate.wire.names import Name
 from copgate.wire.packet import Packet
 from copgate.wire.question import ClientHello, DnsQuery, Kind, Question
@@ -92,6 +92,8 @@ EVICTED = "evicted undecided"
 
 def questions_of(kind: Kind, packet: Packet, item: Item) -> tuple[Question, ...]:
     value = item.value
+    if isinstance(value, Malformed):
+        return ()
     if isinstance(value, DnsQuery):
         return (dns_question(packet, value),)
     if isinstance(value, HttpRequest):

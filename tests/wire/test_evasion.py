@@ -488,3 +488,38 @@ def test_questions_say_their_kind() -> None:
     feed(tracker, syn4(ISN))
     (question,) = feed(tracker, tcp4(START, BLOCKED)).questions
     assert question.kind is Kind.TLS and question.trusted
+
+
+def framed(message: bytes) -> bytes:
+    return len(message).to_bytes(2, "big") + message
+
+
+NO_QUESTION = bytes.fromhex("0001 0100 0000 0000 0000 0000".replace(" ", ""))  # QDCOUNT 0
+
+
+def test_dns_over_tcp_reads_on_after_a_message_it_cannot_read() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, dport=53))
+    broken = framed(NO_QUESTION)
+    first = feed(tracker, tcp4(START, broken, dport=53))
+    assert first.seen is Seen.MALFORMED
+    query = framed(dns_query("blocked.example"))
+    assert names(feed(tracker, tcp4(START + len(broken), query, dport=53))) == ["blocked.example"]
+
+
+def test_a_query_beside_a_broken_message_in_one_segment_is_still_judged() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, dport=53))
+    both = framed(NO_QUESTION) + framed(dns_query("blocked.example"))
+    seen = feed(tracker, tcp4(START, both, dport=53))
+    assert seen.seen is Seen.QUESTION and names(seen) == ["blocked.example"]
+    assert "DNS" in seen.reason
+
+
+def test_a_dns_length_too_short_for_a_header_cannot_be_framed() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, dport=53))
+    seen = feed(tracker, tcp4(START, b"\x00\x03abc", dport=53))
+    assert seen.seen is Seen.EVASION and "framed" in seen.reason
+    query = framed(dns_query("blocked.example"))
+    assert feed(tracker, tcp4(START + 5, query, dport=53)).seen is Seen.EVASION
