@@ -570,6 +570,7 @@ class RawTcp:
         flags: str = "PA",
         urgent: int = 0,
         tsval: int | None = None,
+        ack: int | None = None,
     ) -> None:
         """``data`` at stream ``offset`` (0 is the first byte after the SYN), one segment.
 
@@ -577,7 +578,7 @@ class RawTcp:
         the byte before it out of the stream (RFC 9293 §3.8.5, BSD reading).
         """
         seq = (self.isn + 1 + offset) % SEQ_MODULO
-        packet = self.packet(flags, seq, data, ttl=ttl, urgent=urgent, tsval=tsval)
+        packet = self.packet(flags, seq, data, ttl=ttl, urgent=urgent, tsval=tsval, ack=ack)
         self.emit(packet, bad_checksum=bad_checksum)
 
     def send_stream(

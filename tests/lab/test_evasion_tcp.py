@@ -366,6 +366,46 @@ def test_a_fake_hello_with_an_old_timestamp_does_not_decide(
         _assert_refused(connection, blocked)
 
 
+BAD_ACKS = ["no ACK flag", "ACK too new", "ACK too old"]
+"""Fake segments a Linux server drops for their acknowledgment alone (RFC 9293
+§3.10.7.4, RFC 5961 §5.2): no ACK bit, or an ACK number outside what it sent."""
+
+
+def _send_with_bad_ack(connection: RawTcp, hello: Hello, how: str) -> None:
+    assert connection.rcv_nxt is not None
+    if how == "no ACK flag":
+        connection.send(hello.records, 0, flags="P")
+    elif how == "ACK too new":
+        connection.send(hello.records, 0, ack=(connection.rcv_nxt + 10_000_000) % (1 << 32))
+    else:
+        connection.send(hello.records, 0, ack=(connection.rcv_nxt - 2_000_000_000) % (1 << 32))
+
+
+@pytest.mark.parametrize("how", BAD_ACKS)
+def test_the_server_drops_a_segment_with_a_bad_ack(gateway: Gateway, how: str) -> None:
+    staff = gateway.lab.clients["staff"]
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        connection.connect()
+        _send_with_bad_ack(connection, allowed, how)
+        assert not _answered_within(connection, allowed, 0.5)
+        connection.send(blocked.records, 0)
+        assert connection.wait_answer(blocked), connection.received
+
+
+@pytest.mark.parametrize("how", BAD_ACKS)
+def test_a_fake_hello_with_a_bad_ack_does_not_decide(
+    gateway: Gateway, evader: Client, how: str
+) -> None:
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        _send_with_bad_ack(connection, allowed, how)
+        time.sleep(0.1)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
 @pytest.mark.parametrize("flags", ["FA", "RA", "R"])
 def test_a_fake_close_whose_ttl_dies_does_not_end_the_flow(
     gateway: Gateway, evader: Client, flags: str
