@@ -91,6 +91,7 @@ __all__ = [
 ]
 
 DNS_PORT = 53
+_PENDING = Observation(Seen.PENDING)
 
 
 _V = TypeVar("_V")
@@ -270,6 +271,8 @@ class FlowTracker:
         """
         if payload[:1] != b"\x16" or DNS_PORT in (packet.dport, packet.sport):
             return None
+        if len(payload) < 9 or ((payload[3] << 8) | payload[4]) + 5 > len(payload):
+            return None  # the first record goes on in a later segment
         try:
             hello = read_client_hello_records(payload)
         except WireError:
@@ -305,7 +308,7 @@ class FlowTracker:
             flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
             flow.previous = previous
         if not packet.payload:
-            return Observation(Seen.PENDING)
+            return _PENDING
         return self._tcp_data(key, flow, packet, start)  # TFO: SYN data is offset 0
 
     def _lower_syn(self, key: FlowKey, packet: Packet, tcp: TcpStream | None, usual: bool) -> bool:
@@ -349,8 +352,9 @@ class FlowTracker:
                     Seen.IGNORED, reason="data before the stream start"
                 )
             tcp.reanchor(seq)
+            at = 0
         try:
-            added = tcp.add(seq, packet.payload, trusted)
+            added = tcp.add_at(at, packet.payload, trusted)
         except StreamConflict as exc:
             self.stats.conflicts += 1
             return self._end(key, Seen.EVASION, f"overlapping bytes disagree: {exc}")
@@ -380,7 +384,7 @@ class FlowTracker:
                 if tcp.synced:
                     return self._end(key, Seen.UNREADABLE, chosen.reason)
                 # Without the SYN this may be a later segment that came first.
-                return Observation(Seen.PENDING)
+                return _PENDING
             if chosen is None:
                 return self._suspect(flow, packet, dns_port)
             flow.layer = chosen
@@ -397,7 +401,7 @@ class FlowTracker:
             tcp.discard(used)
             flow.suspect_read = 0
         if not items:
-            return self._suspect(flow, packet, dns_port)
+            return _PENDING if tcp.merged is None else self._suspect(flow, packet, dns_port)
         questions = tuple(q for item in items for q in questions_of(layer.kind, packet, item))
         if layer.done:
             self._finish(key)
@@ -413,25 +417,25 @@ class FlowTracker:
         """Names read with the help of untrusted segments: they may block, never allow."""
         tcp = flow.tcp
         if tcp is None or tcp.merged is None or not tcp.suspect:
-            return Observation(Seen.PENDING)
+            return _PENDING
         merged = tcp.merged.view
         if len(merged) <= flow.suspect_read:
-            return Observation(Seen.PENDING)
+            return _PENDING
         flow.suspect_read = len(merged)
         layer = flow.layer.fork() if flow.layer is not None else choose_layer(merged, dns_port)
         if layer is None or isinstance(layer, Unreadable):
-            return Observation(Seen.PENDING)
+            return _PENDING
         try:
             items, _used = layer.read(merged)
         except WireError:
-            return Observation(Seen.PENDING)  # untrusted bytes decide nothing
+            return _PENDING  # untrusted bytes decide nothing
         questions = tuple(
             q._replace(trusted=False)
             for item in items
             for q in questions_of(layer.kind, packet, item)
         )
         if not questions:
-            return Observation(Seen.PENDING)
+            return _PENDING
         return Observation(Seen.QUESTION, questions, reason="read from untrusted segments")
 
     # -- QUIC --------------------------------------------------------------
@@ -449,7 +453,7 @@ class FlowTracker:
         flow = self._flows.get(key)
         if not looks_like_quic_long_header(packet.payload):
             if flow is not None:
-                return Observation(Seen.PENDING)
+                return _PENDING
             return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
@@ -470,7 +474,7 @@ class FlowTracker:
             self._spend(packet.src, self._quic_keys.misses - misses)
         if initials is None:
             # 0-RTT may come before the Initial that carries the hello.
-            return Observation(Seen.PENDING)
+            return _PENDING
         trusted = self._shares.usual_ttl(packet.src, packet.ttl, now)
         if flow is None:
             flow = self._new_flow(key, packet.src, now)
@@ -517,14 +521,14 @@ class FlowTracker:
         """A hello read with the help of Initials sent with a lower TTL: it may block only."""
         merged = crypto.merged
         if merged is None or not crypto.suspect or len(merged) <= flow.suspect_read:
-            return Observation(Seen.PENDING)
+            return _PENDING
         flow.suspect_read = len(merged)
         try:
             hello = read_client_hello_message(merged.prefix)
         except WireError:
-            return Observation(Seen.PENDING)  # untrusted bytes decide nothing
+            return _PENDING  # untrusted bytes decide nothing
         if hello is None:
-            return Observation(Seen.PENDING)
+            return _PENDING
         question = asked(Kind.QUIC, packet, hello.sni, hello=hello, quic_version=version)
         return Observation(
             Seen.QUESTION,
@@ -571,7 +575,8 @@ class FlowTracker:
         self._flows[key] = self._flows.pop(key)  # keep the dict ordered by progress
 
     def _account(self, flow: _Flow) -> None:
-        size = flow.size
+        tcp = flow.tcp
+        size = tcp.trusted.size if tcp is not None and tcp.merged is None else flow.size
         delta = size - flow.held
         if delta:
             flow.held = size

@@ -51,7 +51,10 @@ class TcpStream:
 
     def add(self, seq: int, data: bytes, trusted: bool) -> Added:
         """Add a segment's data; raises StreamConflict or StreamOverflow as the buffers do."""
-        at = self.offset(seq)
+        return self.add_at(self.offset(seq), data, trusted)
+
+    def add_at(self, at: int, data: bytes, trusted: bool) -> Added:
+        """``add`` for data at stream offset ``at`` (``offset`` of its sequence number)."""
         if trusted:
             added = self.trusted.add(at, data)
             if self.merged is not None:
