@@ -104,6 +104,8 @@ GROUP_MEMO_ENTRIES = 4096
 """Clients whose group is remembered (by interface, address and MAC). A LAN has
 a few hundred at most; spoofed source addresses only cost a lookup each, since
 the memo is cleared when full."""
+REPLY_MEMO_ENTRIES = 4096
+"""Forged DNS answers remembered (``Engine._dns_reply``); emptied when full."""
 MAX_EVASION_KINDS = 64
 """Distinct evasion reasons counted; the rest are counted as ``other``."""
 NULL_IPV4 = IPv4Address("0.0.0.0")
@@ -313,6 +315,7 @@ class Engine:
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
         self.blocked = BlockedFlows()
+        self._replies: dict[int, tuple[Decision, Settings, DnsReply]] = {}
         self._groups: dict[tuple[str | None, bytes, str | None], Group] = {}
         self._groups_config = config
         """The config ``_groups`` was filled from: tests and reloads replace ``config``."""
@@ -463,7 +466,7 @@ class Engine:
         query = question.dns
         if query is None:
             raise ValueError("a DNS question without its query")
-        reply = self._dns_reply(question, decision)
+        reply = self._dns_reply(decision)
         if packet.proto == PROTO_UDP:
             answer = forge_dns_reply(packet.payload, query, reply)
             datagram = udp_datagram((packet.dst, packet.dport), (packet.src, packet.sport), answer)
@@ -474,8 +477,27 @@ class Engine:
         self.blocked.add(_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, framed), question, decision)
 
-    def _dns_reply(self, question: Question, decision: Decision) -> DnsReply:
+    def _dns_reply(self, decision: Decision) -> DnsReply:
+        """The answer for a blocked DNS question, remembered per decision.
+
+        Policy hands out the same ``Decision`` object for a name asked again
+        (its DNS memo), and a ``DnsReply`` costs more to build than to find.
+        The memo holds the decision itself, so its ``id`` is not reused while
+        the entry lives; a new ``Settings`` (a reload) misses. Safe-search
+        answers carry addresses the edge refreshes: they are built every time.
+        """
         settings = self.config.settings
+        held = self._replies.get(id(decision))
+        if held is not None and held[0] is decision and held[1] is settings:
+            return held[2]
+        reply = self._new_dns_reply(decision, settings)
+        if decision.verdict is not Verdict.SAFESEARCH:
+            if len(self._replies) >= REPLY_MEMO_ENTRIES:
+                self._replies.clear()
+            self._replies[id(decision)] = (decision, settings, reply)
+        return reply
+
+    def _new_dns_reply(self, decision: Decision, settings: Settings) -> DnsReply:
         ttl = settings.block_ttl
         text = f"copgate: {decision.reason}"
         if decision.verdict is Verdict.SAFESEARCH and decision.safe_target:

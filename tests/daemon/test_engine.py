@@ -124,6 +124,21 @@ def test_a_blocked_dns_query_is_dropped_and_answered_from_the_resolver() -> None
     assert verdict.decision is not None and verdict.decision.category == "gambling"
 
 
+def test_a_blocked_answer_is_remembered_until_the_settings_change() -> None:
+    eng = engine()
+    first = eng.judge(udp4(dns_query("casino.example", msg_id=1)), META)
+    second = eng.judge(udp4(dns_query("casino.example", msg_id=2), sport=40001), META)
+    assert len(eng._replies) == 1  # one answer built, for two questions
+    # Each forged answer is still the answer to its own query.
+    assert [read_dns_message(read_ip(v.inject[0]).payload).msg_id for v in (first, second)] == [
+        1,
+        2,
+    ]
+    eng.config = dataclasses.replace(eng.config, settings=settings(dns_block=DnsBlockAnswer.NULL))
+    (answer,) = eng.judge(udp4(dns_query("casino.example")), META).inject
+    assert read_ip(answer).payload.endswith(b"\x00\x04\x00\x00\x00\x00")
+
+
 def test_a_blocked_dns_query_over_tcp_gets_its_question_echoed_and_the_flow_closed() -> None:
     query = dns_query("WWW.Casino.Example", msg_id=0xCAFE, edns=1232)
     framed = len(query).to_bytes(2, "big") + query
