@@ -22,6 +22,7 @@ group's windows. Cases, each a batch of packets that are each a new flow
 - the same, one name for every packet (the wire core's name memo hits);
 - a DNS A query blocked: names of the gambling, adult and social_networks
   list files (the engine forges NXDOMAIN with an Extended DNS Error);
+- the same, one name for every packet (the name, decision and answer memos hit);
 - a single-segment TLS ClientHello allowed, and one blocked (RSTs forged);
 - a QUIC v1 Initial allowed, a connection's first (a fresh DCID, so its
   keys are derived).
@@ -207,6 +208,14 @@ def cases(config: Config, lists: ListSet, names: Path) -> list[Case]:
             block,
             Action.DROP,
             [dns_packet(n, p) for n, p in zip(blocked, ports, strict=True)],
+            RuleKind.CATEGORY,
+        ),
+        Case(
+            "dns block, 1 name",
+            Kind.DNS,
+            block,
+            Action.DROP,
+            [dns_packet(blocked[0], p) for p in ports],
             RuleKind.CATEGORY,
         ),
         Case(
