@@ -36,8 +36,9 @@ packets are injected), so the figures cannot silently come from another
 path. The name memos of the wire core and the policy's memo (``Group.memo``:
 its plans, windows and DNS decisions) are emptied before every batch (outside
 the timing), so engine and wire both see names they have not normalised or
-judged yet, except in the one-name case, where the memos hit after the first. Engine and wire batches
-alternate, so that a slow spell of the shared machine falls on both.
+judged yet, except in the one-name cases, where the memos hit after the
+first. Engine and wire batches alternate, so that a slow spell of the shared
+machine falls on both.
 
 Nothing here touches the network: packets are bytes built in memory and the
 engine's forged packets are only counted.
