@@ -489,9 +489,16 @@ class FlowTracker:
             # and in-order pieces join the prefix without being held. A frame
             # past the bound is beyond any hello (and must not wrap around).
             frames = sorted(f for initial in initials for f in initial.crypto if f[0] < bound)
-            for offset, data in frames:
-                if crypto.add(offset, data, trusted) is Added.NEW and trusted:
-                    self._touch(key, flow)
+            progress = False
+            if trusted and crypto.merged is None:
+                add = crypto.trusted.add  # the usual case: one view, offsets as they are
+                for offset, data in frames:
+                    progress |= add(offset, data) is Added.NEW
+            else:
+                for offset, data in frames:
+                    progress |= crypto.add_at(offset, data, trusted) is Added.NEW
+            if progress and trusted:
+                self._touch(key, flow)
         except StreamConflict as exc:
             self.stats.conflicts += 1
             return self._end(key, Seen.EVASION, f"QUIC CRYPTO bytes disagree: {exc}")
