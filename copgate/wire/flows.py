@@ -24,7 +24,10 @@ server will read, as far as a gateway can tell:
 - a segment whose TTL or hop limit differs from the SYN's may die before the
   server: what it carries is kept apart (``copgate.wire.tcp``), and a name
   read with its help is reported with ``Question.trusted`` False (it may
-  block, never allow);
+  block, never allow). A SYN with a lower TTL than its connection's replaces
+  nothing. QUIC has no SYN: an Initial below the client's usual TTL (the
+  highest of its recent SYNs, DNS queries and Initials, ``copgate.wire.shares``)
+  is untrusted the same way;
 - bytes that disagree with bytes already held at the same offsets are
   evasion, whatever their TTL;
 - data starting past the flow bound is beyond any receive window: IGNORED;
@@ -32,14 +35,20 @@ server will read, as far as a gateway can tell:
 
 Endings, which the tracker remembers so that every later packet of the flow
 gets the same observation (bounded like the decided flows): EVASION (a bound
-hit, bytes that disagree, an HTTP request that cannot be framed, eviction or
-expiry while bytes are held undecided), UNREADABLE and MALFORMED.
+hit, bytes that disagree, an HTTP or DNS-over-TCP stream that cannot be
+framed, eviction or expiry while bytes are held undecided), UNREADABLE and
+MALFORMED. (A DNS-over-TCP message that is framed but unreadable is MALFORMED
+for its packet only: the server answers it and reads on, and so does copgate.)
+A connection idle between messages, or whose SYN alone was seen, may be
+forgotten, but its next sequence number is kept, so it is read on from the
+right place.
 
 Bounds (``Limits``): flows in all and per client, bytes per flow and in all,
 QUIC key derivations per client, and an idle time. A flow's deadline moves
 when its stream makes progress, so an honest slow client is never expired.
-Under pressure the client holding the most flows (or bytes) loses its
-oldest, never another client's. ``next_deadline`` tells the edge when to call
+Under pressure the client holding the most flows (or, for the byte bound,
+that one or the client being fed, whichever holds more) loses its oldest,
+never another client's. ``next_deadline`` tells the edge when to call
 ``expire``. Time is an argument; this module never reads the clock.
 """
 
