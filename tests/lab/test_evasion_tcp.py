@@ -149,6 +149,32 @@ def test_fast_open_to_an_allowed_name_works(gateway: Gateway, evader: Client, fa
         assert kit.tcp_ext(lab, lab.internet, "TCPFastOpenPassive") > before
 
 
+def test_without_fast_open_the_server_ignores_syn_data(gateway: Gateway) -> None:
+    # The control: the lab's server has TFO off (as most have), so the hello
+    # in the SYN is not read (the SYN-ACK acknowledges the SYN alone), and
+    # the blocked hello sent after it is what the unfiltered staff gets answered.
+    staff = gateway.lab.clients["staff"]
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        assert connection.connect(allowed.records) == 0
+        connection.send(blocked.records, 0)
+        assert connection.wait_answer(blocked), connection.received
+        assert not connection.answered(allowed)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_hello_in_a_syn_the_server_ignores_does_not_decide(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    # Whether a server reads SYN data is its choice (TFO on or off), which
+    # the SYN-ACK tells; an allowed hello in the SYN proves nothing before it.
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with _raw(evader, family) as connection:
+        connection.connect(allowed.records, required=False)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
 # -- time -------------------------------------------------------------------------
 
 
