@@ -411,9 +411,15 @@ class FlowTracker:
             flow.suspect_read = 0
         if not items:
             return _PENDING if tcp.merged is None else self._suspect(flow, packet, dns_port)
-        questions = tuple(q for item in items for q in questions_of(layer.kind, packet, item))
+        kind = layer.kind
+        if len(items) == 1:
+            questions = questions_of(kind, packet, items[0])
+        else:
+            questions = tuple(q for item in items for q in questions_of(kind, packet, item))
         if layer.done:
             self._finish(key)
+        if kind is not Kind.DNS:
+            return Observation(Seen.QUESTION, questions)
         broken = [item.value.reason for item in items if isinstance(item.value, Malformed)]
         if not broken:
             return Observation(Seen.QUESTION, questions)
