@@ -523,3 +523,16 @@ def test_a_dns_length_too_short_for_a_header_cannot_be_framed() -> None:
     assert seen.seen is Seen.EVASION and "framed" in seen.reason
     query = framed(dns_query("blocked.example"))
     assert feed(tracker, tcp4(START + 5, query, dport=53)).seen is Seen.EVASION
+
+
+def test_chromiums_two_segment_hello_is_read_over_ipv4_and_ipv6() -> None:
+    """A post-quantum hello (~1.9 KB) cut at a 1460-byte MSS, as Chromium sends it."""
+    hello = client_hello("www.example.org", ech=b"grease", padding=1700)
+    assert 1800 < len(hello) < 2000
+    for build in (tcp4, tcp6):
+        tracker = FlowTracker()
+        feed(tracker, build(ISN, b"", flags=TCP_SYN))
+        assert feed(tracker, build(START, hello[:1460])).seen is Seen.PENDING
+        seen = feed(tracker, build(START + 1460, hello[1460:]))
+        assert names(seen) == ["www.example.org"] and seen.questions[0].trusted
+        assert len(tracker) == 0 and tracker.held_bytes == 0
