@@ -186,6 +186,50 @@ def test_a_segment_sent_ahead_of_the_request_does_not_hide_it(evader: Client) ->
         _assert_not_served(connection.stream())
 
 
+FAKES = ["TTL that dies", "bad checksum", "old timestamp", "ACK too old"]
+"""Fake requests the server never reads (see test_evasion_tcp for the controls)."""
+
+
+def _fake_then_real(client: Client, how: str) -> bytes:
+    """A fake request for the allowed name, then the real one for the blocked name
+    at the same place in the stream; what the server sent back."""
+    fake, real = _get(ALLOWED), _get(BLOCKED)
+    assert len(fake) == len(real)
+    server = kit.server_address(BLOCKED, 4)
+    with RawTcp(client, server, HTTP, timestamps=how == "old timestamp") as connection:
+        connection.connect()
+        assert connection.rcv_nxt is not None
+        if how == "TTL that dies":
+            connection.send(fake, 0, ttl=kit.SHORT_TTL)
+        elif how == "bad checksum":
+            connection.send(fake, 0, bad_checksum=True)
+        elif how == "old timestamp":
+            connection.send(fake, 0, tsval=1)
+        else:
+            connection.send(fake, 0, ack=(connection.rcv_nxt - 2_000_000_000) % (1 << 32))
+        time.sleep(0.1)
+        connection.send(real, 0)
+        connection.wait_for(lambda: False, ANSWER_WAIT)
+        return connection.stream()
+
+
+@pytest.mark.parametrize("how", FAKES)
+def test_the_server_never_reads_the_fake_request(gateway: Gateway, how: str) -> None:
+    lab = gateway.lab
+    staff = lab.clients["staff"]
+    with kit.kernel_resets_dropped(lab, staff), kit.ttl_dies_at_server(lab):
+        received = _fake_then_real(staff, how)
+    assert kit.nginx_page(BLOCKED) in received and kit.nginx_page(ALLOWED) not in received
+
+
+@pytest.mark.parametrize("how", FAKES)
+def test_a_fake_request_the_server_never_reads_does_not_cover_the_real_one(
+    gateway: Gateway, evader: Client, how: str
+) -> None:
+    with kit.ttl_dies_at_server(gateway.lab):
+        _assert_not_served(_fake_then_real(evader, how))
+
+
 def test_curl_still_gets_an_allowed_page(evader: Client) -> None:
     result = clients.curl(evader, f"http://{ALLOWED}/", resolve=plan.host(ALLOWED).v4)
     assert (result.exit_code, result.status) == (0, 200), result
