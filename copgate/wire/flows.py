@@ -259,11 +259,16 @@ class FlowTracker:
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
         if flow is None:
-            if key not in self._resume:
+            # No SYN seen (it may have passed while the queue was full): the
+            # client's usual TTL stands in for it, so a first segment sent to
+            # die on the way cannot set the trusted one.
+            usual = self._shares.reference_ttl(packet.src, now)
+            ttl = packet.ttl if usual is None or packet.ttl >= usual else usual
+            if key not in self._resume and ttl == packet.ttl:
                 whole = self._whole_hello(key, packet, packet.payload)
                 if whole is not None:
                     return whole
-            flow = self._open_tcp(key, packet, now)
+            flow = self._open_tcp(key, packet, now, ttl)
         elif flow.layer is None and not flow.held and flow.tcp is not None:
             tcp = flow.tcp
             if tcp.offset(packet.seq) == 0 and packet.ttl == tcp.ttl and not tcp.trusted.origin:
@@ -327,14 +332,14 @@ class FlowTracker:
         known = key in self._ended or key in self._done or key in self._resume
         return known and not usual
 
-    def _open_tcp(self, key: FlowKey, packet: Packet, now: float) -> _Flow:
+    def _open_tcp(self, key: FlowKey, packet: Packet, now: float, ttl: int) -> _Flow:
         resume = self._resume.pop(key, None)
         flow = self._new_flow(key, packet.src, now)
         if resume is not None:
             flow.tcp = TcpStream(self.limits.max_flow_bytes, resume.seq, True, resume.ttl)
             flow.layer = resume.layer
         else:
-            flow.tcp = TcpStream(self.limits.max_flow_bytes, packet.seq, False, packet.ttl)
+            flow.tcp = TcpStream(self.limits.max_flow_bytes, packet.seq, False, ttl)
         return flow
 
     def _tcp_data(self, key: FlowKey, flow: _Flow, packet: Packet, seq: int) -> Observation:

@@ -125,6 +125,13 @@ class Shares:
 
     # -- TTL ---------------------------------------------------------------------
 
+    def reference_ttl(self, client: bytes, now: float) -> int | None:
+        """The client's usual TTL if one was seen lately, without learning anything."""
+        known = self._ttls.get(client)
+        if known is None or now - known[1] > TTL_MEMORY:
+            return None
+        return known[0]
+
     def usual_ttl(self, client: bytes, ttl: int, now: float) -> bool:
         """Learn the client's usual TTL; False when ``ttl`` is below it (the packet may die).
 

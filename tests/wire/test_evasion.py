@@ -221,6 +221,15 @@ def test_a_low_ttl_syn_cannot_wipe_an_ended_flow() -> None:
     assert feed(tracker, tcp4(6, ALLOWED, ttl=2)).seen is Seen.EVASION
 
 
+def test_without_a_syn_a_first_segment_below_the_clients_usual_ttl_is_untrusted() -> None:
+    """The SYN may have passed unseen (a full queue of a fail-open group)."""
+    tracker = FlowTracker()
+    feed(tracker, ipv4(CLIENT4, SERVER4, 17, udp(5353, 53, dns_query("x.example"))), 0.0)
+    fake = feed(tracker, tcp4(START, ALLOWED, ttl=3), 1.0)
+    assert fake.seen is Seen.QUESTION and not fake.questions[0].trusted
+    assert feed(tracker, tcp4(START, BLOCKED), 1.0).seen is Seen.EVASION
+
+
 # -- checksums ---------------------------------------------------------------------
 
 

@@ -75,6 +75,8 @@ def test_the_usual_ttl_is_the_highest_lately_and_is_forgotten() -> None:
     assert not shares.usual_ttl(A, 64, 4.0)
     assert shares.usual_ttl(A, 64, 4.0 + TTL_MEMORY), "a stale reference gives way"
     assert shares.usual_ttl(B, 1, 0.0), "a client never seen sets its own"
+    assert shares.reference_ttl(A, 5.0 + TTL_MEMORY) == 64
+    assert shares.reference_ttl(A, 10.0 + 2 * TTL_MEMORY) is None
 
 
 def test_the_caches_stay_bounded() -> None:
