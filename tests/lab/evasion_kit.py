@@ -517,6 +517,14 @@ class RawTcp:
             return IP(src=str(self.source), dst=str(self.server), ttl=ttl) / tcp / payload
         return IPv6(src=str(self.source), dst=str(self.server), hlim=ttl) / tcp / payload
 
+    def emit_with_extension(self, packet: Any, extension: Any) -> None:
+        """Send one scapy IPv6 packet with ``extension`` (a scapy IPv6 extension
+        header) between its IPv6 header and its TCP segment."""
+        assert self.family == 6
+        ip = packet[IPv6]
+        rebuilt = IPv6(src=ip.src, dst=ip.dst, hlim=ip.hlim) / extension / packet[TCP]
+        self.emit(rebuilt)
+
     def emit_fragments(self, packet: Any, size: int) -> None:
         """Send one scapy IPv4 packet as IP fragments of ``size`` data bytes."""
         assert self._send is not None and self.family == 4

@@ -25,9 +25,11 @@ connection reaches the server when its name is allowed.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from scapy.layers.inet6 import HBHOptUnknown, IPv6ExtHdrDestOpt, IPv6ExtHdrRouting
 
 from copgate.lab import clients, plan
 from copgate.lab.topology import Client, Lab
@@ -427,6 +429,48 @@ def test_a_fake_hello_with_a_bad_ack_does_not_decide(
     with _raw(evader, 4) as connection:
         connection.connect()
         _send_with_bad_ack(connection, allowed, how)
+        time.sleep(0.1)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
+DISCARDED_EXTENSIONS: dict[str, Callable[[], Any]] = {
+    # RFC 8200 §4.2: an unrecognised option whose type starts with bits 01
+    # makes the destination discard the packet; routers never read it.
+    "destination option": lambda: IPv6ExtHdrDestOpt(
+        options=[HBHOptUnknown(otype=0x41, optdata=b"\0\0\0\0")]
+    ),
+    # RFC 5095: a type 0 routing header with segments left is discarded.
+    "routing header type 0": lambda: IPv6ExtHdrRouting(
+        type=0, segleft=1, addresses=[str(plan.host(ALLOWED).v6)]
+    ),
+}
+
+
+@pytest.mark.parametrize("extension", sorted(DISCARDED_EXTENSIONS))
+def test_the_server_discards_a_segment_with_such_an_extension(
+    gateway: Gateway, extension: str
+) -> None:
+    staff = gateway.lab.clients["staff"]
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 6) as connection:
+        connection.connect()
+        fake = connection.packet("PA", connection.snd_nxt, allowed.records)
+        connection.emit_with_extension(fake, DISCARDED_EXTENSIONS[extension]())
+        assert not _answered_within(connection, allowed, 0.5)
+        connection.send(blocked.records, 0)
+        assert connection.wait_answer(blocked), connection.received
+
+
+@pytest.mark.parametrize("extension", sorted(DISCARDED_EXTENSIONS))
+def test_a_fake_hello_the_server_discards_for_its_ipv6_extension_does_not_decide(
+    gateway: Gateway, evader: Client, extension: str
+) -> None:
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with _raw(evader, 6) as connection:
+        connection.connect()
+        fake = connection.packet("PA", connection.snd_nxt, allowed.records)
+        connection.emit_with_extension(fake, DISCARDED_EXTENSIONS[extension]())
         time.sleep(0.1)
         connection.send(blocked.records, 0)
         _assert_refused(connection, blocked)
