@@ -476,6 +476,39 @@ def test_a_fake_hello_the_server_discards_for_its_ipv6_extension_does_not_decide
         _assert_refused(connection, blocked)
 
 
+TCP_MD5 = (19, bytes(16))
+"""An RFC 2385 MD5 signature option: a Linux socket without an MD5 key drops
+the segment that carries one (TCPMD5Unexpected)."""
+
+
+def test_the_server_drops_a_segment_with_an_unexpected_md5_option(gateway: Gateway) -> None:
+    staff = gateway.lab.clients["staff"]
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        connection.connect()
+        connection.emit(
+            connection.packet("PA", connection.snd_nxt, allowed.records, options=[TCP_MD5])
+        )
+        assert not _answered_within(connection, allowed, 0.5)
+        connection.send(blocked.records, 0)
+        assert connection.wait_answer(blocked), connection.received
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_fake_hello_with_an_md5_option_does_not_decide(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    allowed, blocked = kit.client_hello(ALLOWED), kit.client_hello(BLOCKED)
+    with _raw(evader, family) as connection:
+        connection.connect()
+        connection.emit(
+            connection.packet("PA", connection.snd_nxt, allowed.records, options=[TCP_MD5])
+        )
+        time.sleep(0.1)
+        connection.send(blocked.records, 0)
+        _assert_refused(connection, blocked)
+
+
 @pytest.mark.parametrize("flags", ["FA", "RA", "R"])
 def test_a_fake_close_whose_ttl_dies_does_not_end_the_flow(
     gateway: Gateway, evader: Client, flags: str
