@@ -18,9 +18,11 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from copgate.lab.topology import Client, Lab
-from copgate.tools.samples import client_hello, quic_initial
+from copgate.tools.samples import QUIC_MIN_DATAGRAM, QUIC_V1, client_hello, quic_initial
+from copgate.wire.quic_keys import derive_client_initial_keys
 from tests.lab import evasion_kit as kit
 from tests.lab.daemon_lab import Gateway, running_copgate
 from tests.lab.evasion_kit import RawUdp
@@ -31,6 +33,7 @@ BLOCKED = "blocked.example"
 ALLOWED = "allowed.example"
 QUIC = 443
 FAMILIES = [4, 6]
+AEAD_TAG = 16  # AES-128-GCM (RFC 9001 §5.3)
 FRESH_DCIDS = 300
 """Initials with DCIDs never seen, from one client at once: more key
 derivations than a page load needs, under the firewall's per-client burst."""
@@ -114,6 +117,45 @@ def test_fresh_dcids_do_not_wear_the_filter_down(gateway: Gateway, evader: Clien
             blocked.send(_initial(BLOCKED))
             answered += blocked.answered_within(1.0)
     assert answered == 0
+
+
+def _short_initial(name: str, dcid: bytes) -> bytes:
+    """A client Initial without padding, in a datagram under 1,200 bytes, which a
+    server must discard (RFC 9000 §14.1); sealed as ``samples.quic_initial`` does."""
+    keys = derive_client_initial_keys(QUIC_V1, dcid)
+    handshake = client_hello(name, records=False)
+    plain = b"\x06\x00" + (0x4000 | len(handshake)).to_bytes(2, "big") + handshake
+    pn = bytes(4)
+    length = len(pn) + len(plain) + AEAD_TAG
+    header = bytes([0xC3]) + QUIC_V1.to_bytes(4, "big") + bytes([len(dcid)]) + dcid
+    header += b"\x00\x00" + (0x4000 | length).to_bytes(2, "big") + pn
+    sealed = AESGCM(keys.key).encrypt(keys.iv, plain, header)  # packet number 0
+    mask = keys.header_mask(sealed[:16])
+    protected = bytearray(header)
+    protected[0] ^= mask[0] & 0x0F
+    for index in range(len(pn)):
+        protected[len(header) - len(pn) + index] ^= mask[1 + index]
+    initial = bytes(protected) + sealed
+    assert len(initial) < QUIC_MIN_DATAGRAM
+    return initial
+
+
+def test_the_server_discards_a_short_initial(gateway: Gateway) -> None:
+    staff = gateway.lab.clients["staff"]
+    dcid = random.randbytes(8)
+    with _raw(staff, 4) as connection:
+        connection.send(_short_initial(ALLOWED, dcid))
+        assert not connection.answered_within(1.0), connection.received
+        connection.send(_initial(BLOCKED, dcid))
+        assert connection.answered_within(kit.WAIT)
+
+
+def test_a_short_fake_initial_does_not_decide(gateway: Gateway, evader: Client) -> None:
+    dcid = random.randbytes(8)
+    with _raw(evader, 4) as connection:
+        connection.send(_short_initial(ALLOWED, dcid))
+        connection.send(_initial(BLOCKED, dcid))
+        assert not connection.answered_within(kit.WAIT), connection.received
 
 
 def test_copgate_survived(gateway: Gateway) -> None:
