@@ -25,9 +25,9 @@ server will read, as far as a gateway can tell:
   server: what it carries is kept apart (``copgate.wire.tcp``), and a name
   read with its help is reported with ``Question.trusted`` False (it may
   block, never allow). A SYN with a lower TTL than its connection's replaces
-  nothing. QUIC has no SYN: an Initial below the client's usual TTL (the
-  highest of its recent SYNs, DNS queries and Initials, ``copgate.wire.shares``)
-  is untrusted the same way;
+  nothing. QUIC has no SYN (nor has a connection whose SYN passed unseen): an
+  Initial (a first segment) with a TTL low enough to die before a server is
+  untrusted the same way (``copgate.wire.shares.Shares.ttl_ok``);
 - bytes that disagree with bytes already held at the same offsets are
   evasion, whatever their TTL;
 - data starting past the flow bound is beyond any receive window: IGNORED;
@@ -232,7 +232,7 @@ class FlowTracker:
         except WireError as exc:
             return Observation(Seen.MALFORMED, reason=f"DNS: {exc}")
         if not query.response:
-            self._shares.usual_ttl(packet.src, packet.ttl, self._now)
+            self._shares.learn_ttl(packet.src, packet.ttl, self._now)
         return Observation(Seen.QUESTION, (dns_question(packet, query),))
 
     # -- TCP ---------------------------------------------------------------
@@ -259,12 +259,12 @@ class FlowTracker:
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
         if flow is None:
-            # No SYN seen (it may have passed while the queue was full): the
-            # client's usual TTL stands in for it, so a first segment sent to
-            # die on the way cannot set the trusted one.
-            usual = self._shares.reference_ttl(packet.src, now)
-            ttl = packet.ttl if usual is None or packet.ttl >= usual else usual
-            if key not in self._resume and ttl == packet.ttl:
+            # No SYN seen (it may have passed while the queue was full): a
+            # first segment that may die on the way cannot set the trusted
+            # TTL; the flow then trusts by the client's bar (TTL 0) until a
+            # segment above it sets one.
+            ttl = packet.ttl if self._shares.ttl_ok(packet.src, packet.ttl, now) else 0
+            if key not in self._resume and ttl:
                 whole = self._whole_hello(key, packet, packet.payload)
                 if whole is not None:
                     return whole
@@ -300,7 +300,8 @@ class FlowTracker:
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
-        usual = self._shares.usual_ttl(packet.src, packet.ttl, now)
+        usual = self._shares.ttl_ok(packet.src, packet.ttl, now)
+        self._shares.learn_ttl(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -358,7 +359,12 @@ class FlowTracker:
         tcp = flow.tcp
         if tcp is None or key not in self._flows:
             return self._ended.get(key) or Observation(Seen.EVASION, reason=EVICTED)
-        trusted = packet.ttl == tcp.ttl
+        if tcp.ttl:
+            trusted = packet.ttl == tcp.ttl
+        else:  # no SYN, and the first segment may have died: see _tcp
+            trusted = self._shares.ttl_ok(packet.src, packet.ttl, self._now)
+            if trusted:
+                tcp.ttl = packet.ttl
         at = tcp.offset(seq)
         if at < 0 and tcp.trusted.origin == 0:
             if tcp.synced or flow.layer is not None:
@@ -495,7 +501,8 @@ class FlowTracker:
         if initials is None:
             # 0-RTT may come before the Initial that carries the hello.
             return _PENDING
-        trusted = self._shares.usual_ttl(packet.src, packet.ttl, now)
+        trusted = self._shares.ttl_ok(packet.src, packet.ttl, now)
+        self._shares.learn_ttl(packet.src, packet.ttl, now)
         if flow is None:
             flow = self._new_flow(key, packet.src, now)
             flow.crypto = TcpStream(self.limits.max_flow_bytes, 0, True, packet.ttl)

@@ -27,7 +27,11 @@ FlowKey = tuple[bytes, int, bytes, int, int]
 """Source address, source port, destination address, destination port, protocol."""
 
 TTL_MEMORY = 300.0
-"""Seconds a client's highest TTL stays its reference (see ``Shares.usual_ttl``)."""
+"""Seconds a client's highest TTL stays its reference (see ``Shares.ttl_ok``)."""
+TTL_FLOOR = 32
+"""A TTL from which a LAN client's packet reaches any server (see ``Shares.ttl_ok``)."""
+TTL_SLACK = 2
+"""Hops below a (low) usual TTL still trusted: a NAT'd guest, the INPUT/FORWARD hop."""
 
 
 class Shares:
@@ -125,26 +129,30 @@ class Shares:
 
     # -- TTL ---------------------------------------------------------------------
 
-    def reference_ttl(self, client: bytes, now: float) -> int | None:
-        """The client's usual TTL if one was seen lately, without learning anything."""
-        known = self._ttls.get(client)
-        if known is None or now - known[1] > TTL_MEMORY:
-            return None
-        return known[0]
-
-    def usual_ttl(self, client: bytes, ttl: int, now: float) -> bool:
-        """Learn the client's usual TTL; False when ``ttl`` is below it (the packet may die).
+    def ttl_ok(self, client: bytes, ttl: int, now: float) -> bool:
+        """False when ``ttl`` is low enough that the packet may die before the server.
 
         UDP has no SYN to say which TTL a flow's packets reach the server
-        with, so the reference is the highest TTL the client used lately
-        (its SYNs, DNS queries, QUIC Initials): a copy sent to die before the
-        server must carry a lower one. A reference older than ``TTL_MEMORY``
-        gives way, so a new device on the address is learnt.
+        with. A LAN client's packets reach the gateway with nearly all of
+        their initial TTL (64, 128 or 255 less a hop or two), while a copy
+        meant to die between the gateway and a server must arrive with fewer
+        hops left than the server is away, and Internet paths are rarely
+        longer than ``TTL_FLOOR`` hops. So a packet is trusted from
+        ``TTL_FLOOR`` up, or from a little below the client's own usual TTL
+        when that is lower still. The usual TTL is not the bar itself: the
+        gateway sees its own services' packets (INPUT) a hop higher than
+        forwarded ones, and a host's NAT'd virtual machines lower still.
         """
         known = self._ttls.get(client)
+        if known is None or now - known[1] > TTL_MEMORY:
+            return ttl >= TTL_FLOOR
+        return ttl >= min(TTL_FLOOR, known[0] - TTL_SLACK)
+
+    def learn_ttl(self, client: bytes, ttl: int, now: float) -> None:
+        """Note a TTL the client used (its SYNs, DNS queries, Initials): the highest lately."""
+        known = self._ttls.get(client)
         if known is not None and ttl < known[0] and now - known[1] <= TTL_MEMORY:
-            return False
+            return
         if known is None and len(self._ttls) >= self.cache_entries:
             self._ttls.clear()
         self._ttls[client] = (ttl, now)
-        return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from copgate.wire.shares import TTL_MEMORY, FlowKey, Shares
+from copgate.wire.shares import TTL_FLOOR, TTL_MEMORY, TTL_SLACK, FlowKey, Shares
 
 A = bytes([192, 0, 2, 1])
 B = bytes([192, 0, 2, 2])
@@ -67,21 +67,30 @@ def test_quic_key_tokens_refill_at_their_rate_up_to_the_burst() -> None:
     assert shares.tokens(B, 0.0, 2.0, 3.0) == 3.0, "another client's bucket is its own"
 
 
-def test_the_usual_ttl_is_the_highest_lately_and_is_forgotten() -> None:
+def test_a_ttl_is_trusted_from_the_floor_or_just_below_a_low_usual_one() -> None:
     shares = Shares(100)
-    assert shares.usual_ttl(A, 64, 0.0)
-    assert not shares.usual_ttl(A, 3, 1.0)
-    assert shares.usual_ttl(A, 64, 2.0) and shares.usual_ttl(A, 128, 3.0)
-    assert not shares.usual_ttl(A, 64, 4.0)
-    assert shares.usual_ttl(A, 64, 4.0 + TTL_MEMORY), "a stale reference gives way"
-    assert shares.usual_ttl(B, 1, 0.0), "a client never seen sets its own"
-    assert shares.reference_ttl(A, 5.0 + TTL_MEMORY) == 64
-    assert shares.reference_ttl(A, 10.0 + 2 * TTL_MEMORY) is None
+    assert shares.ttl_ok(A, TTL_FLOOR, 0.0) and not shares.ttl_ok(A, TTL_FLOOR - 1, 0.0)
+    shares.learn_ttl(A, 128, 0.0)
+    assert shares.ttl_ok(A, 63, 1.0), "a NAT'd guest of a 128 host"
+    assert not shares.ttl_ok(A, 5, 1.0)
+    shares.learn_ttl(B, 20, 0.0)
+    assert shares.ttl_ok(B, 20 - TTL_SLACK, 1.0) and not shares.ttl_ok(B, 17, 1.0)
+    assert not shares.ttl_ok(B, 18, 1.0 + TTL_MEMORY), "a stale usual TTL gives way"
+
+
+def test_the_usual_ttl_is_the_highest_lately() -> None:
+    shares = Shares(100)
+    shares.learn_ttl(B, 20, 0.0)
+    shares.learn_ttl(B, 5, 1.0)  # lower: not learnt
+    assert shares.ttl_ok(B, 18, 2.0)
+    shares.learn_ttl(B, 5, 1.0 + TTL_MEMORY)  # the old one is stale: learnt
+    assert shares.ttl_ok(B, 3, 2.0 + TTL_MEMORY)  # the bar is now 5 - TTL_SLACK
+    assert not shares.ttl_ok(B, 2, 2.0 + TTL_MEMORY)
 
 
 def test_the_caches_stay_bounded() -> None:
     shares = Shares(10)
     for i in range(100):
-        shares.usual_ttl(bytes([10, 0, 0, i]), 64, 0.0)
+        shares.learn_ttl(bytes([10, 0, 0, i]), 64, 0.0)
         shares.tokens(bytes([10, 0, 0, i]), 0.0, 1.0, 1.0)
     assert len(shares._ttls) <= 10 and len(shares._tokens) <= 10
