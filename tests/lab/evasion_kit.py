@@ -8,8 +8,17 @@ written, the kernel only routes it), and reads what comes back on an
 ``AF_PACKET`` socket on the client's interface. The kernel of the client
 namespace, which has no socket for these connections, would answer the
 server's SYN-ACK with a reset; ``kernel_resets_dropped`` drops those (and
-only those: source ports ``KIT_PORTS``) with a rule in the client's
-namespace, never in the gateway's.
+only those: source ports ``KIT_PORTS``, without the kit's own ``KIT_MARK``)
+with a rule in the client's namespace, never in the gateway's.
+
+A segment can carry what a server drops it for: a short TTL (with
+``ttl_dies_at_server`` standing for the hop where it dies), a bad checksum,
+an old timestamp (``timestamps=True`` and ``tsval``), an acknowledgment
+number, an urgent pointer, a TCP option, an IPv6 extension header
+(``emit_with_extension``), or it can go as IP fragments. ``RawUdp`` sends
+crafted datagrams (QUIC Initials) the same way; ``syn_flood`` and
+``flooding`` send SYNs in bulk; ``fast_open`` turns TCP Fast Open on for the
+lab's running nginx and back off.
 
 Sockets are opened inside a namespace by a short-lived thread that joins it
 (``setns``), so a test drives several clients from one process; a socket
@@ -19,7 +28,7 @@ What "got through" means here, as the tests use it:
 - TLS: a ServerHello (record type 0x16, handshake type 2) reached the client
   in answer to the ClientHello carrying the blocked name; the ServerHello
   echoes the hello's legacy session id (RFC 8446 §4.1.3), which tells the
-  two hellos of a trick apart (``ServerStream.answered``);
+  two hellos of a trick apart (``RawTcp.answered``);
 - HTTP: the lab's nginx page for the blocked name reached the client (its
   title ``lab NAME``), not copgate's redirect or block page.
 
