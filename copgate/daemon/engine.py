@@ -257,6 +257,8 @@ class BlockedFlows:
 
     def add(self, key: FlowKey, now: float) -> None:
         """Remember ``key`` as blocked until ``now + seconds``."""
+        if self.max_flows < 1 or self.per_client < 1:
+            return  # bounds of zero: remember nothing
         client = key[0]
         mine = self._by_client.setdefault(client, {})
         if key in mine:

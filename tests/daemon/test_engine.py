@@ -588,6 +588,12 @@ def test_blocked_flows_are_bounded_per_client_and_a_flooder_evicts_its_own() -> 
     assert flows.held_by(bytes([192, 0, 2, 20])) == 2
 
 
+def test_blocked_flows_with_bounds_of_zero_remember_nothing() -> None:
+    for flows in (BlockedFlows(max_flows=0), BlockedFlows(per_client=0)):
+        flows.add(_key(20, 1), NOW)
+        assert len(flows) == 0 and not flows.blocked(_key(20, 1), NOW)
+
+
 @pytest.mark.parametrize("iface", ["eth-wan", "br-guest"])
 def test_nothing_is_forged_for_a_packet_from_outside_the_lan(iface: str) -> None:
     eng = engine()
