@@ -15,11 +15,18 @@ that pauses past the tracker's age bound, data far ahead in sequence space,
 a fake hello whose TTL dies between the gateway and the server, a fake
 hello with a bad checksum (with the gateway's conntrack checking checksums
 and not, as OpenWrt ships), one junk byte with a short TTL, a hello padded
-past the flow bound, overlapping segments that disagree, a burst of 4,096
-SYNs, and a blocked flow whose injected resets are lost. Honest clients
-still get through: TCP Fast Open to an allowed name (curl), a slow client,
-and the kit's own control, which shows that each kind of crafted
-connection reaches the server when its name is allowed.
+past the old flow bound, overlapping segments that disagree, a burst of
+4,096 SYNs, and a blocked flow whose injected resets are lost. Then more
+reasons a server drops a segment that the gateway may not check: an old
+timestamp (PAWS), an acknowledgment out of range, a TCP MD5 option, an IPv6
+extension header that says discard, SYN data to a server without TFO, an
+urgent byte the server takes out of the stream; fake closes with a dying
+TTL, IP fragments, and a flood over the per-client queue rate. Each of
+those has a control with the unfiltered staff client showing that the
+server really drops (or reads) what the trick says. Honest clients still
+get through: TCP Fast Open to an allowed name (curl), a slow client, one
+slower than the age bound that keeps making progress, openssl, and the
+kit's own control.
 """
 
 from __future__ import annotations
