@@ -21,9 +21,9 @@ reasons a server drops a segment that the gateway may not check: an old
 timestamp (PAWS), an acknowledgment out of range, a TCP MD5 option, an IPv6
 extension header that says discard, SYN data to a server without TFO, an
 urgent byte the server takes out of the stream; fake closes with a dying
-TTL, IP fragments, and a flood over the per-client queue rate. Each of
-those has a control with the unfiltered staff client showing that the
-server really drops (or reads) what the trick says. Honest clients still
+TTL, IP fragments, and a flood over the per-client queue rate. Each trick
+that rests on what the server drops or reads has a control (mostly with the
+unfiltered staff client) showing that the server really does. Honest clients still
 get through: TCP Fast Open to an allowed name (curl), a slow client, one
 slower than the age bound that keeps making progress, openssl, and the
 kit's own control.
