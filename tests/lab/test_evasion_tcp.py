@@ -658,6 +658,6 @@ def test_copgate_survived(gateway: Gateway) -> None:
     assert gateway.daemon.alive()
     counters = gateway.counters()
     assert counters["failures"] == 0, counters
-    # The tricks above met the school group's evasion treatment, refusal.
+    # The tricks above met the school group's evasion treatment, refusal
+    # (staff's controls may count as allowed evasion: that group filters nothing).
     assert counters["verdicts"].get("evasion:block", 0) > 0, counters
-    assert counters["verdicts"].get("evasion:allow", 0) == 0, counters
