@@ -868,3 +868,47 @@ class RawUdp:
                 return False
             time.sleep(POLL)
         return True
+
+
+@contextlib.contextmanager
+def udp_to(netns: Namespace, address: IPv4Address, port: int) -> Iterator[list[bytes]]:
+    """Every UDP payload from source ``port`` to ``address`` seen in ``netns`` while
+    the block runs (on its interface ``eth0``); the list fills as they come."""
+    sniff = in_netns(
+        netns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    )
+    sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
+    sniff.settimeout(0.05)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                frame = sniff.recv(65536)
+            except TimeoutError:
+                continue
+            ip = frame[ETHERNET_HEADER:]
+            if frame[12:14] != b"\x08\x00" or ip[9] != PROTO_UDP or ip[16:20] != address.packed:
+                continue
+            header = (ip[0] & 15) * 4
+            if struct.unpack_from("!H", ip, header)[0] == port:
+                seen.append(bytes(ip[header + 8 :]))
+
+    thread = threading.Thread(target=run, name=f"udp-to-{address}")
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+        sniff.close()
+
+
+def send_spoofed_udp(
+    client: Client, source: IPv4Address, server: IPv4Address, port: int, payload: bytes
+) -> None:
+    """One UDP datagram from ``client``'s namespace that claims ``source``."""
+    packet = IP(src=str(source), dst=str(server)) / UDP(sport=next_port(), dport=port) / payload
+    with _raw_sender(client, server) as sock:
+        sock.sendto(bytes(packet), (str(server), 0))

@@ -9,7 +9,9 @@ template), except for the segment sent ahead of the request, which the
 evasion kit crafts. Each trick has its control: the same bytes for an
 allowed name get the real page, so the server answers that form at all
 (and for the absolute-form target, the staff client shows that the server
-serves the target's host, not the ``Host`` header's).
+serves the target's host, not the ``Host`` header's). Last, a blocked DNS
+query from a LAN client that claims an internet source address must get
+nothing forged towards that address.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ BLOCKED = "blocked.example"
 ALLOWED = "allowed.example"
 HTTP = 80
 DNS_PORT = 53
+SPOOFED_HOST = 99
+"""Host number of an internet-side address a spoofed query claims (``plan.HOSTS``)."""
 ANSWER_WAIT = 1.5
 """Seconds a test reads a connection for the server's answer."""
 MAX_AGE = Limits().max_age
@@ -274,6 +278,20 @@ def test_dns_over_tcp_for_an_allowed_name_is_answered(evader: Client) -> None:
         blocked = kit.read_for(sock, ANSWER_WAIT)
     assert plan.host(ALLOWED).v4.packed in allowed, allowed
     assert plan.host(BLOCKED).v4.packed not in blocked, blocked
+
+
+def test_a_blocked_query_claiming_an_outside_source_gets_nothing_forged(
+    gateway: Gateway, evader: Client
+) -> None:
+    # A LAN client sends a query for the blocked name that claims to come
+    # from an internet address (198.51.100.99, which the lab's internet
+    # side has): an answer forged to it would make copgate a reflector.
+    lab = gateway.lab
+    victim, resolver = plan.Host("", SPOOFED_HOST).v4, plan.host("ns.example").v4
+    with kit.udp_to(lab.internet, victim, DNS_PORT) as seen:
+        kit.send_spoofed_udp(evader, victim, resolver, DNS_PORT, _query(BLOCKED, 5))
+        time.sleep(ANSWER_WAIT)
+    assert seen == [], f"{len(seen)} answers went to the address the query claimed"
 
 
 def test_copgate_survived(gateway: Gateway) -> None:
