@@ -72,7 +72,16 @@ from copgate.wire.observation import (
     dns_question,
     questions_of,
 )
-from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, TCP_SYN, Packet
+from copgate.wire.packet import (
+    PROTO_TCP,
+    PROTO_UDP,
+    TCP_ACK,
+    TCP_FIN,
+    TCP_RST,
+    TCP_SYN,
+    TCP_URG,
+    Packet,
+)
 from copgate.wire.question import Kind
 from copgate.wire.quic import (
     InitialKeyCache,
@@ -81,7 +90,7 @@ from copgate.wire.quic import (
 )
 from copgate.wire.shares import FlowKey, Shares
 from copgate.wire.stream import Added, StreamConflict, StreamOverflow
-from copgate.wire.tcp import SEQ_MODULO, TcpStream
+from copgate.wire.tcp import SEQ_MODULO, TcpStream, older, read_options
 from copgate.wire.tls import (
     read_client_hello_message,
     read_client_hello_records,
@@ -258,6 +267,11 @@ class FlowTracker:
         if self.verify_checksums and not segment_ok(packet):
             self.stats.bad_checksums += 1
             return Observation(Seen.IGNORED, reason="bad checksum")
+        if flags & TCP_URG:
+            # The server's socket takes the urgent byte out of the stream
+            # (RFC 9293 §3.8.5, SO_OOBINLINE off): it reads other bytes than
+            # copgate would. No browser or resolver sends urgent data.
+            return self._end(key, Seen.EVASION, "urgent data in a stream copgate reads")
         if flow is None:
             # No SYN seen (it may have passed while the queue was full): a
             # first segment that may die on the way cannot set the trusted
@@ -321,6 +335,7 @@ class FlowTracker:
                 self._drop(key)
             flow = self._new_flow(key, packet.src, now)
             flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
+            flow.tcp.tsval = read_options(packet.segment).tsval
             flow.previous = previous
         if not packet.payload:
             return _PENDING
@@ -365,6 +380,8 @@ class FlowTracker:
             trusted = self._shares.ttl_ok(packet.src, packet.ttl, self._now)
             if trusted:
                 tcp.ttl = packet.ttl
+        if trusted and not packet.flags & TCP_SYN:
+            trusted = _server_reads(packet, tcp)
         at = tcp.offset(seq)
         if at < 0 and tcp.trusted.origin == 0:
             if tcp.synced or flow.layer is not None:
@@ -674,6 +691,30 @@ class FlowTracker:
         observation = Observation(seen, reason=reason)
         _bounded_put(self._ended, key, observation, self)
         return observation
+
+
+def _server_reads(packet: Packet, tcp: TcpStream) -> bool:
+    """False for a data segment an established server drops whatever its bytes.
+
+    Without the ACK bit (RFC 9293 §3.10.7.4), with an MD5 or TCP-AO option
+    the server holds no key for (RFC 2385, RFC 5925), with a TSval older than
+    the connection's (PAWS, RFC 7323 §5), or with an IPv6 extension header
+    the destination discards (RFC 8200 §4.2, RFC 5095). Such a segment is
+    untrusted: kept apart, and evasion if it disagrees with the real bytes.
+    """
+    if not packet.flags & TCP_ACK or packet.discarded:
+        return False
+    segment = packet.segment
+    if len(segment) > 12 and segment[12] > 0x5F:  # a data offset over 5: options
+        options = read_options(segment)
+        if options.signed:
+            return False
+        tsval = options.tsval
+        if tsval is not None:
+            if tcp.tsval is not None and older(tsval, tcp.tsval):
+                return False
+            tcp.tsval = tsval
+    return True
 
 
 def _bounded_put(table: dict[FlowKey, _V], key: FlowKey, value: _V, tracker: FlowTracker) -> None:

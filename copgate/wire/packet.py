@@ -31,6 +31,13 @@ _EXT_GENERIC = frozenset({0, 43, 60, 135, 139, 140})
 _EXT_FRAGMENT = 44
 _EXT_AH = 51
 
+_EXT_HOP_BY_HOP, _EXT_ROUTING, _EXT_DEST_OPTS = 0, 43, 60
+# RFC 8200 §4.2: option types whose top two bits are not 00 make a node that
+# does not know them discard the packet. The ones a host may know:
+# RPL (0x63, RFC 6553), MPL (0x6D, RFC 7731), ILNP nonce (0x8B, RFC 6744),
+# jumbo payload (0xC2, RFC 2675), home address (0xC9, RFC 6275).
+_KNOWN_OPTIONS = frozenset({0x63, 0x6D, 0x8B, 0xC2, 0xC9})
+
 MAX_TUNNEL_DEPTH = 3  # deeper nesting is not something a LAN client sends
 MAX_EXT_HEADERS = 8  # RFC 8200 §4.1 expects each at most once or twice
 
@@ -38,6 +45,7 @@ TCP_FIN = 0x01
 TCP_SYN = 0x02
 TCP_RST = 0x04
 TCP_ACK = 0x10
+TCP_URG = 0x20
 
 _IPV4 = Struct("!BBHHHBBH4s4s")
 _IPV6 = Struct("!IHBB16s16s")
@@ -76,6 +84,10 @@ class Packet(NamedTuple):
     segment: bytes = b""
     """The whole TCP or UDP segment, header included, for ``copgate.wire.checksum``
     (empty for other protocols and later fragments)."""
+    discarded: bool = False
+    """An IPv6 extension header makes the destination discard the packet or
+    forward it on: an option it cannot know (RFC 8200 §4.2), or a routing
+    header with segments left (RFC 8200 §4.4, RFC 5095)."""
 
 
 def read_ip(data: bytes) -> Packet:
@@ -120,12 +132,14 @@ def _read_ipv6(data: bytes, depth: int) -> Packet:
     pos = 40
     fragment = False
     frag_offset = 0
+    discarded = False
     for _ in range(MAX_EXT_HEADERS):
         if next_header in _EXT_GENERIC or next_header == _EXT_AH:
             if pos + 2 > end:
                 raise WireError(f"IPv6 extension header {next_header} cut at {pos}")
             unit = 4 if next_header == _EXT_AH else 8
             length = (data[pos + 1] + (2 if next_header == _EXT_AH else 1)) * unit
+            discarded = discarded or _discards(next_header, data, pos, min(pos + length, end))
             next_header = data[pos]
             pos += length
         elif next_header == _EXT_FRAGMENT:
@@ -142,7 +156,28 @@ def _read_ipv6(data: bytes, depth: int) -> Packet:
         raise WireError(f"more than {MAX_EXT_HEADERS} IPv6 extension headers")
     if pos > end:
         raise WireError(f"IPv6 extension headers pass the datagram's {end} bytes")
-    return _transport(6, src, dst, next_header, data[pos:end], depth, fragment, frag_offset, hops)
+    packet = _transport(6, src, dst, next_header, data[pos:end], depth, fragment, frag_offset, hops)
+    return packet._replace(discarded=True) if discarded else packet
+
+
+def _discards(header: int, data: bytes, start: int, stop: int) -> bool:
+    """True when the extension header at ``start`` makes a host discard the packet."""
+    if header == _EXT_ROUTING:
+        return stop - start >= 4 and data[start + 3] > 0  # segments left
+    if header not in (_EXT_HOP_BY_HOP, _EXT_DEST_OPTS):
+        return False
+    pos = start + 2
+    while pos < stop:
+        option = data[pos]
+        if option == 0:  # Pad1
+            pos += 1
+            continue
+        if option >> 6 and option not in _KNOWN_OPTIONS:
+            return True
+        if pos + 1 >= stop:
+            return False
+        pos += 2 + data[pos + 1]
+    return False
 
 
 def _transport(

@@ -22,16 +22,70 @@ This module never parses the bytes and never reads the clock.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from copgate.wire.stream import Added, StreamBuffer
 
 SEQ_MODULO = 1 << 32  # RFC 9293 §3.4: sequence numbers are modulo 2**32
 _HALF = SEQ_MODULO // 2
+TCP_HEADER = 20  # RFC 9293 §3.1: the header without options
+OPT_END, OPT_NOP = 0, 1  # RFC 9293 §3.2
+OPT_TIMESTAMPS = 8  # RFC 7323 §3: kind 8, length 10, TSval, TSecr
+OPT_MD5 = 19  # RFC 2385: a socket without the key drops the segment
+OPT_AO = 29  # RFC 5925 TCP-AO: the same
+
+
+class Options(NamedTuple):
+    """What copgate reads of a segment's TCP options."""
+
+    tsval: int | None
+    """The timestamp option's TSval (RFC 7323 §3), None without one."""
+    signed: bool
+    """An MD5 or TCP-AO signature option: a server without the key drops the segment."""
+
+
+NO_OPTIONS = Options(None, False)
+
+
+def read_options(segment: bytes) -> Options:
+    """The timestamp and signature options of a TCP ``segment`` (header included).
+
+    Options a receiver cannot parse end the walk, as Linux's
+    ``tcp_parse_options`` does; what was read before stands.
+    """
+    end = (segment[12] >> 4) * 4 if len(segment) > 12 else 0
+    if end <= TCP_HEADER:
+        return NO_OPTIONS
+    tsval: int | None = None
+    signed = False
+    pos = TCP_HEADER
+    while pos < end:
+        kind = segment[pos]
+        if kind == OPT_END:
+            break
+        if kind == OPT_NOP:
+            pos += 1
+            continue
+        if pos + 1 >= end or segment[pos + 1] < 2 or pos + segment[pos + 1] > end:
+            break
+        size = segment[pos + 1]
+        if kind == OPT_TIMESTAMPS and size == 10:
+            tsval = int.from_bytes(segment[pos + 2 : pos + 6], "big")
+        elif kind in (OPT_MD5, OPT_AO):
+            signed = True
+        pos += size
+    return Options(tsval, signed)
+
+
+def older(value: int, reference: int) -> bool:
+    """True when ``value`` comes before ``reference`` in a 32-bit sequence space (RFC 1982)."""
+    return 0 < (reference - value) % SEQ_MODULO < _HALF
 
 
 class TcpStream:
     """The client-to-server bytes of one connection, from ``anchor`` on."""
 
-    __slots__ = ("anchor", "merged", "synced", "trusted", "ttl")
+    __slots__ = ("anchor", "merged", "synced", "trusted", "tsval", "ttl")
 
     def __init__(self, limit: int, anchor: int, synced: bool, ttl: int) -> None:
         self.anchor = anchor
@@ -42,6 +96,9 @@ class TcpStream:
         """TTL or hop limit of the SYN (or the first segment): the trusted one."""
         self.trusted = StreamBuffer(limit)
         self.merged: StreamBuffer | None = None
+        self.tsval: int | None = None
+        """The newest TSval of the SYN and trusted segments: an older one fails PAWS
+        (RFC 7323 §5), so the server drops that segment."""
 
     def offset(self, seq: int) -> int:
         """The stream offset of ``seq``: negative before the read position by that much."""
