@@ -109,6 +109,7 @@ __all__ = [
 ]
 
 DNS_PORT = 53
+QUIC_MIN_INITIAL_DATAGRAM = 1200  # RFC 9000 §14.1
 _PENDING = Observation(Seen.PENDING)
 
 
@@ -126,6 +127,7 @@ class _Flow:
         "layer",
         "previous",
         "suspect_read",
+        "syn_data",
         "tcp",
         "touched",
     )
@@ -140,6 +142,9 @@ class _Flow:
         self.layer: Layer | None = None
         self.suspect_read = 0
         """Length of the merged view when it was last read for untrusted names."""
+        self.syn_data = b""
+        """Data the SYN carried, untrusted until the client's next segment shows the
+        server took it (TCP Fast Open is the server's choice, RFC 7413 §4.2)."""
         self.previous: Observation | None = None
         """How the connection this 4-tuple carried before ended (a fake SYN must not wipe it)."""
         self.crypto: TcpStream | None = None
@@ -289,7 +294,29 @@ class FlowTracker:
                 whole = self._whole_hello(key, packet, packet.payload)
                 if whole is not None:
                     return whole
+        if flow.syn_data:
+            settled = self._settle_syn_data(key, flow, packet)
+            if settled is not None:
+                return settled
         return self._tcp_data(key, flow, packet, packet.seq)
+
+    def _settle_syn_data(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation | None:
+        """The SYN's data is trusted once the client's next segment starts after it.
+
+        A server that took the data (Fast Open) acknowledged it, so the client
+        goes on after it; one that did not makes the client send it again
+        from the start, and copgate reads that copy (a different copy is
+        bytes that disagree).
+        """
+        tcp = flow.tcp
+        data, flow.syn_data = flow.syn_data, b""
+        if tcp is None or packet.ttl != tcp.ttl or tcp.offset(packet.seq) != len(data):
+            return None
+        try:
+            tcp.add_at(0, data, True)
+        except (StreamConflict, StreamOverflow) as exc:
+            return self._end(key, Seen.EVASION, f"SYN data disagrees: {exc}")
+        return None
 
     def _whole_hello(self, key: FlowKey, packet: Packet, payload: bytes) -> Observation | None:
         """A whole ClientHello in a stream's first trusted segment, read without holding it.
@@ -380,7 +407,10 @@ class FlowTracker:
             trusted = self._shares.ttl_ok(packet.src, packet.ttl, self._now)
             if trusted:
                 tcp.ttl = packet.ttl
-        if trusted and not packet.flags & TCP_SYN:
+        if packet.flags & TCP_SYN:
+            trusted = False  # SYN data: see _settle_syn_data
+            flow.syn_data = packet.payload
+        elif trusted:
             trusted = _server_reads(packet, tcp)
         at = tcp.offset(seq)
         if at < 0 and tcp.trusted.origin == 0:
@@ -518,7 +548,11 @@ class FlowTracker:
         if initials is None:
             # 0-RTT may come before the Initial that carries the hello.
             return _PENDING
-        trusted = self._shares.ttl_ok(packet.src, packet.ttl, now)
+        # RFC 9000 §14.1: a server MUST discard a client Initial in a datagram
+        # under 1200 bytes, so what a short one carries is never read there.
+        trusted = len(packet.payload) >= QUIC_MIN_INITIAL_DATAGRAM and self._shares.ttl_ok(
+            packet.src, packet.ttl, now
+        )
         self._shares.learn_ttl(packet.src, packet.ttl, now)
         if flow is None:
             flow = self._new_flow(key, packet.src, now)

@@ -124,8 +124,8 @@ def crypto_frame(offset: int, data: bytes) -> bytes:
     return b"\x06" + quic_varint(offset) + quic_varint(len(data)) + data
 
 
-def quic_initial_frames(frames: bytes, dcid: bytes) -> bytes:
-    """A QUIC v1 client Initial (RFC 9001 §5) carrying ``frames``, padded to 1200 bytes."""
+def quic_initial_frames(frames: bytes, dcid: bytes, pad: int = 1200) -> bytes:
+    """A QUIC v1 client Initial (RFC 9001 §5) carrying ``frames``, padded to ``pad`` bytes."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from copgate.wire.quic_keys import derive_client_initial_keys
@@ -133,7 +133,7 @@ def quic_initial_frames(frames: bytes, dcid: bytes) -> bytes:
     keys = derive_client_initial_keys(1, dcid)
     pn = b"\x00\x00\x00\x00"
     header_len = 1 + 4 + 1 + len(dcid) + 1 + 1 + 2 + len(pn)
-    plain = frames + bytes(max(0, 1200 - header_len - len(frames) - 16))  # PADDING frames
+    plain = frames + bytes(max(0, pad - header_len - len(frames) - 16))  # PADDING frames
     length = len(pn) + len(plain) + 16
     header = bytes([0xC3]) + (1).to_bytes(4, "big") + bytes([len(dcid)]) + dcid
     header += b"\x00\x00" + (0x4000 | length).to_bytes(2, "big") + pn

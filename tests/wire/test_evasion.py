@@ -17,8 +17,10 @@ from tests.wire.builders import (
     CLIENT4,
     SERVER4,
     bad_checksum,
+    crypto_frame,
     dns_query,
     ipv4,
+    quic_initial_frames,
     syn4,
     tcp,
     tcp4,
@@ -55,11 +57,33 @@ BLOCKED = client_hello("blocked.example")
 # -- TCP Fast Open -------------------------------------------------------------
 
 
-def test_a_hello_in_the_syn_is_read_at_offset_zero() -> None:
+def test_a_hello_in_the_syn_is_read_at_offset_zero_and_may_block() -> None:
     tracker = FlowTracker()
     seen = feed(tracker, syn4(ISN, payload=BLOCKED))
     assert seen.seen is Seen.QUESTION and names(seen) == ["blocked.example"]
-    assert seen.questions[0].trusted
+    assert not seen.questions[0].trusted, "whether the server reads SYN data is its choice"
+
+
+def test_fast_open_accepted_makes_the_syn_hello_trusted() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, payload=ALLOWED))
+    # The client goes on after the SYN's data: the server took it.
+    after = feed(tracker, tcp4(START + len(ALLOWED), b"\x14\x03\x03\x00\x01\x01"))
+    assert names(after) == ["allowed.example"] and after.questions[0].trusted
+    assert len(tracker) == 0
+
+
+def test_fast_open_refused_is_read_from_the_retransmission() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, payload=ALLOWED))
+    again = feed(tracker, tcp4(START, ALLOWED))
+    assert names(again) == ["allowed.example"] and again.questions[0].trusted
+
+
+def test_a_syn_hello_the_server_ignores_cannot_cover_the_real_one() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, payload=ALLOWED))
+    assert feed(tracker, tcp4(START, BLOCKED)).seen is Seen.EVASION
 
 
 def test_tfo_data_in_the_syn_and_the_rest_after_it() -> None:
@@ -385,6 +409,17 @@ def test_a_client_with_a_low_usual_ttl_is_trusted_near_it_until_it_is_forgotten(
     assert feed(tracker, quic4(BLOCKED[5:], b"\x0a" * 8, ttl=19), 1.0).questions[0].trusted
     later = feed(tracker, quic4(BLOCKED[5:], b"\x0b" * 8, ttl=19, sport=50001), 1000.0)
     assert later.questions and not later.questions[0].trusted
+
+
+def test_a_short_quic_initial_the_server_discards_may_block_but_not_decide() -> None:
+    """RFC 9000 §14.1: a server drops a client Initial in a datagram under 1200 bytes."""
+    tracker = FlowTracker()
+    dcid = b"\x0c" * 8
+    short = quic_initial_frames(crypto_frame(0, ALLOWED[5:]), dcid, pad=0)
+    assert len(short) < 1200
+    fake = feed(tracker, ipv4(CLIENT4, SERVER4, 17, udp(50000, 443, short)))
+    assert fake.questions and not fake.questions[0].trusted
+    assert feed(tracker, quic4(BLOCKED[5:], dcid)).seen is Seen.EVASION
 
 
 def test_quic_key_derivations_are_rate_limited_per_client() -> None:
