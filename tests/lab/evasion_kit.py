@@ -733,11 +733,28 @@ def _raw_sender(client: Client, server: IpAddress) -> socket.socket:
     return in_netns(client.netns, lambda: socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW))
 
 
-def syn_flood(client: Client, server: IpAddress, dport: int, count: int) -> None:
-    """``count`` SYNs from distinct source ports of ``client``: undecided flows, at once."""
+def syn_flood(
+    client: Client,
+    server: IpAddress,
+    dport: int,
+    count: int,
+    *,
+    burst: int | None = None,
+    rate: float | None = None,
+) -> None:
+    """``count`` SYNs from distinct source ports of ``client``: undecided flows.
+
+    All at once, or ``burst`` at once and then ``rate`` a second (to stay
+    under a per-client limit that would keep them from copgate).
+    """
     packets = _syns(client, server, dport, count)
+    started = time.monotonic()
     with _raw_sender(client, server) as sock:
-        for packet in packets:
+        for number, packet in enumerate(packets):
+            if rate is not None and burst is not None and number >= burst:
+                due = started + (number - burst) / rate
+                if (wait := due - time.monotonic()) > 0:
+                    time.sleep(wait)
             sock.sendto(packet, (str(server), 0))
 
 

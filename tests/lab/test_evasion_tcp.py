@@ -31,6 +31,7 @@ kit's own control.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -61,6 +62,14 @@ PADDED = 40_000
 TLS bound (64 KB), which issue 9 makes the flow bound too."""
 SYN_BURST = 4096
 """SYNs of the burst: the old tracker's whole flow table."""
+BURST_AT_ONCE = 500
+BURST_RATE = 270.0
+"""SYNs a second after the first ``BURST_AT_ONCE``: under the firewall's default
+per-client rate (300/s, burst 600), so that every one is queued to copgate."""
+BURST_PIECE = 24
+BURST_PIECE_EVERY = 1.0
+"""The teen's hello goes in pieces of this many bytes this many seconds apart
+while the burst lasts (about 14 s): progress well within the age bound."""
 FLOOD_HEAD_START = 0.5
 """Seconds the flood runs before the first blocked hello: the client's burst is spent."""
 FLOOD_ATTEMPTS = 8
@@ -609,22 +618,39 @@ def test_a_kernel_client_whose_resets_are_lost_never_fetches_the_page(
 
 
 def test_a_syn_burst_does_not_free_another_clients_hello(gateway: Gateway) -> None:
-    # The teen's blocked hello is half sent when lan2 opens 4,096 connections
-    # at once (its kernel's resets held back, so they all stay open).
+    # While lan2 opens 4,096 connections as fast as the per-client rate lets
+    # them reach copgate (its kernel's resets held back, so they all stay
+    # open), the teen sends a blocked and an allowed hello piece by piece,
+    # each piece within the age bound, and the last pieces after the burst.
     lab = gateway.lab
     teen, evader = lab.clients["teen"], lab.clients["lan2"]
     blocked, allowed = kit.client_hello(BLOCKED), kit.client_hello(ALLOWED)
-    half = len(blocked) // 2
     resets = ["-p", "tcp", "--tcp-flags", "RST", "RST"]
+    server = kit.server_address(ALLOWED, 4)
+    burst = threading.Thread(
+        target=kit.syn_flood,
+        args=(evader, server, HTTPS, SYN_BURST),
+        kwargs={"burst": BURST_AT_ONCE, "rate": BURST_RATE},
+    )
     with _raw(teen, 4) as refused, _raw(teen, 4) as passed:
         refused.connect()
         passed.connect()
-        refused.send(blocked.records[:half], 0)
-        passed.send(allowed.records[:half], 0)
+        queued = gateway.counters()["packets"]
+        sent = 0
         with kit.rule(lab, evader.netns, "filter", "OUTPUT", resets):
-            kit.syn_flood(evader, kit.server_address(ALLOWED, 4), HTTPS, SYN_BURST)
-        refused.send(blocked.records[half:], half)
-        passed.send(allowed.records[half:], half)
+            burst.start()
+            try:
+                while burst.is_alive() and sent + BURST_PIECE < len(blocked) - 1:
+                    refused.send(blocked.records[sent : sent + BURST_PIECE], sent)
+                    passed.send(allowed.records[sent : sent + BURST_PIECE], sent)
+                    sent += BURST_PIECE
+                    time.sleep(BURST_PIECE_EVERY)
+            finally:
+                burst.join()
+        # The SYNs reached copgate (they stayed under the per-client rate).
+        assert gateway.counters()["packets"] - queued >= SYN_BURST * 0.95
+        refused.send(blocked.records[sent:], sent)
+        passed.send(allowed.records[sent:], sent)
         _assert_refused(refused, blocked)
         assert passed.wait_answer(allowed), passed.received
     result = clients.curl(teen, f"https://{ALLOWED}/", resolve=plan.host(ALLOWED).v4, cacert=lab.ca)
