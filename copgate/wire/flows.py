@@ -283,14 +283,19 @@ class FlowTracker:
             # TTL; the flow then trusts by the client's bar (TTL 0) until a
             # segment above it sets one.
             ttl = packet.ttl if self._shares.ttl_ok(packet.src, packet.ttl, now) else 0
-            if key not in self._resume and ttl:
+            if key not in self._resume and ttl and _server_reads(packet, None):
                 whole = self._whole_hello(key, packet, packet.payload)
                 if whole is not None:
                     return whole
             flow = self._open_tcp(key, packet, now, ttl)
         elif flow.layer is None and not flow.held and flow.tcp is not None:
             tcp = flow.tcp
-            if tcp.offset(packet.seq) == 0 and packet.ttl == tcp.ttl and not tcp.trusted.origin:
+            if (
+                tcp.offset(packet.seq) == 0
+                and packet.ttl == tcp.ttl
+                and not tcp.trusted.origin
+                and _server_reads(packet, tcp)
+            ):
                 whole = self._whole_hello(key, packet, packet.payload)
                 if whole is not None:
                     return whole
@@ -727,7 +732,7 @@ class FlowTracker:
         return observation
 
 
-def _server_reads(packet: Packet, tcp: TcpStream) -> bool:
+def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
     """False for a data segment an established server drops whatever its bytes.
 
     Without the ACK bit (RFC 9293 §3.10.7.4), with an MD5 or TCP-AO option
@@ -744,7 +749,7 @@ def _server_reads(packet: Packet, tcp: TcpStream) -> bool:
         if options.signed:
             return False
         tsval = options.tsval
-        if tsval is not None:
+        if tsval is not None and tcp is not None:
             if tcp.tsval is not None and older(tsval, tcp.tsval):
                 return False
             tcp.tsval = tsval

@@ -65,6 +65,21 @@ def tcp(sport: int, dport: int, seq: int, payload: bytes = b"", flags: int = TCP
     return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
 
 
+def tcp_with_options(
+    sport: int, dport: int, seq: int, payload: bytes, options: bytes, flags: int = TCP_ACK
+) -> bytes:
+    """A TCP segment whose header carries ``options`` (padded to 32-bit words)."""
+    options += bytes(-len(options) % 4)
+    offset = (5 + len(options) // 4) << 4
+    header = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, offset, flags, 65535, 0, 0)
+    return header + options + payload
+
+
+def timestamps(tsval: int, tsecr: int = 0) -> bytes:
+    """The RFC 7323 timestamp option, after two NOPs as Linux sends it."""
+    return b"\x01\x01\x08\x0a" + struct.pack("!II", tsval, tsecr)
+
+
 def udp(sport: int, dport: int, payload: bytes) -> bytes:
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 

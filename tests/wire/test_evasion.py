@@ -9,13 +9,19 @@ something a filtering group lets through (unreadable, pending forever).
 
 from __future__ import annotations
 
+import struct
+
+import pytest
+
 from copgate.tools.samples import client_hello, quic_initial
 from copgate.wire.flows import EVICTED, EXPIRED, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import TCP_ACK, TCP_SYN, read_ip
 from copgate.wire.question import Kind
 from tests.wire.builders import (
     CLIENT4,
+    CLIENT6,
     SERVER4,
+    SERVER6,
     bad_checksum,
     crypto_frame,
     dns_query,
@@ -25,7 +31,10 @@ from tests.wire.builders import (
     tcp,
     tcp4,
     tcp6,
+    tcp_with_options,
+    timestamps,
     udp,
+    with_checksum,
 )
 
 ISN = 999
@@ -252,6 +261,76 @@ def test_without_a_syn_a_first_segment_below_the_clients_usual_ttl_is_untrusted(
     fake = feed(tracker, tcp4(START, ALLOWED, ttl=3), 1.0)
     assert fake.seen is Seen.QUESTION and not fake.questions[0].trusted
     assert feed(tracker, tcp4(START, BLOCKED), 1.0).seen is Seen.EVASION
+
+
+# -- segments the server drops whatever their bytes ---------------------------------
+
+
+def opts4(seq: int, payload: bytes, options: bytes, flags: int = TCP_ACK) -> bytes:
+    return ipv4(CLIENT4, SERVER4, 6, tcp_with_options(40000, 443, seq, payload, options, flags))
+
+
+@pytest.mark.parametrize(
+    "fake",
+    [
+        opts4(START, ALLOWED, b"\x13\x12" + bytes(16)),  # MD5 signature, RFC 2385
+        opts4(START, ALLOWED, b"\x1d\x04\x00\x00"),  # TCP-AO, RFC 5925
+        opts4(START, ALLOWED, timestamps(1)),  # older than the SYN's TSval: PAWS
+        opts4(START, ALLOWED, b"", flags=0x08),  # PSH without ACK
+    ],
+    ids=["md5", "tcp-ao", "paws", "no ack"],
+)
+def test_a_fake_the_server_drops_may_block_but_not_decide(fake: bytes) -> None:
+    tracker = FlowTracker()
+    syn = ipv4(CLIENT4, SERVER4, 6, tcp_with_options(40000, 443, ISN, b"", timestamps(5000), 2))
+    feed(tracker, syn)
+    seen = feed(tracker, fake)
+    assert seen.questions and not seen.questions[0].trusted
+    real = opts4(START, BLOCKED, timestamps(5001))
+    assert feed(tracker, real).seen is Seen.EVASION
+
+
+def test_newer_timestamps_are_honest() -> None:
+    tracker = FlowTracker()
+    syn = ipv4(CLIENT4, SERVER4, 6, tcp_with_options(40000, 443, ISN, b"", timestamps(5000), 2))
+    feed(tracker, syn)
+    assert feed(tracker, opts4(START, BLOCKED[:50], timestamps(5001))).seen is Seen.PENDING
+    seen = feed(tracker, opts4(START + 50, BLOCKED[50:], timestamps(5001)))
+    assert names(seen) == ["blocked.example"] and seen.questions[0].trusted
+
+
+def test_urgent_data_in_a_read_stream_is_evasion() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = feed(tracker, tcp4(START, BLOCKED, flags=TCP_ACK | 0x20))
+    assert seen.seen is Seen.EVASION and "urgent" in seen.reason
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [
+        bytes([6, 0, 0x41, 4, 0, 0, 0, 0]),  # destination option 0x41: discard if unknown
+        bytes([6, 2, 0, 1]) + bytes(4) + bytes.fromhex("20010db8000200000000000000000081"),
+    ],
+    ids=["destination option", "routing header with segments left"],
+)
+def test_a_fake_with_an_ipv6_extension_the_server_discards_is_untrusted(extension: bytes) -> None:
+    tracker = FlowTracker()
+    feed(tracker, tcp6(ISN, b"", flags=TCP_SYN))
+    segment = with_checksum(CLIENT6, SERVER6, 6, tcp(40000, 443, START, ALLOWED))
+    next_header = 60 if extension[2] == 0x41 else 43
+    datagram = (
+        struct.pack(
+            "!IHBB16s16s", 6 << 28, len(extension) + len(segment), next_header, 64, CLIENT6, SERVER6
+        )
+        + extension
+        + segment
+    )
+    packet = read_ip(datagram)
+    assert packet.discarded and packet.payload == ALLOWED
+    seen = tracker.feed(packet, 0.0)
+    assert seen.questions and not seen.questions[0].trusted
+    assert feed(tracker, tcp6(START, BLOCKED)).seen is Seen.EVASION
 
 
 # -- checksums ---------------------------------------------------------------------
