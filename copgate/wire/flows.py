@@ -28,10 +28,16 @@ server will read, as far as a gateway can tell:
   nothing. QUIC has no SYN (nor has a connection whose SYN passed unseen): an
   Initial (a first segment) with a TTL low enough to die before a server is
   untrusted the same way (``copgate.wire.shares.Shares.ttl_ok``);
+- a segment an established server drops whatever its bytes (no ACK bit, an
+  MD5 or TCP-AO option, a TSval older than the connection's, an IPv6
+  extension the host discards) is untrusted the same way, and so is a QUIC
+  Initial in a datagram under 1200 bytes;
+- urgent data is evasion: the server takes the urgent byte out of the stream;
 - bytes that disagree with bytes already held at the same offsets are
   evasion, whatever their TTL;
 - data starting past the flow bound is beyond any receive window: IGNORED;
-- SYN data (TCP Fast Open, RFC 7413) is stream offset 0.
+- SYN data (TCP Fast Open, RFC 7413) is stream offset 0, untrusted until the
+  client's next segment shows the server took it.
 
 Endings, which the tracker remembers so that every later packet of the flow
 gets the same observation (bounded like the decided flows): EVASION (a bound
