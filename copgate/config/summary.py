@@ -1,9 +1,10 @@
 """A config told back in words: what ``copgate config check`` prints when it is valid.
 
 ``describe`` lists the settings and, for each group, its mode, how clients
-match it, its categories, own entries, safe search, windows, failure mode and
-bypass switches: what an administrator needs to see to know the file says
-what they meant. ``matched_by`` says why a client landed in its group.
+match it, its categories, own entries, safe search, windows, failure mode,
+the treatments of unreadable traffic, invalid names and evasion, and bypass
+switches: what an administrator needs to see to know the file says what they
+meant. ``matched_by`` says why a client landed in its group.
 
 This module is pure: it formats values it is given.
 """
@@ -57,7 +58,7 @@ def describe_group(group: Group, *, default: bool = False) -> list[str]:
     lines.append(f"  time windows: {_join(window_text(w) for w in group.windows)}")
     lines.append(
         f"  when undecided: {group.failure}; unreadable traffic: {group.unreadable}; "
-        f"invalid names: {group.invalid_names}"
+        f"invalid names: {group.invalid_names}; evasion: {group.evasion}"
     )
     switched_on = [name for name in BYPASS_SWITCHES if getattr(group.bypass, name)]
     lines.append(f"  bypass countermeasures: {_join(switched_on)}")

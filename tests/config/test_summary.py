@@ -44,6 +44,12 @@ def test_describe_the_example() -> None:
     assert "  clients: interfaces br-older; addresses 192.168.1.64/27" in text
     assert "  time windows: mon-fri 08:30-15:00 blocks audio-video, chat" in text
     assert "  own entries: allow school.example, learning.example; block none" in text
+    assert (
+        "  when undecided: open; unreadable traffic: allow; invalid names: refuse; evasion: refuse"
+    ) in text
+    assert (
+        "  when undecided: open; unreadable traffic: allow; invalid names: allow; evasion: allow"
+    ) in text
     assert "group staff: mode off" in text
     assert "  bypass countermeasures: none" in text
 
