@@ -17,8 +17,9 @@ packets, never in the middle of one.
   progress, unbind the queues, remove copgate's firewall rules, close
   everything, exit 0. The service manager restarts the daemon when it
   should run again.
-- SIGUSR1 logs the counters: packets, verdicts, both queues' kernel and
-  user-space counts, handler failures, log lines left out.
+- SIGUSR1 logs the counters: the engine's (packets, verdicts, evasion...),
+  flows held and blocked, both queues' kernel and user-space counts, handler
+  failures, log lines left out.
 
 No exception in a handler ends the loop: it is logged with its traceback,
 counted, and the loop goes on. If the loop itself dies, the shutdown still
@@ -363,6 +364,7 @@ class Daemon:
         return status_counters(
             self.engine.counters,
             len(self.engine.tracker),
+            len(self.engine.blocked),
             self.injector,
             self.queues,
             self.blockpages,

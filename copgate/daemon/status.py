@@ -1,6 +1,8 @@
 """The daemon's status line (SIGUSR1): one JSON object of every counter worth watching.
 
-The engine's packet and verdict counts, both queues' own and kernel counts
+The engine's counters (``Counters.as_dict``: packets, verdicts, evasion by
+kind, untrusted and bad-checksum packets...), the flows held undecided and the
+blocked flows remembered, both queues' own and kernel counts
 (``handled``, ``verdict_failures``, ``enobufs``, ``kernel_dropped``,
 ``user_dropped``, ``queue_total``), the injector's, the block page's and the
 resolver's, and the loop's: handler failures and log lines left out by the
@@ -32,22 +34,22 @@ class Loop(NamedTuple):
 def status_counters(
     counters: Counters,
     flows_held: int,
+    blocked_flows: int,
     injector: Injector,
     queues: Sequence[QueueEdge],
     blockpages: Sequence[BlockPageServer],
     loop: Loop,
     resolver: SafeResolver | None,
 ) -> dict[str, object]:
-    """The status object; its first keys are the ones the lab has always read."""
+    """The status object: the engine's counters first (with the keys the lab
+    reads: ``packets``, ``failures``, ``malformed``, ``pending``, ``verdicts``),
+    then the injector's, the flows held and blocked, the queues' and the loop's."""
     return {
-        "packets": counters.packets,
-        "failures": counters.failures,
-        "malformed": counters.malformed,
-        "pending": counters.pending,
-        "verdicts": counters.by_kind,
+        **counters.as_dict(),
         "injected": injector.sent,
         "inject_failed": injector.failed,
         "flows_held": flows_held,
+        "blocked_flows": blocked_flows,
         "queues": {str(queue.queue_num): queue.stats()._asdict() for queue in queues},
         "handler_failures": loop.handler_failures,
         "log_suppressed": loop.log_suppressed,

@@ -230,6 +230,8 @@ def test_the_status_line_has_both_queues_failures_and_lines_left_out(
     daemon.failures = 2
     daemon.verdict_log.rate.admit(("drop", "client=192.0.2.10", "flood"), 0.0)
     daemon.verdict_log.rate.admit(("drop", "client=192.0.2.10", "flood"), 0.1)
+    daemon.engine.blocked.add((bytes([192, 0, 2, 10]), 40000, bytes(4), 443, 6), 0.0)
+    daemon.engine.counters.count_evasion("bound hit (32768 bytes)")
     counters = daemon.counters()
     daemon.queues = []
     assert counters["queues"] == {
@@ -237,6 +239,9 @@ def test_the_status_line_has_both_queues_failures_and_lines_left_out(
         "1": QueueStats(11, 0, 1, 2, 3, 0)._asdict(),
     }
     assert counters["handler_failures"] == 2 and counters["log_suppressed"] == 1
+    engine = daemon.engine.counters.as_dict()
+    assert {key: counters[key] for key in engine} == engine  # every engine counter
+    assert counters["blocked_flows"] == 1 and counters["evasion"] == {"bound hit": 1}
     assert json.loads(json.dumps(counters)) == counters  # what SIGUSR1 logs is JSON
 
 
