@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from copgate.config import values
+from copgate.firewall.model import MAX_QUEUE_RATE, QUEUE_BURST, QUEUE_RATE
 from copgate.policy.model import (
     DnsBlockAnswer,
     FailureMode,
@@ -33,6 +34,10 @@ DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
 DEFAULT_TLS_PORTS = (443,)
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
+DEFAULT_QUEUE_RATE = QUEUE_RATE
+DEFAULT_QUEUE_BURST = QUEUE_BURST
+"""The per-client rate in front of the queue: the firewall's defaults and bound
+(``MAX_QUEUE_RATE``), since the kernel rules are what enforce it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "block_ttl": Spec(values.integer(0, MAX_BLOCK_TTL)),
         "tls_ports": Spec(values.port, many=True),
         "lan_interfaces": Spec(values.interface, many=True),
+        "queue_rate": Spec(values.integer(0, MAX_QUEUE_RATE)),
+        "queue_burst": Spec(values.integer(1, MAX_QUEUE_RATE)),
         "default_group": Spec(values.group_name),
     }
 )

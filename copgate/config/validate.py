@@ -193,6 +193,8 @@ def _settings(given: Values, run: Run) -> Settings:
         block_ttl=get(given, "block_ttl", schema.DEFAULT_BLOCK_TTL),
         tls_ports=frozenset(tls_ports),
         lan_interfaces=strings(get(given, "lan_interfaces", schema.DEFAULT_LAN_INTERFACES)),
+        queue_rate=get(given, "queue_rate", schema.DEFAULT_QUEUE_RATE),
+        queue_burst=get(given, "queue_burst", schema.DEFAULT_QUEUE_BURST),
     )
 
 

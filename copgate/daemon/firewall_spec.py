@@ -24,8 +24,6 @@ import dataclasses
 from copgate.firewall import (
     ANY_CLIENT,
     NEVER_OTHER,
-    QUEUE_BURST,
-    QUEUE_RATE,
     REFUSE_DOQ,
     REFUSE_DOT,
     REFUSE_QUIC,
@@ -37,7 +35,7 @@ from copgate.firewall import (
     WhenAbsent,
     unreadable,
 )
-from copgate.policy.model import Config, FailureMode, Group, Mode, Settings
+from copgate.policy.model import Config, FailureMode, Group, Mode
 from copgate.policy.outright import EXEMPT_FROM_UNREADABLE, Service, refused_outright
 
 
@@ -48,8 +46,8 @@ def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
         tuple(settings.lan_interfaces),
         queue_num=queue_num,
         tls_ports=tuple(sorted(settings.tls_ports)),
-        queue_rate=_setting(settings, "queue_rate", QUEUE_RATE),
-        queue_burst=_setting(settings, "queue_burst", QUEUE_BURST),
+        queue_rate=settings.queue_rate,
+        queue_burst=settings.queue_burst,
     )
     kinds = _refusal_kinds(base)
     entries: list[tuple[ClientMatch, Refusal]] = []
@@ -73,13 +71,6 @@ def kernel_failure(group: Group) -> WhenAbsent:
     if group.mode is not Mode.OFF and group.failure is FailureMode.CLOSED:
         return WhenAbsent.DROP
     return WhenAbsent.PASS
-
-
-def _setting(settings: Settings, name: str, default: int) -> int:
-    # The per-client rate is a gateway setting once the config carries it
-    # (``[general] queue_rate``/``queue_burst``); until then, the default.
-    value = getattr(settings, name, default)
-    return value if isinstance(value, int) else default
 
 
 _PORTED = ("tcp", "udp")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from types import MappingProxyType
 
+from copgate.firewall.model import QUEUE_BURST, QUEUE_RATE
 from copgate.wire.names import name_from_bytes
 
 MINUTES_PER_DAY = 24 * 60
@@ -282,6 +283,13 @@ class Settings:
     """TCP ports whose flows are read as TLS (default {443})."""
     lan_interfaces: tuple[str, ...]
     """Interfaces whose clients are filtered."""
+    queue_rate: int = QUEUE_RATE
+    """Packets per second each client may hand to copgate's queue; over it the
+    client's group failure mode applies in the kernel. 0 means no limit. The
+    default and its bound are the firewall's (``copgate.firewall.model``),
+    which is what enforces it."""
+    queue_burst: int = QUEUE_BURST
+    """Packets a client may hand over at once above ``queue_rate``."""
 
 
 @dataclass(frozen=True, slots=True)

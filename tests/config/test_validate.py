@@ -63,6 +63,7 @@ def test_a_minimal_config_takes_the_defaults() -> None:
     assert settings.block_ttl == 300
     assert settings.tls_ports == frozenset({443})
     assert settings.lan_interfaces == ("br-lan",)
+    assert (settings.queue_rate, settings.queue_burst) == (300, 600)
     # One group and no default_group: the only group is the default.
     assert config.default_group == "all"
     group = config.groups[0]
@@ -132,6 +133,8 @@ blockpage_ipv6 = "2001:db8::1"
 block_ttl = 60
 tls_ports = [443, 8443]
 lan_interfaces = ["br-lan", "br-kids"]
+queue_rate = 0
+queue_burst = 50
 default_group = "kids"
 
 [group.kids]
@@ -165,6 +168,7 @@ refuse_bare_ip = false
     assert settings.block_ttl == 60
     assert settings.tls_ports == frozenset({443, 8443})
     assert settings.lan_interfaces == ("br-lan", "br-kids")
+    assert (settings.queue_rate, settings.queue_burst) == (0, 50)
     group = config.groups[0]
     assert group.description == "Kids"
     assert group.match.networks == (
@@ -189,6 +193,8 @@ def test_uci_values_are_words() -> None:
     config = load(
         "config general 'general'\n"
         "\toption block_ttl '120'\n"
+        "\toption queue_rate '1000'\n"
+        "\toption queue_burst '99999'\n"
         "\tlist tls_ports '443'\n"
         "config group 'g'\n"
         "\toption interfaces 'br-lan'\n"  # a single option for a list: one element
@@ -198,6 +204,7 @@ def test_uci_values_are_words() -> None:
         syntax="uci",
     ).config
     assert config.settings.block_ttl == 120
+    assert (config.settings.queue_rate, config.settings.queue_burst) == (1000, 99_999)
     group = config.groups[0]
     assert group.match.interfaces == frozenset({"br-lan"})
     assert (group.safe_search, group.bypass.block_dot, group.bypass.refuse_quic) == (
@@ -961,3 +968,44 @@ def test_a_walled_garden_template_that_allows_evasion_is_refused_where_it_says_s
         f"{tmp_path / 'w.toml'}:6: option 'evasion' in group 'g': a walled garden (mode "
         "whitelist) always refuses evasion, got 'allow'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "syntax", "expected"),
+    [
+        (
+            f"{GROUP}[general]\nqueue_rate = 100000\n",
+            "toml",
+            "c.toml:4: option 'queue_rate' in section 'general': expected an integer from 0 "
+            "to 99999, got '100000'",
+        ),
+        (
+            f"{GROUP}[general]\nqueue_rate = -1\n",
+            "toml",
+            "c.toml:4: option 'queue_rate' in section 'general': expected an integer from 0 "
+            "to 99999, got '-1'",
+        ),
+        (
+            f"{GROUP}[general]\nqueue_burst = 0\n",
+            "toml",
+            "c.toml:4: option 'queue_burst' in section 'general': expected an integer from 1 "
+            "to 99999, got '0'",
+        ),
+        (
+            "config general 'general'\n\toption queue_rate 'fast'\n"
+            "config group 'g'\n\tlist interfaces 'br-lan'\n",
+            "uci",
+            "copgate:2: option 'queue_rate' in section 'general': expected an integer from 0 "
+            "to 99999, got 'fast'",
+        ),
+        (
+            "config general 'general'\n\toption queue_burst '100000'\n"
+            "config group 'g'\n\tlist interfaces 'br-lan'\n",
+            "uci",
+            "copgate:2: option 'queue_burst' in section 'general': expected an integer from 1 "
+            "to 99999, got '100000'",
+        ),
+    ],
+)
+def test_queue_rate_errors_name_file_line_and_option(text: str, syntax: str, expected: str) -> None:
+    assert errors(text, syntax) == [expected]

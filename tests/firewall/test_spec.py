@@ -91,6 +91,16 @@ def test_the_default_rate_applies_until_the_config_sets_one(config: Config) -> N
     assert (spec.queue_rate, spec.queue_burst) == (QUEUE_RATE, QUEUE_BURST)
 
 
+def test_the_configured_rate_reaches_the_firewall(tmp_path: Path) -> None:
+    path = tmp_path / "copgate.toml"
+    path.write_text(
+        CONFIG.replace("[general]\n", "[general]\nqueue_rate = 0\nqueue_burst = 20\n", 1),
+        encoding="utf-8",
+    )
+    spec = firewall_spec(load_config(path, templates_dir=TEMPLATES))
+    assert (spec.queue_rate, spec.queue_burst) == (0, 20)
+
+
 def test_the_walled_garden_never_refuses_ntp_or_icmp(config: Config) -> None:
     spec = firewall_spec(config)
     refused = {
