@@ -15,9 +15,10 @@ the default lists and the lab list:
   TCP and handshake each time), from one Python client process.
 - Bulk: ``curl`` of a 1 GiB file from nginx over HTTP; bytes/s. copgate's
   rules never queue its packets (only the first data of a flow is judged).
-- copgate's per-client rate limit is lifted after start (one client is
-  the whole load here; see ``lift_client_rate``), so every query is queued;
-  the table prints the share of dnsperf's queries copgate counted as judged.
+- copgate's per-client rate limit is off (``queue_rate = 0`` in the
+  config: one client is the whole load here; see ``unlimited``), so every
+  query is queued; the table prints the share of dnsperf's queries copgate
+  counted as judged.
 - DNS through the queue with ``QueueEdge`` alone accepting every packet (no
   engine): the edge's own ceiling, apart from the engine's cost.
 - With copgate only: start-up, from spawning ``copgate run`` to the first
@@ -41,7 +42,6 @@ import gzip
 import json
 import os
 import re
-import shlex
 import signal
 import statistics
 import sys
@@ -259,7 +259,6 @@ def start_timed(lab: Lab, client: Client, config: Path, number: int) -> tuple[La
     time.sleep(0.2)  # the prober is asking before copgate starts
     spawned = time.time()
     daemon = start_copgate(lab, config, verbose=False)
-    lift_client_rate(lab)
     deadline = time.monotonic() + START_DEADLINE
     while "forged" not in prober.log_text():
         if time.monotonic() > deadline:
@@ -267,18 +266,27 @@ def start_timed(lab: Lab, client: Client, config: Path, number: int) -> tuple[La
         time.sleep(0.05)
     forged = float(prober.log_text().split("forged")[1].split()[0])
     lab.stop(prober)
+    check_unlimited(lab)
     return daemon, forged - spawned
 
 
-def lift_client_rate(lab: Lab) -> None:
-    """Delete copgate's per-client rate rules in the gateway: this is a load test from one
-    address, which they would (rightly) hand to the group's failure treatment past
-    300 packets/s, unjudged. ``queue_rate = 0`` will say the same once the config has it."""
+def unlimited(config: Path) -> Path:
+    """The lab's config with no per-client rate (``queue_rate = 0``): this is a load
+    test from one address, which the limit would (rightly) hand to the group's
+    failure treatment past 300 packets/s, unjudged."""
+    text = config.read_text()
+    if "\n[general]\n" not in text:
+        raise RuntimeError("the lab config has no [general] table")
+    config.write_text(text.replace("\n[general]\n", "\n[general]\nqueue_rate = 0\n", 1))
+    return config
+
+
+def check_unlimited(lab: Lab) -> None:
+    """Fail unless the running copgate wrote no per-client rate rule (``queue_rate = 0``)."""
     for tool in lab.iptables:
         saved = lab.run(lab.gateway, [f"{tool}-save", "-t", "filter"], check=True).stdout
-        for line in saved.splitlines():
-            if line.startswith("-A ") and RATE_RULE in line:
-                lab.run(lab.gateway, [tool, "-D", *shlex.split(line)[1:]], check=True)
+        if RATE_RULE in saved:
+            raise RuntimeError(f"{tool}: a per-client rate rule despite queue_rate = 0")
 
 
 def measure_copgate(
@@ -306,7 +314,7 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
         client = lab.clients["teen"]
         print("compiling corpus_840k and the lab's lists ...", flush=True)
         lists = (*compile_lab_lists(workdir), compile_corpus(workdir))
-        config = write_config(workdir, lists)
+        config = unlimited(write_config(workdir, lists))
         queries = workdir / "queries.txt"
         names = accepted_names(lists)
         print(f"{len(names)} of top50k's names are answered by dnsmasq alone", flush=True)
