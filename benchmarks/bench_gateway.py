@@ -162,6 +162,8 @@ class Daemon:
     """VmRSS right after the first verdict, before the round's traffic."""
     rss_mb: float
     hwm_mb: float
+    anon_mb: float
+    """RssAnon after the traffic: the daemon's own memory, without mapped files."""
     bare_qps: float
     """DNS queries/s through the queue with the edge alone (see ``bare_edge_qps``)."""
 
@@ -244,12 +246,13 @@ def measure(
     return Round(qps, tls_cps(lab, client, seconds), bulk_bps(lab, client), sent, judged)
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of ``pid`` in MB."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS, VmHWM, RssAnon and RssFile of ``pid`` in MB (RssFile: mapped files, the
+    cache's pages among them, which the kernel can drop and read again)."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in lines)
+    keys = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+    return {key: int(fields[key].split()[0]) / 1024 for key in keys}
 
 
 def start_timed(lab: Lab, client: Client, config: Path, number: int) -> tuple[LabProcess, float]:
@@ -295,14 +298,16 @@ def measure_copgate(
     """One round's traffic with copgate running; its start-up and memory."""
     daemon, startup = start_timed(lab, client, config, number)
     try:
-        started_rss = memory_mb(daemon.pid)[0]
+        started_rss = memory_mb(daemon.pid)["VmRSS"]
         measured = measure(lab, client, queries, seconds, daemon)
-        rss, hwm = memory_mb(daemon.pid)
+        memory = memory_mb(daemon.pid)
     finally:
         status = lab.stop(daemon)
     if status != 0:
         raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
-    return measured, Daemon(startup, started_rss, rss, hwm, 0.0)
+    return measured, Daemon(
+        startup, started_rss, memory["VmRSS"], memory["VmHWM"], memory["RssAnon"], 0.0
+    )
 
 
 def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Daemon]]:
@@ -363,9 +368,11 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
     rss, hwm = median([d.rss_mb for d in daemons]), max(d.hwm_mb for d in daemons)
     print(f"{'DNS judged/sent':<22}{'':>12}{judged:>12.3f}")
     print(f"{'start-up s':<22}{'':>12}{startup:>12.2f}{'':>8}{'<= 1.5':>9}")
+    anon = median([d.anon_mb for d in daemons])
     started = median([d.started_rss_mb for d in daemons])
     print(f"{'RSS MB at start':<22}{'':>12}{started:>12.1f}")
     print(f"{'RSS MB (peak)':<22}{'':>12}{f'{rss:.1f} ({hwm:.1f})':>12}{'':>8}{'<= 40':>9}")
+    print(f"{'... of it RssAnon':<22}{'':>12}{anon:>12.1f}")
 
 
 def main() -> None:
