@@ -5,6 +5,8 @@ the catalogue and the templates. ``convert`` reads a section's options by a
 table of ``schema.Spec``: an unknown option, a list where one value belongs or
 a value its converter refuses becomes a problem naming the file, line, option
 and section, and the good values are kept so that the other checks still run.
+A category alias (``porn``) becomes its category (``adult``), with a warning
+saying so.
 
 This module never reads files.
 """
@@ -108,6 +110,14 @@ def _convert_option(option: Option, spec: schema.Spec, prefix: str, run: Run) ->
             )
             good = False
             continue
+        category = schema.CATEGORY_ALIASES.get(str(value)) if spec.category else None
+        if category is not None:
+            run.warn(
+                option.file,
+                item.line,
+                f"{prefix}: {value} is an alias of {category}; read as {category}",
+            )
+            value = category
         if spec.category and run.catalogue is not None and value not in run.catalogue:
             run.error(
                 option.file,

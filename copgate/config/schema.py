@@ -4,8 +4,9 @@ UCI and TOML use the same option names (a UCI ``list`` is a TOML array), so
 one table per section kind serves both. ``many`` marks list options (a single
 ``option`` is taken as a one-element list); ``in_template`` is false for the
 options that say who is in a group, which a template must not set;
-``category`` marks values checked against the list catalogue when one is
-given.
+``category`` marks category values: an alias is read as its category
+(``CATEGORY_ALIASES``), which is checked against the list catalogue when one
+is given.
 
 Defaults that depend on a group's mode are in ``copgate.policy.model``
 (``MODE_DEFAULTS``) and, for safe search and YouTube, in ``SAFE_DEFAULTS``
@@ -40,6 +41,28 @@ DEFAULT_QUEUE_BURST = QUEUE_BURST
 (``MAX_QUEUE_RATE``), since the kernel rules are what enforce it."""
 
 
+CATEGORY_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "ads": "publicite",
+        "aggressive": "agressif",
+        "drugs": "drogue",
+        "mail": "forums",
+        "porn": "adult",
+        "proxy": "redirector",
+        "violence": "agressif",
+    }
+)
+"""Other names of categories: the shipped manifest's ``[aliases]``
+(``lists/manifest.toml``, UT1's alias directories). ``copgate compile`` files
+a source named ``porn`` under ``adult``, so a config that says ``porn`` means
+``adult`` too, not a category no list fills. A constant rather than the
+manifest read at load time: a router carries the compiled caches, not the
+manifest, and every caller of the loader (the daemon, reload, ``config
+check``, ``check``) gets the same answer with no list I/O in it.
+``tests/config/test_schema.py`` fails when the manifest's table and this one
+differ."""
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """How one option is read."""
@@ -50,7 +73,9 @@ class Spec:
     in_template: bool = True
     """False for the options a template may not set (who is in the group)."""
     category: bool = False
-    """Each value must be a category of the catalogue, when one is given."""
+    """Each value is a category: an alias is read as its category
+    (``CATEGORY_ALIASES``, with a warning), which must be one of the
+    catalogue's when one is given."""
 
 
 GENERAL: Mapping[str, Spec] = MappingProxyType(

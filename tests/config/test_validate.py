@@ -1009,3 +1009,65 @@ def test_a_walled_garden_template_that_allows_evasion_is_refused_where_it_says_s
 )
 def test_queue_rate_errors_name_file_line_and_option(text: str, syntax: str, expected: str) -> None:
     assert errors(text, syntax) == [expected]
+
+
+# --- category aliases -------------------------------------------------------
+
+
+def test_a_category_alias_is_read_as_its_category_with_a_warning() -> None:
+    loaded = load(
+        '[general]\ndefault_group = "g"\n'
+        '[group.g]\ninterfaces = ["br-lan"]\nblock_categories = ["porn", "gambling"]\n'
+        '[[group.g.window]]\nstart = "08:00"\nend = "09:00"\ncategories = ["proxy"]\n'
+        '[group.w]\nmode = "whitelist"\naddresses = ["192.0.2.0/26"]\n'
+        'allow_categories = ["ads"]\n',
+        # With the catalogue too: the alias's category is what must be in it.
+        catalogue=CATALOGUE | {"redirector", "publicite"},
+    )
+    g, w = loaded.config.groups
+    assert g.block_categories == frozenset({"adult", "gambling"})
+    assert g.windows[0].categories == frozenset({"redirector"})
+    assert w.allow_categories == frozenset({"publicite"})
+    by_line = sorted(loaded.warnings, key=lambda warning: warning.line or 0)
+    assert [str(warning) for warning in by_line] == [
+        "c.toml:5: warning: option 'block_categories' in group 'g': porn is an alias of "
+        "adult; read as adult",
+        "c.toml:9: warning: option 'categories' in window of group 'g': proxy is an alias of "
+        "redirector; read as redirector",
+        "c.toml:13: warning: option 'allow_categories' in group 'w': ads is an alias of "
+        "publicite; read as publicite",
+    ]
+
+
+def test_a_category_alias_in_uci_reads_the_same() -> None:
+    loaded = load(
+        "config group 'g'\n\tlist interfaces 'br-lan'\n\tlist block_categories 'porn'\n", "uci"
+    )
+    assert loaded.config.groups[0].block_categories == frozenset({"adult"})
+    assert [str(warning) for warning in loaded.warnings] == [
+        "copgate:3: warning: option 'block_categories' in group 'g': porn is an alias of "
+        "adult; read as adult"
+    ]
+
+
+def test_a_category_alias_in_a_template_is_read_as_its_category(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text(
+        '[template]\nname = "t"\ntitle.en = "T"\ndescription.en = "T"\n'
+        '[group]\nmode = "filter"\nblock_categories = ["porn"]\n',
+        encoding="utf-8",
+    )
+    document = parse_text('[group.g]\ntemplate = "t"\ninterfaces = ["br-lan"]\n', "c.toml", "toml")
+    loaded = validate(document, templates=TemplateStore(tmp_path), catalogue=CATALOGUE)
+    assert loaded.config.groups[0].block_categories == frozenset({"adult"})
+    (warning,) = loaded.warnings
+    assert str(warning).startswith(f"{tmp_path / 't.toml'}:7: warning: option 'block_categories'")
+    assert str(warning).endswith("porn is an alias of adult; read as adult")
+
+
+def test_an_unknown_category_is_still_refused_against_the_catalogue() -> None:
+    assert errors(
+        '[group.g]\ninterfaces = ["br-lan"]\nblock_categories = ["pron"]\n', catalogue=CATALOGUE
+    ) == [
+        "c.toml:3: option 'block_categories' in group 'g': expected a category of the list "
+        "catalogue, got 'pron'"
+    ]

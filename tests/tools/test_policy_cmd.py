@@ -112,6 +112,23 @@ def test_config_check_knows_the_categories_of_the_lists(
     ) in out.splitlines()
 
 
+def test_config_check_reads_a_category_alias_and_says_so(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    # The lists know "adult"; the config says "porn", as `copgate compile porn=...`
+    # would: the same category, accepted against the catalogue, with a note.
+    config.write_text(config.read_text().replace('["adult"]', '["porn"]'))
+    status, out = run(capsys, "config", "check", str(config))
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"{config}:14: warning: option 'block_categories' in group 'older': porn is an alias "
+        "of adult; read as adult"
+    )
+    assert lines[1] == f"{config}: valid, 2 group(s), 1 warning(s)"
+    assert "  blocked categories: adult" in lines
+
+
 def test_config_check_warns_and_says_when_lists_are_missing(
     capsys: pytest.CaptureFixture[str], config: Path, cache: Path
 ) -> None:
