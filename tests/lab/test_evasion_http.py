@@ -141,6 +141,38 @@ def test_an_absolute_form_target_for_an_allowed_name_is_served(evader: Client) -
     assert kit.nginx_page(ALLOWED) in received, received
 
 
+REQUEST_FORMS = {
+    "upper case": b"GET / HTTP/1.1\r\nHost: BLOCKED.EXAMPLE\r\n\r\n",
+    "trailing dot": b"GET / HTTP/1.1\r\nHost: blocked.example.\r\n\r\n",
+    "a port": b"GET / HTTP/1.1\r\nHost: blocked.example:80\r\n\r\n",
+    "spaces around": b"GET / HTTP/1.1\r\nHost:    blocked.example   \r\n\r\n",
+    "field name in capitals": b"GET / HTTP/1.1\r\nHOST: blocked.example\r\n\r\n",
+    # RFC 9112 §2.2: a recipient may take a bare LF as a line end...
+    "bare LF line ends": b"GET / HTTP/1.1\nHost: blocked.example\n\n",
+    # ... and should ignore empty lines before the request line.
+    "empty lines first": b"\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n",
+    "HTTP/1.0 with an absolute target only": b"GET http://blocked.example/ HTTP/1.0\r\n\r\n",
+    "absolute https target": (
+        b"GET https://blocked.example/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n"
+    ),
+    "absolute target with a port": (
+        b"GET http://blocked.example:80/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n"
+    ),
+}
+"""Ways to write a request for the blocked name that the lab's nginx serves."""
+
+
+@pytest.mark.parametrize("form", sorted(REQUEST_FORMS))
+def test_the_server_serves_each_request_form(gateway: Gateway, form: str) -> None:
+    received = _exchange(gateway.lab.clients["staff"], REQUEST_FORMS[form])
+    assert kit.nginx_page(BLOCKED) in received, received
+
+
+@pytest.mark.parametrize("form", sorted(REQUEST_FORMS))
+def test_each_request_form_is_judged(evader: Client, form: str) -> None:
+    _assert_not_served(_exchange(evader, REQUEST_FORMS[form]))
+
+
 def test_an_ip_literal_host_meets_the_bare_address_policy(gateway: Gateway) -> None:
     # The walled garden refuses bare addresses: a Host that is one is bare.
     pupil = gateway.lab.clients["pupil"]
