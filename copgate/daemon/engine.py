@@ -41,10 +41,11 @@ evader does, or ended undecided, gets the group's ``evasion`` treatment
 (``decide_evasion``) and is never marked either (but in mode off, where
 nothing is judged at all).
 
-A blocked flow stays blocked for its life (``BlockedFlows``): its later
-packets are dropped, and a later TCP segment that carries data (a
+A blocked flow stays blocked for its life (``copgate.daemon.blocked``): its
+later packets are dropped, and a later TCP segment that carries data (a
 retransmitted hello or request) gets the resets again, so one lost reset
-does not let the retransmission through.
+does not let the retransmission through. The forged answers themselves are
+built in ``copgate.daemon.answers``; the counts in ``copgate.daemon.counters``.
 
 copgate forges packets only towards its LAN: when the packet came in on an
 interface that is not one of ``settings.lan_interfaces``, a block drops it
@@ -68,50 +69,42 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
 
+from copgate.daemon.answers import (
+    IpAddress,
+    SafeTargets,
+    blockpage_location,
+    dns_reply,
+    query_message,
+    tcp_query,
+)
+from copgate.daemon.blocked import BlockedFlows, flow_key
+from copgate.daemon.counters import COUNT_KEYS, Counters
 from copgate.errors import WireError
-from copgate.forge.blockpage import block_page_url, page_response
-from copgate.forge.dns_reply import EDE_BLOCKED, EDE_FILTERED, DnsReply, ReplyKind, forge_dns_reply
+from copgate.forge.blockpage import page_response
+from copgate.forge.dns_reply import DnsReply, forge_dns_reply
 from copgate.forge.packets import udp_datagram
 from copgate.forge.tcp_reply import http_redirect, reply_and_close, resets_for
 from copgate.lists.model import NameLookup
 from copgate.policy.decide import decide, decide_evasion, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
-from copgate.policy.model import Config, DnsBlockAnswer, Group, Mode, Settings
+from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
-from copgate.wire.dns import question_end
-from copgate.wire.flows import FlowKey, FlowTracker, Limits, Observation, Seen
+from copgate.wire.flows import FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
-from copgate.wire.question import DnsQuery, Kind, Question
+from copgate.wire.question import Kind, Question
 
-IpAddress = IPv4Address | IPv6Address
+__all__ = ["Action", "Engine", "Handler", "IpAddress", "PacketMeta", "PacketVerdict"]
+"""What the edges use; ``IpAddress`` is ``copgate.daemon.answers``', named here too."""
 
-MAX_BLOCKED_FLOWS = 8192
-"""Blocked flows remembered in all, so that their later packets are dropped."""
-MAX_BLOCKED_PER_CLIENT = 512
-"""Blocked flows remembered per client address: a browser opens a few dozen
-connections at once, a client that has more blocked has far more refused."""
-BLOCKED_FLOW_SECONDS = 7440.0
-"""How long a blocked flow stays remembered: OpenWrt's conntrack timeout for an
-established TCP connection (``nf_conntrack_tcp_timeout_established``), the
-longest a connection the kernel still tracks can sit idle. The per-client bound
-keeps memory in check well before that."""
 GROUP_MEMO_ENTRIES = 4096
 """Clients whose group is remembered (by interface, address and MAC). A LAN has
 a few hundred at most; spoofed source addresses only cost a lookup each, since
 the memo is cleared when full."""
 REPLY_MEMO_ENTRIES = 4096
 """Forged DNS answers remembered (``Engine._dns_reply``); emptied when full."""
-MAX_EVASION_KINDS = 64
-"""Distinct evasion reasons counted; the rest are counted as ``other``."""
-NULL_IPV4 = IPv4Address("0.0.0.0")
-NULL_IPV6 = IPv6Address("::")
-TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
-DNS_HEADER = 12  # RFC 1035 §4.1.1
 DNS_PORT = 53  # RFC 1035 §4.2
 
 
@@ -153,144 +146,6 @@ class PacketVerdict(NamedTuple):
 Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
 
 
-@dataclass(slots=True)
-class Counters:
-    """What the daemon did, for the status command, SIGUSR1 and tests."""
-
-    packets: int = 0
-    failures: int = 0
-    malformed: int = 0
-    pending: int = 0
-    """Packets passed while their flow's hello was still incomplete (reassembly)."""
-    untrusted: int = 0
-    """Questions read from bytes the server may never read (their TTL differs
-    from the SYN's): judged, but an allowed one never marks its flow."""
-    bad_checksum: int = 0
-    """Packets passed without a look because their checksum is wrong: the
-    receiver drops them, so they can neither decide nor block."""
-    not_lan: int = 0
-    """Blocked packets that came in on an interface outside ``lan_interfaces``:
-    dropped, and nothing forged towards whatever source they claim."""
-    blocked_again: int = 0
-    """Later packets of flows already blocked, dropped (TCP data: resets re-sent)."""
-    evasion: dict[str, int] = field(default_factory=dict)
-    """Flows that looked like evasion, by what they did (``reason_kind``)."""
-    by_kind: dict[str, int] = field(default_factory=dict)
-    """``"dns:allow"``, ``"tls:block"``, ``"unreadable:refuse"`` ... counts."""
-
-    def count(self, key: str) -> None:
-        self.by_kind[key] = self.by_kind.get(key, 0) + 1
-
-    def count_evasion(self, reason: str) -> None:
-        kind = reason_kind(reason)
-        if kind not in self.evasion and len(self.evasion) >= MAX_EVASION_KINDS:
-            kind = "other"
-        self.evasion[kind] = self.evasion.get(kind, 0) + 1
-
-    def as_dict(self) -> dict[str, int | dict[str, int]]:
-        """Every counter by name, JSON-ready (status, SIGUSR1)."""
-        return {
-            "packets": self.packets,
-            "failures": self.failures,
-            "malformed": self.malformed,
-            "pending": self.pending,
-            "untrusted": self.untrusted,
-            "bad_checksum": self.bad_checksum,
-            "not_lan": self.not_lan,
-            "blocked_again": self.blocked_again,
-            "evasion": dict(self.evasion),
-            "verdicts": dict(self.by_kind),
-        }
-
-
-def reason_kind(reason: str) -> str:
-    """What an evasion reason says without its numbers: ``bound hit (32768 bytes)``
-    counts as ``bound hit``, so the counters stay few however the numbers vary."""
-    head = reason.split(":", 1)[0].split("(", 1)[0]
-    words = [word for word in head.split() if not any(char.isdigit() for char in word)]
-    return " ".join(words)[:48] or "unnamed"
-
-
-class BlockedFlows:
-    """Flows copgate blocked, remembered so that their later packets are dropped too.
-
-    Invariants: a key is in ``expiry`` exactly when it is in
-    ``_by_client[key[0]]``, and each client's dict is in the order its
-    entries were added (oldest first); no client holds more than
-    ``per_client`` entries and all hold at most ``max_flows``. When full, the
-    client holding the most entries loses its oldest one: a client that
-    floods blocked flows evicts its own entries before anyone else's.
-    """
-
-    __slots__ = ("_by_client", "expiry", "max_flows", "per_client", "seconds")
-
-    def __init__(
-        self,
-        max_flows: int = MAX_BLOCKED_FLOWS,
-        per_client: int = MAX_BLOCKED_PER_CLIENT,
-        seconds: float = BLOCKED_FLOW_SECONDS,
-    ) -> None:
-        self.max_flows = max_flows
-        self.per_client = per_client
-        self.seconds = seconds
-        self.expiry: dict[FlowKey, float] = {}
-        """When each remembered flow is forgotten; read-only outside this class
-        (the engine tests it for emptiness before building a key)."""
-        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
-
-    def __len__(self) -> int:
-        return len(self.expiry)
-
-    def held_by(self, client: bytes) -> int:
-        """Entries held for the client address ``client``."""
-        return len(self._by_client.get(client, ()))
-
-    def blocked(self, key: FlowKey, now: float) -> bool:
-        """Whether ``key`` was blocked and is still remembered at ``now``."""
-        expires = self.expiry.get(key)
-        if expires is None:
-            return False
-        if now < expires:
-            return True
-        self._forget(key)
-        return False
-
-    def add(self, key: FlowKey, now: float) -> None:
-        """Remember ``key`` as blocked until ``now + seconds``."""
-        if self.max_flows < 1 or self.per_client < 1:
-            return  # bounds of zero: remember nothing
-        client = key[0]
-        mine = self._by_client.setdefault(client, {})
-        if key in mine:
-            del mine[key]  # re-added: now the newest
-        elif len(mine) >= self.per_client:
-            self._forget(next(iter(mine)))
-        elif len(self.expiry) >= self.max_flows:
-            self._forget(next(iter(self._by_client[self._largest()])))
-        mine = self._by_client.setdefault(client, {})
-        mine[key] = None
-        self.expiry[key] = now + self.seconds
-
-    def _largest(self) -> bytes:
-        # Only when every slot is taken: a scan over clients, not over flows.
-        return max(self._by_client, key=lambda client: len(self._by_client[client]))
-
-    def _forget(self, key: FlowKey) -> None:
-        self.expiry.pop(key, None)
-        mine = self._by_client.get(key[0])
-        if mine is not None:
-            mine.pop(key, None)
-            if not mine:
-                del self._by_client[key[0]]
-
-
-_COUNT_KEYS = {
-    (kind, verdict): f"{kind.value}:{verdict.value}" for kind in Kind for verdict in Verdict
-}
-"""Counter keys built once: an f-string of two enum values per packet costs more
-than the dict hit."""
-
-
 class Engine:
     """Judges queued packets against one config and one set of lists."""
 
@@ -312,7 +167,7 @@ class Engine:
         self.counters = Counters()
         self.safe_addresses: frozenset[IpAddress] = frozenset()
         """Addresses of the safe-search endpoints, refreshed by the edge."""
-        self.safe_targets: dict[str, tuple[tuple[IPv4Address, ...], tuple[IPv6Address, ...]]] = {}
+        self.safe_targets: SafeTargets = {}
         """Safe endpoint name -> its A and AAAA addresses, for forged CNAME answers."""
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
@@ -371,7 +226,7 @@ class Engine:
             self.counters.malformed += 1
             return self._failure(None, meta, f"malformed packet: {exc}")
         blocked = self.blocked
-        if blocked.expiry and blocked.blocked(_key(packet), meta.now):
+        if blocked.expiry and blocked.blocked(flow_key(packet), meta.now):
             return self._blocked_again(packet)
         observation = self.tracker.feed(packet, meta.now)
         handler = self._handlers.get(observation.seen, self._unknown)
@@ -411,13 +266,13 @@ class Engine:
         if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
             question = questions[0]
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            self.counters.count(_COUNT_KEYS[question.kind, decision.verdict])
+            self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             return self._act(packet, question, decision, meta.now)
         blocked: PacketVerdict | None = None
         last: PacketVerdict | None = None
         for question in questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            self.counters.count(_COUNT_KEYS[question.kind, decision.verdict])
+            self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             verdict = self._act(packet, question, decision, meta.now)
             last = verdict
             if verdict.action is Action.DROP and blocked is None:
@@ -435,10 +290,10 @@ class Engine:
         if kind is Kind.DNS:
             return self._dns_answer(packet, question, decision, now)
         if kind is Kind.TLS:
-            self.blocked.add(_key(packet), now)
+            self.blocked.add(flow_key(packet), now)
             return PacketVerdict(Action.DROP, resets_for(packet), question, decision)
         if kind is Kind.QUIC:
-            self.blocked.add(_key(packet), now)
+            self.blocked.add(flow_key(packet), now)
             return PacketVerdict(Action.DROP, (), question, decision)
         return self._http_block(packet, question, decision, now)
 
@@ -459,7 +314,7 @@ class Engine:
         settings = self.config.settings
         location = blockpage_location(settings, packet.version, name, why, self.blockpage_served)
         response = http_redirect(location) if location else page_response(name, why)
-        self.blocked.add(_key(packet), now)
+        self.blocked.add(flow_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, response), question, decision)
 
     def _dns_answer(
@@ -473,10 +328,10 @@ class Engine:
             answer = forge_dns_reply(packet.payload, query, reply)
             datagram = udp_datagram((packet.dst, packet.dport), (packet.src, packet.sport), answer)
             return PacketVerdict(Action.DROP, (datagram,), question, decision)
-        message = _tcp_query(packet.payload, query) or _query_message(question)
+        message = tcp_query(packet.payload, query) or query_message(question)
         answer = forge_dns_reply(message, query, reply)
         framed = len(answer).to_bytes(2, "big") + answer
-        self.blocked.add(_key(packet), now)
+        self.blocked.add(flow_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, framed), question, decision)
 
     def _dns_reply(self, decision: Decision) -> DnsReply:
@@ -492,42 +347,12 @@ class Engine:
         held = self._replies.get(id(decision))
         if held is not None and held[0] is decision and held[1] is settings:
             return held[2]
-        reply = self._new_dns_reply(decision, settings)
+        reply = dns_reply(decision, settings, self.safe_targets)
         if decision.verdict is not Verdict.SAFESEARCH:
             if len(self._replies) >= REPLY_MEMO_ENTRIES:
                 self._replies.clear()
             self._replies[id(decision)] = (decision, settings, reply)
         return reply
-
-    def _new_dns_reply(self, decision: Decision, settings: Settings) -> DnsReply:
-        ttl = settings.block_ttl
-        text = f"copgate: {decision.reason}"
-        if decision.verdict is Verdict.SAFESEARCH and decision.safe_target:
-            v4, v6 = self.safe_targets.get(decision.safe_target, ((), ()))
-            return DnsReply(
-                ReplyKind.CNAME,
-                ttl,
-                target=decision.safe_target,
-                target_ipv4=v4,
-                target_ipv6=v6,
-                ede=None,
-            )
-        if decision.dns_nodata:
-            return DnsReply(ReplyKind.NODATA, ttl, ede=EDE_FILTERED, ede_text=text)
-        if settings.dns_block is DnsBlockAnswer.NXDOMAIN:
-            return DnsReply(ReplyKind.NXDOMAIN, ttl, ede=EDE_BLOCKED, ede_text=text)
-        if settings.dns_block is DnsBlockAnswer.NULL:
-            return DnsReply(
-                ReplyKind.ADDRESS, ttl, NULL_IPV4, NULL_IPV6, ede=EDE_BLOCKED, ede_text=text
-            )
-        return DnsReply(
-            ReplyKind.ADDRESS,
-            ttl,
-            settings.blockpage_ipv4 or NULL_IPV4,
-            settings.blockpage_ipv6 or NULL_IPV6,
-            ede=EDE_BLOCKED,
-            ede_text=text,
-        )
 
     # -- what is not a question ---------------------------------------------------
 
@@ -615,10 +440,10 @@ class Engine:
     def _refuse(self, packet: Packet, decision: Decision, reason: str, now: float) -> PacketVerdict:
         """Drop a flow refused without a name; TCP with data: reset both ends."""
         if packet.proto == PROTO_TCP and packet.payload:
-            self.blocked.add(_key(packet), now)
+            self.blocked.add(flow_key(packet), now)
             return PacketVerdict(Action.DROP, resets_for(packet), decision=decision, note=reason)
         if packet.proto == PROTO_UDP:
-            self.blocked.add(_key(packet), now)
+            self.blocked.add(flow_key(packet), now)
         return PacketVerdict(Action.DROP, decision=decision, note=reason)
 
     # -- helpers --------------------------------------------------------------------
@@ -632,10 +457,6 @@ class Engine:
         return self._local_time, now >= self.lists_built
 
 
-def _key(packet: Packet) -> FlowKey:
-    return (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
-
-
 def _unframed(packet: Packet, reason: str, group: Group) -> bool:
     """HTTP or DNS over TCP that a filtering group must close (see ``_evasion``).
 
@@ -645,53 +466,3 @@ def _unframed(packet: Packet, reason: str, group: Group) -> bool:
     if group.mode is Mode.OFF or packet.proto != PROTO_TCP:
         return False
     return reason.startswith(("HTTP", "DNS")) or DNS_PORT in (packet.sport, packet.dport)
-
-
-def blockpage_location(
-    settings: Settings,
-    version: int,
-    name: str,
-    why: str,
-    served: frozenset[IpAddress] | None = None,
-) -> str | None:
-    """The block page's URL for a request that came over IP ``version`` (4 or 6).
-
-    None when the router has no block-page address of that family, or has
-    one but ``served`` (the addresses the daemon could listen on) lacks it:
-    the other family's address is no answer (see the module's docstring), so
-    the caller sends the page itself.
-    """
-    address = settings.blockpage_ipv6 if version == 6 else settings.blockpage_ipv4
-    if address is None or (served is not None and address not in served):
-        return None
-    return block_page_url(address, name, why)
-
-
-def _tcp_query(payload: bytes, query: DnsQuery) -> bytes | None:
-    """The query message itself when this segment holds exactly it (its usual shape).
-
-    Its question is then echoed byte for byte, case included, as over UDP;
-    a query split across segments or sharing one falls back to a rebuilt
-    message (``_query_message``).
-    """
-    if len(payload) < TCP_LENGTH_PREFIX + DNS_HEADER:
-        return None
-    length = int.from_bytes(payload[:TCP_LENGTH_PREFIX], "big")
-    message = payload[TCP_LENGTH_PREFIX:]
-    if length != len(message) or int.from_bytes(message[:2], "big") != query.msg_id:
-        return None
-    try:
-        whole = question_end(message) <= len(message)
-    except WireError:
-        return None
-    return message if whole else None
-
-
-def _query_message(question: Question) -> bytes:
-    """A DNS query message for a question read from a TCP stream (its bytes are gone)."""
-    query = question.dns
-    assert query is not None and question.name is not None
-    labels = [label.encode("ascii", "replace") for label in question.name.text.split(".") if label]
-    name = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
-    header = query.msg_id.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-    return header + name + query.qtype.to_bytes(2, "big") + query.qclass.to_bytes(2, "big")

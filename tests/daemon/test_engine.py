@@ -13,15 +13,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_network
 
 import pytest
 
-from copgate.daemon.engine import (
-    Action,
-    BlockedFlows,
-    Engine,
-    IpAddress,
-    PacketMeta,
-    blockpage_location,
-    reason_kind,
-)
+from copgate.daemon.engine import Action, Engine, IpAddress, PacketMeta
 from copgate.policy.decision import RuleKind, Verdict
 from copgate.policy.model import (
     ClientMatch,
@@ -36,7 +28,7 @@ from copgate.policy.tz import parse_tz
 from copgate.tools.samples import client_hello, quic_initial
 from copgate.wire.dns import read_dns_message
 from copgate.wire.flows import FlowTracker, Observation, Seen
-from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, Packet, read_ip
+from copgate.wire.packet import PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, Packet, read_ip
 from copgate.wire.question import Kind, Question
 from tests.policy.helpers import black, compiled, make_group, white
 from tests.wire.builders import (
@@ -303,22 +295,6 @@ def test_without_a_served_block_page_of_its_family_the_client_gets_the_page_itse
     assert b"Why: gambling" in body
 
 
-def test_the_block_page_location_is_chosen_by_family_and_what_is_served() -> None:
-    both = settings(blockpage_ipv4=ROUTER4, blockpage_ipv6=ROUTER6)
-    assert blockpage_location(both, 6, "a.example", "adult") == (
-        "http://[2001:db8:1::1]:8099/blocked?host=a.example&why=adult"
-    )
-    assert blockpage_location(both, 4, "a.example", "adult", frozenset({ROUTER4})) == (
-        "http://192.0.2.1:8099/blocked?host=a.example&why=adult"
-    )
-    assert blockpage_location(both, 6, "a.example", "adult", frozenset({ROUTER4})) is None
-    only4 = settings(blockpage_ipv4=ROUTER4, blockpage_ipv6=None)
-    assert blockpage_location(only4, 6, "a.example", "adult") is None
-    # The name and reason are query values: whatever they hold stays inside them.
-    odd = blockpage_location(only4, 4, "a.example/&x=1", "why? #1")
-    assert odd == "http://192.0.2.1:8099/blocked?host=a.example%2F%26x%3D1&why=why%3F%20%231"
-
-
 def test_a_walled_garden_refuses_unreadable_traffic_and_a_filter_allows_it() -> None:
     ssh = b"SSH-2.0-OpenSSH_9.2\r\n"
     garden = engine(Mode.WHITELIST)
@@ -567,33 +543,6 @@ def test_a_blocked_flow_is_forgotten_after_its_time() -> None:
     assert eng.counters.blocked_again == 0
 
 
-def _key(client: int, port: int) -> tuple[bytes, int, bytes, int, int]:
-    return (bytes([192, 0, 2, client]), port, SERVER4, 443, PROTO_TCP)
-
-
-def test_blocked_flows_are_bounded_per_client_and_a_flooder_evicts_its_own() -> None:
-    flows = BlockedFlows(max_flows=8, per_client=5, seconds=60)
-    for port in range(3):
-        flows.add(_key(20, port), NOW)  # a quiet client's three blocked flows
-    for port in range(1000):
-        flows.add(_key(66, port), NOW)  # a flood from another client
-    assert all(flows.blocked(_key(20, port), NOW) for port in range(3))
-    assert flows.held_by(bytes([192, 0, 2, 66])) == 5  # its own cap: its oldest went
-    assert flows.blocked(_key(66, 999), NOW) and not flows.blocked(_key(66, 994), NOW)
-    # When every slot is taken, the client holding the most gives one up.
-    flows.add(_key(21, 1), NOW)
-    assert len(flows) == 8 and flows.held_by(bytes([192, 0, 2, 66])) == 4
-    assert flows.blocked(_key(21, 1), NOW) and flows.blocked(_key(20, 0), NOW)
-    assert not flows.blocked(_key(20, 0), NOW + 60)
-    assert flows.held_by(bytes([192, 0, 2, 20])) == 2
-
-
-def test_blocked_flows_with_bounds_of_zero_remember_nothing() -> None:
-    for flows in (BlockedFlows(max_flows=0), BlockedFlows(per_client=0)):
-        flows.add(_key(20, 1), NOW)
-        assert len(flows) == 0 and not flows.blocked(_key(20, 1), NOW)
-
-
 @pytest.mark.parametrize("iface", ["eth-wan", "br-guest"])
 def test_nothing_is_forged_for_a_packet_from_outside_the_lan(iface: str) -> None:
     eng = engine()
@@ -634,19 +583,6 @@ def test_the_counters_name_every_outcome() -> None:
     assert counted["evasion"] == {"flow expired undecided after s": 1}
     assert counted["verdicts"] == {"evasion:block": 1}
     assert {"untrusted", "bad_checksum", "not_lan", "blocked_again"} <= set(counted)
-
-
-@pytest.mark.parametrize(
-    ("reason", "kind"),
-    [
-        ("nothing readable in 32768 bytes", "nothing readable in bytes"),
-        ("overlap disagrees: 12 bytes at offset 40", "overlap disagrees"),
-        ("eviction (client over 64 undecided flows)", "eviction"),
-        ("", "unnamed"),
-    ],
-)
-def test_evasion_reasons_are_counted_without_their_numbers(reason: str, kind: str) -> None:
-    assert reason_kind(reason) == kind
 
 
 def test_a_reload_keeps_the_timezone_the_edge_resolved() -> None:

@@ -1,0 +1,106 @@
+"""Flows copgate blocked, remembered so that their later packets are dropped too.
+
+A blocked flow stays blocked for its life: the engine drops its later
+packets, and a later TCP segment that carries data (a retransmitted hello or
+request) gets the resets again, so one lost reset does not let the
+retransmission through (``copgate.daemon.engine``). ``BlockedFlows`` holds
+the flows by 5-tuple (``flow_key``) with an expiry, bounded in all and per
+client so that a client flooding blocked flows evicts its own entries first.
+
+This module is pure: the time comes from the caller, and it never sends or
+drops anything itself.
+"""
+
+from __future__ import annotations
+
+from copgate.wire.flows import FlowKey
+from copgate.wire.packet import Packet
+
+MAX_BLOCKED_FLOWS = 8192
+"""Blocked flows remembered in all, so that their later packets are dropped."""
+MAX_BLOCKED_PER_CLIENT = 512
+"""Blocked flows remembered per client address: a browser opens a few dozen
+connections at once, a client that has more blocked has far more refused."""
+BLOCKED_FLOW_SECONDS = 7440.0
+"""How long a blocked flow stays remembered: OpenWrt's conntrack timeout for an
+established TCP connection (``nf_conntrack_tcp_timeout_established``), the
+longest a connection the kernel still tracks can sit idle. The per-client bound
+keeps memory in check well before that."""
+
+
+def flow_key(packet: Packet) -> FlowKey:
+    """The packet's flow as ``BlockedFlows`` keys it: source, ports, destination, protocol."""
+    return (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+
+
+class BlockedFlows:
+    """Flows copgate blocked, remembered so that their later packets are dropped too.
+
+    Invariants: a key is in ``expiry`` exactly when it is in
+    ``_by_client[key[0]]``, and each client's dict is in the order its
+    entries were added (oldest first); no client holds more than
+    ``per_client`` entries and all hold at most ``max_flows``. When full, the
+    client holding the most entries loses its oldest one: a client that
+    floods blocked flows evicts its own entries before anyone else's.
+    """
+
+    __slots__ = ("_by_client", "expiry", "max_flows", "per_client", "seconds")
+
+    def __init__(
+        self,
+        max_flows: int = MAX_BLOCKED_FLOWS,
+        per_client: int = MAX_BLOCKED_PER_CLIENT,
+        seconds: float = BLOCKED_FLOW_SECONDS,
+    ) -> None:
+        self.max_flows = max_flows
+        self.per_client = per_client
+        self.seconds = seconds
+        self.expiry: dict[FlowKey, float] = {}
+        """When each remembered flow is forgotten; read-only outside this class
+        (the engine tests it for emptiness before building a key)."""
+        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
+
+    def __len__(self) -> int:
+        return len(self.expiry)
+
+    def held_by(self, client: bytes) -> int:
+        """Entries held for the client address ``client``."""
+        return len(self._by_client.get(client, ()))
+
+    def blocked(self, key: FlowKey, now: float) -> bool:
+        """Whether ``key`` was blocked and is still remembered at ``now``."""
+        expires = self.expiry.get(key)
+        if expires is None:
+            return False
+        if now < expires:
+            return True
+        self._forget(key)
+        return False
+
+    def add(self, key: FlowKey, now: float) -> None:
+        """Remember ``key`` as blocked until ``now + seconds``."""
+        if self.max_flows < 1 or self.per_client < 1:
+            return  # bounds of zero: remember nothing
+        client = key[0]
+        mine = self._by_client.setdefault(client, {})
+        if key in mine:
+            del mine[key]  # re-added: now the newest
+        elif len(mine) >= self.per_client:
+            self._forget(next(iter(mine)))
+        elif len(self.expiry) >= self.max_flows:
+            self._forget(next(iter(self._by_client[self._largest()])))
+        mine = self._by_client.setdefault(client, {})
+        mine[key] = None
+        self.expiry[key] = now + self.seconds
+
+    def _largest(self) -> bytes:
+        # Only when every slot is taken: a scan over clients, not over flows.
+        return max(self._by_client, key=lambda client: len(self._by_client[client]))
+
+    def _forget(self, key: FlowKey) -> None:
+        self.expiry.pop(key, None)
+        mine = self._by_client.get(key[0])
+        if mine is not None:
+            mine.pop(key, None)
+            if not mine:
+                del self._by_client[key[0]]
