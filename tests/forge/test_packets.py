@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
-from copgate.forge.packets import checksum, tcp_segment, udp_datagram
+from copgate.forge.packets import checksum, ip_datagram, tcp_segment, udp_datagram
 from copgate.wire.packet import TCP_ACK, TCP_RST, read_ip
 from tests.wire.builders import CLIENT4, CLIENT6, SERVER4, SERVER6
 
@@ -62,3 +62,100 @@ def test_tcp_over_ipv6_checksum_matches_scapy() -> None:
 def test_sequence_numbers_wrap() -> None:
     packet = read_ip(tcp_segment((SERVER4, 1), (CLIENT4, 2), (1 << 32) + 5, -1, TCP_ACK))
     assert packet.seq == 5 and packet.ack == (1 << 32) - 1
+
+
+# -- the summed checksums against the builder they replaced ------------------------------
+
+
+def reference_datagram(src: bytes, dst: bytes, proto: int, segment: bytes) -> bytes:
+    """As the forge built datagrams before it summed header fields: the segment packed
+    with a zero checksum, its checksum over pseudo-header and segment spliced in, then
+    the IP header packed and (IPv4) its own checksum spliced in."""
+    if len(src) == 4:
+        pseudo = src + dst + struct.pack("!BBH", 0, proto, len(segment))
+    else:
+        pseudo = src + dst + struct.pack("!IxxxB", len(segment), proto)
+    offset = 6 if proto == 17 else 16
+    value = _rfc_1071_words(pseudo + segment)
+    if proto == 17 and value == 0:
+        value = 0xFFFF
+    segment = segment[:offset] + struct.pack("!H", value) + segment[offset + 2 :]
+    if len(src) == 4:
+        header = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), 0, 0x4000, 64, proto, 0, src, dst
+        )
+        header = header[:10] + struct.pack("!H", _rfc_1071_words(header)) + header[12:]
+        return header + segment
+    return struct.pack("!IHBB16s16s", 6 << 28, len(segment), proto, 64, src, dst) + segment
+
+
+ADDRESS_PAIRS = st.sampled_from([4, 16]).flatmap(
+    lambda size: st.tuples(
+        st.binary(min_size=size, max_size=size), st.binary(min_size=size, max_size=size)
+    )
+)
+PORT = st.integers(0, 0xFFFF)
+PAYLOAD = st.binary(max_size=1500)
+
+
+@settings(max_examples=300)
+@given(ADDRESS_PAIRS, PORT, PORT, PAYLOAD)
+@example((b"\x00" * 4, b"\x00" * 4), 0, 0, b"")  # the smallest sums there are
+@example((b"\xff" * 16, b"\xff" * 16), 0xFFFF, 0xFFFF, b"\xff" * 7)
+def test_udp_datagram_equals_the_reference_builder(
+    addresses: tuple[bytes, bytes], sport: int, dport: int, payload: bytes
+) -> None:
+    src, dst = addresses
+    segment = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    assert udp_datagram((src, sport), (dst, dport), payload) == reference_datagram(
+        src, dst, 17, segment
+    )
+
+
+def test_a_udp_checksum_that_sums_to_zero_is_sent_as_all_ones() -> None:
+    # A payload word equal to the checksum of the same datagram with a zero
+    # word there brings the one's complement sum to 0xFFFF: the computed
+    # checksum is 0, which means "none" in UDP, so RFC 768 sends 0xFFFF.
+    src, dst = (CLIENT4, 1), (SERVER4, 2)
+    word = udp_datagram(src, dst, b"\x00\x00")[26:28]
+    datagram = udp_datagram(src, dst, word)
+    assert datagram[26:28] == b"\xff\xff"
+    segment = datagram[20:26] + b"\x00\x00" + datagram[28:]
+    assert datagram == reference_datagram(CLIENT4, SERVER4, 17, segment)
+
+
+@settings(max_examples=300)
+@given(
+    ADDRESS_PAIRS,
+    PORT,
+    PORT,
+    st.integers(-(2**33), 2**34),
+    st.integers(-(2**33), 2**34),
+    st.integers(0, 0xFF),
+    PAYLOAD,
+)
+def test_tcp_segment_equals_the_reference_builder(
+    addresses: tuple[bytes, bytes],
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes,
+) -> None:
+    src, dst = addresses
+    header = struct.pack(
+        "!HHIIBBHHH", sport, dport, seq % (1 << 32), ack % (1 << 32), 5 << 4, flags, 0, 0, 0
+    )
+    expected = reference_datagram(src, dst, 6, header + payload)
+    assert tcp_segment((src, sport), (dst, dport), seq, ack, flags, payload) == expected
+
+
+@given(ADDRESS_PAIRS, st.sampled_from([6, 17]), st.binary(min_size=20, max_size=200))
+def test_ip_datagram_equals_the_reference_builder(
+    addresses: tuple[bytes, bytes], proto: int, segment: bytes
+) -> None:
+    src, dst = addresses
+    at = 6 if proto == 17 else 16
+    segment = segment[:at] + b"\x00\x00" + segment[at + 2 :]
+    assert ip_datagram(src, dst, proto, segment) == reference_datagram(src, dst, proto, segment)
