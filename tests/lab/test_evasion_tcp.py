@@ -193,6 +193,50 @@ def test_a_hello_in_a_syn_the_server_ignores_does_not_decide(
         _assert_refused(connection, blocked)
 
 
+def _records(message: bytes, size: int, version: bytes = b"\x03\x01") -> bytes:
+    """``message`` (a handshake message) in TLS handshake records of ``size`` bytes."""
+    out = b""
+    for start in range(0, len(message), size):
+        piece = message[start : start + size]
+        out += bytes([kit.TLS_HANDSHAKE]) + version + len(piece).to_bytes(2, "big") + piece
+    return out
+
+
+RECORD_FORMS: dict[str, Callable[[bytes], bytes]] = {
+    # The hello's handshake message (after its one record header) re-cut.
+    "1-byte records": lambda message: _records(message, 1),
+    "7-byte records": lambda message: _records(message, 7),
+    "record version 3.0": lambda message: _records(message, 1 << 14, b"\x03\x00"),
+    "record version 3.3": lambda message: _records(message, 1 << 14, b"\x03\x03"),
+    # OpenSSL takes any 3.x record version on a ClientHello.
+    "record version 3.255": lambda message: _records(message, 1 << 14, b"\x03\xff"),
+    # ... and skips an empty handshake record before it.
+    "an empty handshake record first": lambda message: (
+        b"\x16\x03\x01\x00\x00" + _records(message, 1 << 14)
+    ),
+}
+"""Ways to write a ClientHello in TLS records that OpenSSL (the lab's nginx) reads."""
+
+
+@pytest.mark.parametrize("form", sorted(RECORD_FORMS))
+def test_the_server_reads_each_record_form(gateway: Gateway, form: str) -> None:
+    staff = gateway.lab.clients["staff"]
+    hello = kit.client_hello(BLOCKED)
+    with kit.kernel_resets_dropped(gateway.lab, staff), _raw(staff, 4) as connection:
+        connection.connect()
+        connection.send_stream(RECORD_FORMS[form](hello.records[5:]))
+        assert connection.wait_answer(hello), connection.received
+
+
+@pytest.mark.parametrize("form", sorted(RECORD_FORMS))
+def test_each_record_form_is_judged(gateway: Gateway, evader: Client, form: str) -> None:
+    blocked = kit.client_hello(BLOCKED)
+    with _raw(evader, 4) as connection:
+        connection.connect()
+        connection.send_stream(RECORD_FORMS[form](blocked.records[5:]))
+        _assert_refused(connection, blocked)
+
+
 # -- time -------------------------------------------------------------------------
 
 
