@@ -89,8 +89,13 @@ def test_the_same_reply_with_and_without_edns() -> None:
 def test_a_compressed_question_name_is_echoed_as_sent() -> None:
     # The question's name is a pointer to offset 4, QDCOUNT's 0x00 0x01: the
     # root name followed by nothing (RFC 1035 §4.1.4 lets a pointer go back
-    # anywhere). No resolver sends this, so the reader steps over it the slow way.
-    query = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\xc0\x04" + struct.pack("!HH", 1, 1)
+    # anywhere). No resolver sends this, so the reader steps over it the slow
+    # way. An OPT record padded to 300 bytes (RFC 7830) makes sure nothing is
+    # read past the pointer as if it were a label.
+    padding = struct.pack("!HH", 12, 300) + bytes(300)
+    opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, len(padding)) + padding
+    header = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 1)
+    query = header + b"\xc0\x04" + struct.pack("!HH", 1, 1) + opt
     reply = DnsReply(ReplyKind.NXDOMAIN, 60)
     forged = forge_dns_reply(query, read_dns_message(query), reply)
     assert forged[12:18] == b"\xc0\x04\x00\x01\x00\x01"
