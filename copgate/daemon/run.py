@@ -50,19 +50,19 @@ from copgate.config.load import load_config
 from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
 from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
+from copgate.daemon.startup import open_blockpages, open_resolver
 from copgate.daemon.status import Loop, status_counters
 from copgate.daemon.verdict_log import VerdictLog, endpoint
 from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
-from copgate.edges.resolver import SafeResolver, upstream_from_resolv_conf
+from copgate.edges.resolver import SafeResolver
 from copgate.errors import CopgateError
 from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
-from copgate.policy.safesearch import SAFE_ENDPOINTS
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
@@ -167,46 +167,24 @@ class Daemon:
         self._signals.append(signum)
 
     def _start_blockpages(self) -> None:
-        """A listener on each configured block-page address; one that fails leaves the rest."""
-        settings = self.config.settings
+        """Listen on the block-page addresses (``copgate.daemon.startup``), in the loop."""
         served: list[IpAddress] = []
-        for address in (settings.blockpage_ipv4, settings.blockpage_ipv6):
-            if address is None:
-                continue
-            where = endpoint(address.packed, BLOCKPAGE_PORT)
-            try:
-                server = BlockPageServer(str(address), BLOCKPAGE_PORT, on_close=self._forget)
-            except OSError as exc:
-                LOG.warning("block page not served on %s: %s", where, exc)
-                continue
-            if server.address_pending:
-                LOG.warning(
-                    "block page address %s is not on this host (yet): listening for it anyway",
-                    address,
-                )
+        listen = functools.partial(BlockPageServer, on_close=self._forget)
+        for address, server in open_blockpages(self.config.settings, BLOCKPAGE_PORT, listen):
             self.blockpages.append(server)
             served.append(address)
             self.selector.register(
                 server.listener, selectors.EVENT_READ, functools.partial(self._on_blockpage, server)
             )
-            LOG.info("block page served on %s", where)
         # Nobody is redirected to an address that is not served: its family's
         # clients get the page in the server's place instead (see the engine).
         self.engine.blockpage_served = frozenset(served)
 
     def _start_resolver(self) -> None:
-        upstream = self.options.upstream
-        if upstream is None:
-            try:
-                upstream = upstream_from_resolv_conf(Path("/etc/resolv.conf").read_text())
-            except OSError:
-                upstream = None
-        if upstream is None:
-            LOG.warning("no upstream resolver: safe-search endpoints stay unresolved")
-            return
-        self.resolver = SafeResolver(upstream, SAFE_ENDPOINTS)
-        self.selector.register(self.resolver, selectors.EVENT_READ, self._on_resolver)
-        self.resolver.tick(time.time())
+        self.resolver = open_resolver(self.options.upstream)
+        if self.resolver is not None:
+            self.selector.register(self.resolver, selectors.EVENT_READ, self._on_resolver)
+            self.resolver.tick(time.time())
 
     def _apply_firewall(self, config: Config) -> None:
         """Apply the rules for ``config`` in the loop's thread (at start, before any packet)."""
