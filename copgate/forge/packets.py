@@ -45,6 +45,7 @@ _PACKS = {
     (16, PROTO_TCP): struct.Struct("!" + _IPV6 + _TCP),
 }
 """IP header and transport header as one pack, by address length and protocol."""
+_IP = {4: struct.Struct("!" + _IPV4), 16: struct.Struct("!" + _IPV6)}
 _IPV4_FIXED_SUM = (_IPV4_VERSION_IHL << 8) + _IPV4_DONT_FRAGMENT + (DEFAULT_TTL << 8)
 """The IPv4 header's words that never change (TOS, ID and checksum are zero)."""
 
@@ -72,16 +73,13 @@ def checksum(data: bytes) -> int:
 def ip_datagram(src: bytes, dst: bytes, proto: int, segment: bytes) -> bytes:
     """``segment`` (with a zero checksum field) wrapped in IPv4 or IPv6, checksum filled."""
     offset = 6 if proto == PROTO_UDP else 16
-    value = -(_pseudo_sum(src, dst, proto, len(segment)) + _sum(segment)) % _ONES
+    addresses = int.from_bytes(src + dst, "big")
+    value = -(addresses + proto + len(segment) + _sum(segment)) % _ONES
     if proto == PROTO_UDP and value == 0:
         value = _ONES  # RFC 768: a computed zero is sent as all ones
     segment = segment[:offset] + value.to_bytes(2, "big") + segment[offset + 2 :]
-    if len(src) == 4:
-        return _ipv4_header(src, dst, proto, len(segment)) + segment
-    return (
-        struct.pack("!" + _IPV6, _IPV6_VERSION, len(segment), proto, DEFAULT_TTL, src, dst)
-        + segment
-    )
+    header = _IP[len(src)].pack(*_ip_fields(src, dst, proto, len(segment), addresses))
+    return header + segment
 
 
 def udp_datagram(src: tuple[bytes, int], dst: tuple[bytes, int], payload: bytes) -> bytes:
@@ -92,44 +90,8 @@ def udp_datagram(src: tuple[bytes, int], dst: tuple[bytes, int], payload: bytes)
     # pseudo-header (addresses, protocol, length), then the UDP header's words
     words = addresses + PROTO_UDP + length + sport + dport + length + _sum(payload)
     value = -words % _ONES or _ONES  # RFC 768: a computed zero is sent as all ones
-    pack = _PACKS[len(saddr), PROTO_UDP].pack
-    if len(saddr) == 4:
-        total = IPV4_HEADER + length
-        header = -(_IPV4_FIXED_SUM + PROTO_UDP + total + addresses) % _ONES
-        return (
-            pack(
-                _IPV4_VERSION_IHL,
-                0,
-                total,
-                0,
-                _IPV4_DONT_FRAGMENT,
-                DEFAULT_TTL,
-                PROTO_UDP,
-                header,
-                saddr,
-                daddr,
-                sport,
-                dport,
-                length,
-                value,
-            )
-            + payload
-        )
-    return (
-        pack(
-            _IPV6_VERSION,
-            length,
-            PROTO_UDP,
-            DEFAULT_TTL,
-            saddr,
-            daddr,
-            sport,
-            dport,
-            length,
-            value,
-        )
-        + payload
-    )
+    ip = _ip_fields(saddr, daddr, PROTO_UDP, length, addresses)
+    return _PACKS[len(saddr), PROTO_UDP].pack(*ip, sport, dport, length, value) + payload
 
 
 def tcp_segment(
@@ -150,82 +112,35 @@ def tcp_segment(
     # congruent to the sum of its halves; the urgent pointer is zero
     words = addresses + PROTO_TCP + length + sport + dport + seq + ack
     words += (_TCP_OFFSET << 8) + flags + TCP_WINDOW + _sum(payload)
-    value = -words % _ONES
-    pack = _PACKS[len(saddr), PROTO_TCP].pack
-    if len(saddr) == 4:
+    tcp = (sport, dport, seq, ack, _TCP_OFFSET, flags, TCP_WINDOW, -words % _ONES, 0)
+    ip = _ip_fields(saddr, daddr, PROTO_TCP, length, addresses)
+    return _PACKS[len(saddr), PROTO_TCP].pack(*ip, *tcp) + payload
+
+
+def _ip_fields(
+    src: bytes, dst: bytes, proto: int, length: int, addresses: int
+) -> tuple[int | bytes, ...]:
+    """The IPv4 or IPv6 header's fields around ``length`` bytes of ``proto``;
+    ``addresses`` is ``src + dst`` read as one integer."""
+    if len(src) == 4:
         total = IPV4_HEADER + length
-        header = -(_IPV4_FIXED_SUM + PROTO_TCP + total + addresses) % _ONES
+        value = -(_IPV4_FIXED_SUM + proto + total + addresses) % _ONES
         return (
-            pack(
-                _IPV4_VERSION_IHL,
-                0,
-                total,
-                0,
-                _IPV4_DONT_FRAGMENT,
-                DEFAULT_TTL,
-                PROTO_TCP,
-                header,
-                saddr,
-                daddr,
-                sport,
-                dport,
-                seq,
-                ack,
-                _TCP_OFFSET,
-                flags,
-                TCP_WINDOW,
-                value,
-                0,
-            )
-            + payload
-        )
-    return (
-        pack(
-            _IPV6_VERSION,
-            length,
-            PROTO_TCP,
-            DEFAULT_TTL,
-            saddr,
-            daddr,
-            sport,
-            dport,
-            seq,
-            ack,
-            _TCP_OFFSET,
-            flags,
-            TCP_WINDOW,
-            value,
+            _IPV4_VERSION_IHL,
             0,
+            total,
+            0,
+            _IPV4_DONT_FRAGMENT,
+            DEFAULT_TTL,
+            proto,
+            value,
+            src,
+            dst,
         )
-        + payload
-    )
+    return (_IPV6_VERSION, length, proto, DEFAULT_TTL, src, dst)
 
 
 def _sum(data: bytes) -> int:
     """An integer congruent (mod 0xFFFF) to the sum of ``data``'s 16-bit words."""
     value = int.from_bytes(data, "big")
     return value << 8 if len(data) & 1 else value  # RFC 1071: an odd byte is padded
-
-
-def _pseudo_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
-    """The pseudo-header's words: addresses, protocol and segment length (for IPv6 a
-    32-bit length, whose halves sum to the same; RFC 9293 §3.1, RFC 8200 §8.1)."""
-    return int.from_bytes(src + dst, "big") + proto + length
-
-
-def _ipv4_header(src: bytes, dst: bytes, proto: int, payload: int) -> bytes:
-    total = IPV4_HEADER + payload
-    value = -(_IPV4_FIXED_SUM + proto + total + int.from_bytes(src + dst, "big")) % _ONES
-    return struct.pack(
-        "!" + _IPV4,
-        _IPV4_VERSION_IHL,
-        0,
-        total,
-        0,
-        _IPV4_DONT_FRAGMENT,
-        DEFAULT_TTL,
-        proto,
-        value,
-        src,
-        dst,
-    )
