@@ -425,11 +425,15 @@ class FlowTracker:
             trusted = _server_reads(packet, tcp)
         at = tcp.offset(seq)
         if at < 0 and tcp.trusted.origin == 0:
-            if tcp.synced or flow.layer is not None:
+            layer = flow.layer
+            if tcp.synced or (layer is not None and layer.kind is not Kind.TLS):
                 return flow.previous or Observation(
                     Seen.IGNORED, reason="data before the stream start"
                 )
+            # Without the SYN, bytes read as the start may be a later part of
+            # the hello (one that looks like a TLS record): read from here.
             tcp.reanchor(seq)
+            flow.layer = None
             at = 0
         try:
             added = tcp.add_at(at, packet.payload, trusted)
@@ -474,6 +478,16 @@ class FlowTracker:
         except DnsFramingError as exc:
             return self._end(key, Seen.EVASION, f"DNS over TCP cannot be framed: {exc}")
         except WireError as exc:
+            if layer.kind is Kind.TLS:
+                if not tcp.synced:
+                    # Without the SYN this may be a later segment that came
+                    # first: read again from the start once it is there.
+                    flow.layer = None
+                    return _PENDING
+                # A server may read a hello where copgate cannot (records it
+                # skips or versions it takes, extensions it ignores): a
+                # TLS-looking stream that is no hello here never ends allowed.
+                return self._end(key, Seen.EVASION, f"TLS stream copgate cannot read: {exc}")
             return self._end(key, Seen.MALFORMED, f"{layer.kind.value.upper()}: {exc}")
         if used:
             tcp.discard(used)

@@ -33,10 +33,11 @@ from copgate.wire.http import (
     request_line_ok,
 )
 from copgate.wire.question import ClientHello, DnsQuery, Kind
-from copgate.wire.tls import HelloRecords, looks_like_tls
+from copgate.wire.tls import CONTENT_HANDSHAKE, RECORD_MAJOR, HelloRecords, looks_like_tls
 
 TLS_HANDSHAKE_TYPE_AT = 5  # record header (5 bytes), then the handshake type
 TLS_SERVER_HELLO = 2  # RFC 8446 §4
+SERVER_RECORD = bytes((CONTENT_HANDSHAKE, RECORD_MAJOR))  # a server's first record header
 
 Data = bytes | bytearray
 
@@ -251,7 +252,13 @@ class Unreadable(NamedTuple):
 
 
 def choose_layer(prefix: Data, dns_port: bool) -> Layer | Unreadable | None:
-    """The layer for a stream starting with ``prefix``; None while it cannot be told yet."""
+    """The layer for a stream starting with ``prefix``; None while it cannot be told yet.
+
+    A stream that looks like TLS gets the TLS layer even when its first
+    record is no hello copgate reads (a handshake record of another
+    version, an alert first): the layer's error then says so, and the
+    tracker takes it as evasion, not as another protocol.
+    """
     if dns_port:
         return DnsLayer()
     if not prefix:
@@ -259,7 +266,7 @@ def choose_layer(prefix: Data, dns_port: bool) -> Layer | Unreadable | None:
     if looks_like_tls(prefix[:3]):
         if len(prefix) <= TLS_HANDSHAKE_TYPE_AT:
             return None
-        if prefix[TLS_HANDSHAKE_TYPE_AT] == TLS_SERVER_HELLO:
+        if prefix[TLS_HANDSHAKE_TYPE_AT] == TLS_SERVER_HELLO and prefix[:2] == SERVER_RECORD:
             return Unreadable("a server's TLS stream", server=True)
         return TlsLayer()
     if prefix[:5] == b"HTTP/":

@@ -55,8 +55,18 @@ CLIENT_HELLO = 1  # RFC 8446 §4 HandshakeType.client_hello
 RECORD_HEADER = 5  # RFC 8446 §5.1: type, legacy_record_version, length
 HANDSHAKE_HEADER = 4  # RFC 8446 §4: msg_type, uint24 length
 MAX_RECORD = 1 << 14  # RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14
-RECORD_MAJOR = 3  # SSL 3.0 (0x0300) to TLS 1.3 (0x0304)
-MAX_RECORD_MINOR = 4
+RECORD_MAJOR = 3  # SSL 3.0 (0x0300) to TLS 1.3 (0x0304), and any 3.x a server takes
+TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})  # RFC 8446 §5.1: ccs, alert, handshake, data
+
+MAX_EMPTY_RECORDS = 32
+"""Empty handshake records skipped before a hello is refused.
+
+RFC 8446 §5.1 forbids zero-length handshake fragments, but OpenSSL
+(``MAX_EMPTY_RECORDS``) and BoringSSL (``kMaxEmptyRecords``) skip up to 32
+in a row and read the hello after them (Go refuses the first). copgate
+skips them too, so it reads the hello those servers read; past 32 (in all,
+stricter than their "in a row") the stream is not a hello.
+"""
 
 MAX_CLIENT_HELLO = 1 << 16
 """Largest ClientHello body accepted, in bytes (the protocol allows 16 MiB).
@@ -107,19 +117,21 @@ _KNOWN_ALPN: dict[bytes, str] = {
 
 
 def looks_like_tls(first: bytes | bytearray) -> bool:
-    """True when a stream's first bytes could start a TLS handshake record.
+    """True when a stream's first bytes could start a TLS record.
 
-    Decides on as few bytes as given: 0x16 then 0x03 then a minor version of
-    0 to 4 (SSL 3.0 to TLS 1.3). Empty input is True (nothing rules it out).
-    SSLv2-compatible hellos (RFC 5246 Appendix E.2) are not TLS records and
-    say False.
+    Decides on as few bytes as given. A handshake record (0x16) is TLS
+    whatever its version bytes: a server may read versions copgate does
+    not (Go takes any record version below 0x1000 on a first flight), so
+    such a stream is a hello copgate cannot read, never "another
+    protocol". Another record type (ChangeCipherSpec, alert, application
+    data) is TLS when its version's major byte is 3. Empty input is True
+    (nothing rules it out). SSLv2-compatible hellos (RFC 5246 Appendix
+    E.2) are not TLS records and say False.
     """
     n = len(first)
-    if n >= 1 and first[0] != CONTENT_HANDSHAKE:
-        return False
-    if n >= 2 and first[1] != RECORD_MAJOR:
-        return False
-    return n < 3 or first[2] <= MAX_RECORD_MINOR
+    if n == 0 or first[0] == CONTENT_HANDSHAKE:
+        return True
+    return first[0] in TLS_CONTENT_TYPES and (n < 2 or first[1] == RECORD_MAJOR)
 
 
 def read_client_hello_records(stream: bytes) -> ClientHello | None:
@@ -134,10 +146,15 @@ def read_client_hello_records(stream: bytes) -> ClientHello | None:
     need: int | None = None  # header plus body, once the handshake header is in
     pos = 0
     total = len(stream)
+    empty = 0
     while True:
         length = _record_length(stream, pos)
         if length is None:
             return None
+        if not length:
+            empty = _skip_empty(empty, pos)
+            pos += RECORD_HEADER
+            continue
         start = pos + RECORD_HEADER
         pos = start + length
         if not fragments:
@@ -167,7 +184,7 @@ class HelloRecords:
     The body is parsed once, when it is whole. Same three outcomes.
     """
 
-    __slots__ = ("_bodies", "_have", "_need", "_next", "end")
+    __slots__ = ("_bodies", "_empty", "_have", "_need", "_next", "end")
 
     def __init__(self) -> None:
         self._next = 0
@@ -178,6 +195,8 @@ class HelloRecords:
         """Handshake bytes in the bodies before the last one."""
         self._need: int | None = None
         """Header plus body length of the hello, once its header is in."""
+        self._empty = 0
+        """Empty handshake records skipped so far (``MAX_EMPTY_RECORDS``)."""
         self.end = 0
         """Offset just past the record that completed the hello, once ``read`` found it."""
 
@@ -198,6 +217,10 @@ class HelloRecords:
             length = _record_length(stream, self._next)
             if length is None:
                 return None
+            if not length:
+                self._empty = _skip_empty(self._empty, self._next)
+                self._next += RECORD_HEADER
+                continue
             if bodies:
                 start, stop = bodies[-1]
                 self._have += stop - start
@@ -209,7 +232,7 @@ class HelloRecords:
         """A copy that reads on independently."""
         out = HelloRecords()
         out._next, out._bodies, out._have = self._next, list(self._bodies), self._have
-        out._need, out.end = self._need, self.end
+        out._need, out.end, out._empty = self._need, self.end, self._empty
         return out
 
     def _header(self, stream: bytes | bytearray, available: int) -> int | None:
@@ -245,24 +268,34 @@ def read_client_hello_message(handshake: bytes) -> ClientHello | None:
 def _record_length(stream: bytes | bytearray, pos: int) -> int | None:
     """The length of the handshake record at ``pos``, or None if its header is cut short.
 
-    Raises WireError on the first byte that rules out a handshake record.
+    Raises WireError on the first byte that rules out a handshake record a
+    server reads. OpenSSL and BoringSSL take any 3.x record version on the
+    first flight (the version is fixed only by the ServerHello), Go any
+    below 0x1000: copgate reads 3.x, the versions all three read; any
+    other is no hello a browser sends, and an error here.
     """
     if len(stream) - pos < RECORD_HEADER:
-        if not looks_like_tls(stream[pos:]):
-            raise WireError(f"not a TLS handshake record at offset {pos}")
+        if pos < len(stream) and stream[pos] != CONTENT_HANDSHAKE:
+            raise WireError(f"content type {stream[pos]} where a handshake record was expected")
+        if len(stream) - pos >= 2 and stream[pos + 1] != RECORD_MAJOR:
+            raise WireError(f"record version {stream[pos + 1]}.x at offset {pos}")
         return None
     content_type, major, minor, length = _RECORD.unpack_from(stream, pos)
     if content_type != CONTENT_HANDSHAKE:
         # Only the hello may come first: a ChangeCipherSpec or an alert is refused.
         raise WireError(f"content type {content_type} where a handshake record was expected")
-    if major != RECORD_MAJOR or minor > MAX_RECORD_MINOR:
+    if major != RECORD_MAJOR:
         raise WireError(f"record version {major}.{minor} at offset {pos}")
-    if length == 0:
-        # RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent.
-        raise WireError(f"an empty handshake record at offset {pos}")
     if length > MAX_RECORD:
         raise WireError(f"a {length}-byte record passes the {MAX_RECORD}-byte limit")
     return int(length)
+
+
+def _skip_empty(empty: int, pos: int) -> int:
+    """One more empty handshake record skipped; WireError past ``MAX_EMPTY_RECORDS``."""
+    if empty >= MAX_EMPTY_RECORDS:
+        raise WireError(f"more than {MAX_EMPTY_RECORDS} empty handshake records (at {pos})")
+    return empty + 1
 
 
 def _handshake_length(data: bytes, start: int, end: int) -> int | None:

@@ -672,3 +672,51 @@ def test_chromiums_two_segment_hello_is_read_over_ipv4_and_ipv6() -> None:
         seen = feed(tracker, build(START + 1460, hello[1460:]))
         assert names(seen) == ["www.example.org"] and seen.questions[0].trusted
         assert len(tracker) == 0 and tracker.held_bytes == 0
+
+
+# -- TLS records as servers read them (lab: tests/lab/test_evasion_tcp.py) ---------
+
+
+def with_record_version(hello: bytes, minor: int) -> bytes:
+    """``hello`` (one record) with another record version 3.minor."""
+    return hello[:2] + bytes((minor,)) + hello[3:]
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        with_record_version(BLOCKED, 0),
+        with_record_version(BLOCKED, 0xFF),  # OpenSSL and BoringSSL take any 3.x
+        b"\x16\x03\x01\x00\x00" + BLOCKED,  # OpenSSL skips an empty record
+    ],
+    ids=["version 3.0", "version 3.255", "an empty record first"],
+)
+@pytest.mark.parametrize("step", [1, 7, 10_000])
+def test_a_hello_in_records_openssl_reads_is_judged(stream: bytes, step: int) -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = [
+        feed(tracker, tcp4(START + at, stream[at : at + step]))
+        for at in range(0, len(stream), step)
+    ]
+    assert [o.seen for o in seen[:-1]] == [Seen.PENDING] * (len(seen) - 1)
+    assert names(seen[-1]) == ["blocked.example"] and seen[-1].questions[0].trusted
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"\x16\x02\x00" + BLOCKED[3:],  # Go reads a record version below 0x1000
+        b"\x15\x03\x03\x00\x02\x01\x5a" + BLOCKED,  # a warning alert first
+        b"\x14\x03\x03\x00\x01\x01" + BLOCKED,  # a ChangeCipherSpec first
+        b"\x16\x03\x01\x00\x00" * 33 + BLOCKED,  # more empty records than OpenSSL skips
+        BLOCKED[:-4] + b"\x16\x03\x01\x00\x04" + BLOCKED[-4:],  # a record header mid-hello
+    ],
+    ids=["version 2.0", "an alert first", "a ChangeCipherSpec first", "33 empty", "bad cut"],
+)
+def test_a_tls_stream_copgate_cannot_read_is_evasion_not_unreadable(stream: bytes) -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = feed(tracker, tcp4(START, stream))
+    assert seen.seen is Seen.EVASION and "TLS" in seen.reason, seen
+    assert feed(tracker, tcp4(START + len(stream), BLOCKED)).seen is Seen.EVASION, "remembered"

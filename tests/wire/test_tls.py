@@ -19,7 +19,9 @@ from copgate.wire.names import Name
 from copgate.wire.question import ClientHello, Ech
 from copgate.wire.tls import (
     MAX_CLIENT_HELLO,
+    MAX_EMPTY_RECORDS,
     MAX_RECORD,
+    HelloRecords,
     is_ech_public_name,
     looks_like_tls,
     read_client_hello_message,
@@ -66,13 +68,18 @@ def parse(*extensions: bytes) -> ClientHello | None:
         (b"\x16\x03\x00", True),  # SSL 3.0
         (b"\x16\x03\x04\x02\x00", True),
         (b"\x16\x03\x01\x02\x00\x01", True),
-        (b"\x17", False),  # application data
-        (b"\x15\x03\x03", False),  # alert
-        (b"\x14\x03\x03", False),  # change_cipher_spec
+        # Other record types are TLS too: a stream of them is no hello, not another protocol.
+        (b"\x17", True),  # application data
+        (b"\x15\x03\x03", True),  # alert
+        (b"\x14\x03\x03", True),  # change_cipher_spec
+        (b"\x15\x02", False),
+        (b"\x18\x03\x03", False),  # heartbeat: never first
         (b"G", False),  # "GET / HTTP/1.1"
         (b"\x80", False),  # SSLv2-compatible hello (RFC 5246 Appendix E.2)
-        (b"\x16\x02", False),
-        (b"\x16\x03\x05", False),
+        # A handshake record whatever its version: Go reads any below 0x1000.
+        (b"\x16\x02", True),
+        (b"\x16\x03\x05", True),
+        (b"\x16\x03\xff", True),
     ],
 )
 def test_looks_like_tls_decides_on_the_first_bytes(first: bytes, expected: bool) -> None:
@@ -318,6 +325,36 @@ BAD_MESSAGES = {
     "an ECH enc running past its extension": message_with([ext(0xFE0D, ech_outer_ext()[4:40])]),
 }
 
+EMPTY_RECORD = b"\x16\x03\x01\x00\x00"
+
+# Record layers OpenSSL reads a hello from (the lab's nginx serves each, in
+# tests/lab/test_evasion_tcp.py): copgate reads the same hello from them.
+SERVER_READ_RECORD_LAYERS = {
+    "record version 3.0": b"\x16\x03\x00" + GOOD[3:],
+    "record version 3.5": b"\x16\x03\x05" + GOOD[3:],
+    "record version 3.255": b"\x16\x03\xff" + GOOD[3:],
+    "an empty record first": EMPTY_RECORD + GOOD,
+    "as many empty records as OpenSSL skips": EMPTY_RECORD * MAX_EMPTY_RECORDS + GOOD,
+    "an empty record between fragments": records(MESSAGE, (60,))[:65]
+    + EMPTY_RECORD
+    + records(MESSAGE, (60,))[65:],
+    "1-byte records": records(MESSAGE, (1,) * (len(MESSAGE) - 1)),
+}
+
+
+@pytest.mark.parametrize(
+    "stream", SERVER_READ_RECORD_LAYERS.values(), ids=SERVER_READ_RECORD_LAYERS.keys()
+)
+def test_records_a_server_reads_give_the_hello(stream: bytes) -> None:
+    expected = read_client_hello_records(GOOD)
+    assert expected is not None and expected.sni is not None
+    assert read_client_hello_records(stream) == expected
+    growing = HelloRecords()
+    results = [growing.read(stream[:end]) for end in range(1, len(stream) + 1)]
+    assert results[-1] == expected
+    assert all(r is None for r in results[:-1])
+
+
 # Faults of the record layer, and streams that are not TLS at all.
 BAD_RECORD_LAYERS = {
     "an alert first": b"\x15\x03\x03\x00\x02\x02\x28",
@@ -325,7 +362,6 @@ BAD_RECORD_LAYERS = {
     "application data": b"\x17\x03\x03\x00\x10" + bytes(16),
     "plain HTTP": b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
     "an SSLv2 hello": b"\x80\x2e\x01\x03\x01\x00\x15",
-    "record version 3.5": b"\x16\x03\x05" + GOOD[3:],
     "record version 2.0": b"\x16\x02\x00" + GOOD[3:],
     "a ChangeCipherSpec between fragments": GOOD[:5]
     + records(MESSAGE, (60,))[5:65]
@@ -335,10 +371,7 @@ BAD_RECORD_LAYERS = {
     + b"\x17"
     + records(MESSAGE, (60,))[66:],
     "a ServerHello, seen on its first byte": b"\x16\x03\x03\x00\x50\x02",
-    "an empty record": b"\x16\x03\x01\x00\x00" + GOOD,
-    "an empty record between fragments": records(MESSAGE, (60,))[:65]
-    + b"\x16\x03\x01\x00\x00"
-    + records(MESSAGE, (60,))[65:],
+    "more empty records than OpenSSL skips": EMPTY_RECORD * (MAX_EMPTY_RECORDS + 1) + GOOD,
     "a record over 2^14, on its header alone": b"\x16\x03\x01" + u16(MAX_RECORD + 1),
 }
 
