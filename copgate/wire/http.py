@@ -13,6 +13,14 @@ length cannot be known, or is stated two ways, is ``HttpFramingError``: the
 server and copgate could read different next requests (request smuggling),
 so nothing after it can be trusted.
 
+Lines are read as nginx reads them, which RFC 9112 allows: a bare LF ends
+a line as a CRLF does (§2.2: a recipient MAY take LF as a line terminator),
+empty lines before a request line are skipped (§2.2: a server SHOULD ignore
+at least one; nginx skips any number), and the request line may have runs of
+spaces between its parts and after the version, and any HTTP/1.minor (nginx
+takes minors to 99). Reading more forms than a server takes costs nothing;
+reading fewer would let a request pass as "another protocol".
+
 Any method token is read (RFC 9110 §9.1: ``method = token``). This module
 never reads bodies' contents and never keeps state; ``copgate.wire.layers``
 keeps the position in a stream.
@@ -37,7 +45,10 @@ MAX_CHUNK_SIZE_DIGITS = 15  # hex digits; more would pass any sane body
 # / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1," + str(MAX_METHOD).encode() + rb"}"
 _METHOD_START = re.compile(_TOKEN + rb"(?: |\Z)")
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/1\.[01]")
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") +([^\x00- \x7f]+) +HTTP/1\.[0-9]+ *")
+_HEAD_END = re.compile(rb"\n\r?\n")  # an empty line, CRLF or bare LF (RFC 9112 §2.2)
+EMPTY_LINE_BYTES = b"\r\n"
+"""What may come before a request line (RFC 9112 §2.2; nginx skips CR and LF there)."""
 _ABSOLUTE = re.compile(rb"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)")
 _IPV4_LITERAL = re.compile(rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _IPV6_LITERAL = re.compile(rb"\[([0-9A-Fa-f:.]+)\]")
@@ -75,26 +86,54 @@ def looks_like_http(first: bytes | bytearray) -> bool:
 
 
 def request_line_ok(line: bytes) -> bool:
-    """True when ``line`` (without its CRLF) is an HTTP/1.x request line."""
-    return _REQUEST_LINE.fullmatch(line) is not None
+    """True when ``line`` (without its LF, CR or not) is an HTTP/1.x request line."""
+    return _REQUEST_LINE.fullmatch(_chomp(line)) is not None
+
+
+def _chomp(line: bytes) -> bytes:
+    """``line`` without the CR of its CRLF."""
+    return line[:-1] if line[-1:] == b"\r" else line
+
+
+def skip_empty_lines(data: bytes | bytearray, pos: int) -> int:
+    """Where the request line starts: past the CR and LF bytes at ``pos`` (RFC 9112 §2.2)."""
+    end = len(data)
+    while pos < end and data[pos] in EMPTY_LINE_BYTES:
+        pos += 1
+    return pos
+
+
+def head_end(data: bytes | bytearray, pos: int, end: int) -> int:
+    """Offset just past the empty line that ends the header section from ``pos``, or -1.
+
+    Looks in ``data[pos:end]``; a section ends with CRLF or LF, then CRLF or LF.
+    """
+    match = _HEAD_END.search(data, pos, end)
+    return -1 if match is None else match.end()
+
+
+def line_end(data: bytes | bytearray, pos: int, end: int) -> int:
+    """Offset of the LF that ends the line at ``pos`` (within ``end``), or -1."""
+    return data.find(b"\n", pos, end)
 
 
 def read_http_request(stream: bytes) -> HttpRequest | None:
     """The request at the start of ``stream``; None until its header section is complete."""
-    end = stream.find(b"\r\n\r\n", 0, MAX_HEADER_SECTION + 4)
+    start = skip_empty_lines(stream, 0)
+    end = head_end(stream, start, start + MAX_HEADER_SECTION + 4)
     if end < 0:
-        if len(stream) > MAX_HEADER_SECTION:
+        if len(stream) - start > MAX_HEADER_SECTION:
             raise WireError(f"HTTP header section longer than {MAX_HEADER_SECTION} bytes")
-        line_end = stream.find(b"\r\n")
-        if line_end >= 0:
-            _request_line(stream[:line_end])  # fail early on a bad request line
+        first = line_end(stream, start, len(stream))
+        if first >= 0:
+            _request_line(_chomp(stream[start:first]))  # fail early on a bad request line
         return None
-    return read_http_head(stream[: end + 4])
+    return read_http_head(stream[start:end])._replace(header_end=end)
 
 
 def read_http_head(head: bytes) -> HttpRequest:
-    """The request whose whole header section, blank line included, is ``head``."""
-    lines = head[:-4].split(b"\r\n")
+    """The request whose whole header section, empty line included, is ``head``."""
+    lines = [_chomp(line) for line in head.split(b"\n")[:-2]]
     method, target = _request_line(lines[0])
     host: bytes | None = None
     lengths: set[int] = set()

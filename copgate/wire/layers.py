@@ -22,15 +22,19 @@ from typing import NamedTuple, Protocol
 from copgate.errors import WireError
 from copgate.wire.dns import HEADER_SIZE, TCP_LENGTH_SIZE, read_dns_message
 from copgate.wire.http import (
+    EMPTY_LINE_BYTES,
     MAX_CHUNK_LINE,
     MAX_HEADER_SECTION,
     MAX_REQUEST_LINE,
     HttpFramingError,
     HttpRequest,
+    head_end,
+    line_end,
     looks_like_http,
     read_chunk_size,
     read_http_head,
     request_line_ok,
+    skip_empty_lines,
 )
 from copgate.wire.question import ClientHello, DnsQuery, Kind
 from copgate.wire.tls import CONTENT_HANDSHAKE, RECORD_MAJOR, HelloRecords, looks_like_tls
@@ -127,22 +131,25 @@ class HttpLayer:
         return items, pos
 
     def _head(self, data: Data, pos: int, items: list[Item]) -> int | None:
-        start = max(pos, pos + self._scanned - 3)
-        end = data.find(b"\r\n\r\n", start, pos + MAX_HEADER_SECTION + 4)
+        if not self._scanned and data[pos] in EMPTY_LINE_BYTES:
+            # Empty lines before a request line: nginx skips them (RFC 9112 §2.2).
+            return skip_empty_lines(data, pos)
+        start = max(pos, pos + self._scanned - 2)
+        end = head_end(data, start, pos + MAX_HEADER_SECTION + 3)
         if end < 0:
             waiting = len(data) - pos
             if waiting > MAX_HEADER_SECTION:
                 raise WireError(f"HTTP header section longer than {MAX_HEADER_SECTION} bytes")
-            line_end = data.find(b"\r\n", pos, pos + MAX_REQUEST_LINE + 2)
-            if line_end < 0 and waiting > MAX_REQUEST_LINE:
+            first = line_end(data, pos, pos + MAX_REQUEST_LINE + 2)
+            if first < 0 and waiting > MAX_REQUEST_LINE:
                 raise WireError(f"HTTP request line longer than {MAX_REQUEST_LINE} bytes")
             self._scanned = waiting
             return None
-        request = read_http_head(bytes(data[pos : end + 4]))
+        request = read_http_head(bytes(data[pos:end]))
         self.requests += 1
         self._scanned = 0
-        items.append(Item(end + 4, request))
-        pos = end + 4
+        items.append(Item(end, request))
+        pos = end
         if request.body_length is None:
             self._state = _CHUNK_SIZE
         else:
@@ -150,39 +157,42 @@ class HttpLayer:
         return pos
 
     def _chunk_size(self, data: Data, pos: int, items: list[Item]) -> int | None:
-        line_end = data.find(b"\r\n", pos, pos + MAX_CHUNK_LINE + 2)
-        if line_end < 0:
+        lf = line_end(data, pos, pos + MAX_CHUNK_LINE + 2)
+        if lf < 0:
             if len(data) - pos > MAX_CHUNK_LINE:
                 raise HttpFramingError(f"HTTP chunk-size line longer than {MAX_CHUNK_LINE} bytes")
             return None
-        size = read_chunk_size(bytes(data[pos:line_end]))
+        line = bytes(data[pos:lf])
+        size = read_chunk_size(line[:-1] if line[-1:] == b"\r" else line)
         if size == 0:
             self._state = _TRAILERS
-            return line_end + 2
+            return lf + 1
         self._state = _CHUNK_END
-        return line_end + 2 + size
+        return lf + 1 + size
 
     def _chunk_end(self, data: Data, pos: int, items: list[Item]) -> int | None:
-        if len(data) - pos < 2:
+        ends = _line_break(data, pos)
+        if ends is None:
             return None
-        if data[pos : pos + 2] != b"\r\n":
+        if not ends:
             raise HttpFramingError("HTTP chunk data not followed by CRLF (RFC 9112 §7.1)")
         self._state = _CHUNK_SIZE
-        return pos + 2
+        return pos + ends
 
     def _trailers(self, data: Data, pos: int, items: list[Item]) -> int | None:
-        if len(data) - pos < 2:
+        ends = _line_break(data, pos)
+        if ends is None:
             return None
-        if data[pos : pos + 2] == b"\r\n":
+        if ends:
             self._state = _HEAD
-            return pos + 2
-        end = data.find(b"\r\n\r\n", pos, pos + MAX_HEADER_SECTION + 4)
+            return pos + ends
+        end = head_end(data, pos, pos + MAX_HEADER_SECTION + 3)
         if end < 0:
             if len(data) - pos > MAX_HEADER_SECTION:
                 raise HttpFramingError(f"HTTP trailers longer than {MAX_HEADER_SECTION} bytes")
             return None
         self._state = _HEAD
-        return end + 4
+        return end
 
     def fork(self) -> HttpLayer:
         copy = HttpLayer()
@@ -190,6 +200,20 @@ class HttpLayer:
         copy._scanned = self._scanned
         copy.requests = self.requests
         return copy
+
+
+def _line_break(data: Data, pos: int) -> int | None:
+    """Length of the CRLF or bare LF at ``pos`` (nginx takes either), 0 for none, None for more."""
+    if len(data) - pos < 1:
+        return None
+    first = data[pos]
+    if first == 0x0A:
+        return 1
+    if first != 0x0D:
+        return 0
+    if len(data) - pos < 2:
+        return None
+    return 2 if data[pos + 1] == 0x0A else 0
 
 
 _HEAD, _CHUNK_SIZE, _CHUNK_END, _TRAILERS = range(4)
@@ -271,10 +295,15 @@ def choose_layer(prefix: Data, dns_port: bool) -> Layer | Unreadable | None:
         return TlsLayer()
     if prefix[:5] == b"HTTP/":
         return Unreadable("a server's HTTP stream", server=True)
-    if looks_like_http(prefix[: 9 if len(prefix) > 9 else len(prefix)]):
-        line_end = prefix.find(b"\r\n", 0, MAX_REQUEST_LINE + 2)
-        if line_end < 0:
-            return None if len(prefix) <= MAX_REQUEST_LINE else Unreadable("neither TLS nor HTTP")
-        if request_line_ok(bytes(prefix[:line_end])):
+    start = skip_empty_lines(prefix, 0) if prefix[0] in EMPTY_LINE_BYTES else 0
+    if start == len(prefix):  # empty lines only: a request line may follow (RFC 9112 §2.2)
+        return None if start <= MAX_REQUEST_LINE else Unreadable("neither TLS nor HTTP")
+    if looks_like_http(prefix[start : start + 9]):
+        lf = line_end(prefix, start, start + MAX_REQUEST_LINE + 2)
+        if lf < 0:
+            if len(prefix) - start <= MAX_REQUEST_LINE:
+                return None
+            return Unreadable("neither TLS nor HTTP")
+        if request_line_ok(bytes(prefix[start:lf])):
             return HttpLayer()
     return Unreadable("neither TLS nor HTTP")

@@ -720,3 +720,39 @@ def test_a_tls_stream_copgate_cannot_read_is_evasion_not_unreadable(stream: byte
     seen = feed(tracker, tcp4(START, stream))
     assert seen.seen is Seen.EVASION and "TLS" in seen.reason, seen
     assert feed(tracker, tcp4(START + len(stream), BLOCKED)).seen is Seen.EVASION, "remembered"
+
+
+# -- HTTP requests as nginx reads them (lab: tests/lab/test_evasion_http.py) ----------
+
+NGINX_REQUEST_FORMS = {
+    "bare LF line ends": b"GET / HTTP/1.1\nHost: blocked.example\n\n",
+    "LF then CRLF": b"GET / HTTP/1.1\nHost: blocked.example\r\n\n",
+    "empty lines first": b"\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n",
+    "bare LF empty lines first": b"\n\n\nGET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n",
+    "runs of spaces": b"GET   /   HTTP/1.1  \r\nHost: blocked.example\r\n\r\n",
+    "HTTP/1.9": b"GET / HTTP/1.9\r\nHost: blocked.example\r\n\r\n",
+    "a non-ASCII target": b"GET /\xc3\xa9 HTTP/1.1\r\nHost: blocked.example\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", NGINX_REQUEST_FORMS.values(), ids=NGINX_REQUEST_FORMS)
+@pytest.mark.parametrize("step", [1, 5, 1000])
+def test_a_request_in_a_form_nginx_reads_is_judged(request_bytes: bytes, step: int) -> None:
+    assert http_flow(FlowTracker(), request_bytes, step) == ["blocked.example"]
+
+
+def test_requests_with_bare_lf_and_empty_lines_between_them_are_all_read() -> None:
+    chunked = (
+        b"POST / HTTP/1.1\nHost: a.example\nTransfer-Encoding: chunked\n\n3\nabc\n0\nTrailer: x\n\n"
+    )
+    plain = b"\r\n\nGET / HTTP/1.1\nHost: b.example\n\n"
+    stream = (chunked + plain) * 2
+    for step in (1, 3, len(stream)):
+        got = http_flow(FlowTracker(), stream, step)
+        assert got == ["a.example", "b.example"] * 2, step
+
+
+def test_only_empty_lines_wait_for_a_request_line() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, dport=80))
+    assert feed(tracker, tcp4(START, b"\r\n" * 100, dport=80)).seen is Seen.PENDING

@@ -10,7 +10,9 @@ from copgate.wire.http import (
     looks_like_http,
     read_chunk_size,
     read_http_request,
+    request_line_ok,
 )
+from copgate.wire.names import Name
 
 REQUEST = b"GET /index.html HTTP/1.1\r\nUser-Agent: t\r\nHost: WWW.Example.ORG:8080\r\n\r\n"
 
@@ -132,3 +134,29 @@ def test_chunk_size_lines() -> None:
     for bad in (b"", b"g", b"-1", b"1" * 16, b" 1"):
         with pytest.raises(HttpFramingError):
             read_chunk_size(bad)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\nHost: a.example\n\n",
+        b"GET / HTTP/1.1\r\nHost: a.example\n\r\n",
+        b"\r\n\n\r\nGET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+        b"GET  /  HTTP/1.1 \r\nHost: a.example\r\n\r\n",
+        b"GET / HTTP/1.01\r\nHost: a.example\r\n\r\n",
+    ],
+    ids=["bare LF", "LF then CRLF", "empty lines first", "spaces", "HTTP/1.01"],
+)
+def test_requests_are_read_as_nginx_reads_them(data: bytes) -> None:
+    """RFC 9112 §2.2: a bare LF may end a line, empty lines before the request line are skipped."""
+    request = read_http_request(data)
+    assert request is not None and request.host == Name("a.example", True)
+    assert request.header_end == len(data)
+    assert all(read_http_request(data[:end]) is None for end in range(len(data)))
+
+
+@pytest.mark.parametrize(
+    "line", [b"GET / HTTP/2.0", b"GET / HTTP/1.", b"GET /\tx HTTP/1.1", b"GET / HTTP/1.1 x"]
+)
+def test_lines_no_http_1_server_reads_are_not_request_lines(line: bytes) -> None:
+    assert not request_line_ok(line)
