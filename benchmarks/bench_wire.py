@@ -39,11 +39,12 @@ sys.path.insert(0, str(ROOT))
 from copgate.tools.capture import read_capture  # noqa: E402
 from copgate.tools.samples import client_hello, quic_initial  # noqa: E402
 from copgate.wire.dns import read_dns_message  # noqa: E402
-from copgate.wire.flows import FlowTracker, Seen  # noqa: E402
+from copgate.wire.flows import FlowTracker, Limits, Seen  # noqa: E402
 from copgate.wire.link import ip_datagram  # noqa: E402
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_SYN, read_ip  # noqa: E402
 from copgate.wire.quic import looks_like_quic_initial  # noqa: E402
 from copgate.wire.tls import read_client_hello_records  # noqa: E402
+from tests.wire.builders import with_checksum  # noqa: E402
 
 CAPTURES = ROOT.parent / "shared" / "data" / "captures"
 BATCH = 2000
@@ -61,9 +62,22 @@ def datagrams(name: str) -> list[bytes]:
 
 
 def with_port(datagram: bytes, port: int) -> bytes:
-    """The same IPv4/IPv6 TCP or UDP datagram from another source port (a new flow)."""
-    header = 20 if datagram[0] >> 4 == 4 else 40
-    return datagram[:header] + struct.pack("!H", port) + datagram[header + 2 :]
+    """The same IPv4/IPv6 TCP or UDP datagram from another source port (a new flow).
+
+    The transport checksum is computed again: the tracker drops a segment
+    whose checksum is wrong, as the server would (captures taken on the
+    sending host often hold offloaded, unfilled checksums too).
+    """
+    if datagram[0] >> 4 == 4:
+        header, proto = (datagram[0] & 0x0F) * 4, datagram[9]
+        src, dst = datagram[12:16], datagram[16:20]
+        end = struct.unpack_from("!H", datagram, 2)[0]
+    else:  # no extension headers in the datagrams used here
+        header, proto = 40, datagram[6]
+        src, dst = datagram[8:24], datagram[24:40]
+        end = 40 + struct.unpack_from("!H", datagram, 4)[0]
+    body = struct.pack("!H", port) + datagram[header + 2 : end]
+    return datagram[:header] + with_checksum(src, dst, proto, body)
 
 
 def first_dns_query() -> bytes:
@@ -108,7 +122,7 @@ def pq_hello_segments() -> list[bytes]:
         data = hello[start : start + MSS]
         tcp = struct.pack("!HHIIBBHHH", 40000, 443, 1000 + start, 0, 0x50, 0x18, 64240, 0, 0)
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, 64, 6, 0, src, dst)
-        out.append(ip + tcp + data)
+        out.append(ip + with_checksum(src, dst, PROTO_TCP, tcp + data))
     return out
 
 
@@ -134,7 +148,9 @@ def copgate_runner(flows: Sequence[Sequence[bytes]]) -> Callable[[], None]:
     """Feed each flow's datagrams to one tracker; every flow must end in a question."""
 
     def run() -> None:
-        tracker = FlowTracker()
+        # Every QUIC flow of a batch derives keys at once: the per-client key
+        # rate would (rightly) refuse most of a batch from one address.
+        tracker = FlowTracker(Limits(quic_keys_burst=float(BATCH)))
         for flow in flows:
             for datagram in flow:
                 observation = tracker.feed(read_ip(datagram), 0.0)
