@@ -11,7 +11,12 @@ order serves twice:
   staff laptop must not meet the walled garden's refusal of QUIC);
 - the failure modes: each client set is sent to its group's queue (fail
   open or fail closed, ``FirewallSpec.failures``), the default group's mode
-  for everyone else, so the kernel fails each group the way its config says.
+  for everyone else, so the kernel fails each group the way its config says;
+- the excess over a client's queue rate (``FirewallSpec.excesses``): its
+  group's evasion treatment, as the engine decides evasion
+  (``decide_evasion``), not its failure mode. A flood is the client's doing,
+  not copgate failing; a fail-open group whose excess passed would let a
+  client flood its way past the queue.
 
 Unreadable traffic is refused except what the policy never refuses
 (``EXEMPT_FROM_UNREADABLE``: NTP, ICMP, ICMPv6).
@@ -29,14 +34,21 @@ from copgate.firewall import (
     REFUSE_QUIC,
     ClientKind,
     ClientMatch,
+    Excess,
     FirewallSpec,
     Protocol,
     Refusal,
     WhenAbsent,
     unreadable,
 )
+from copgate.policy.decision import Verdict
 from copgate.policy.model import Config, FailureMode, Group, Mode
-from copgate.policy.outright import EXEMPT_FROM_UNREADABLE, Service, refused_outright
+from copgate.policy.outright import (
+    EXEMPT_FROM_UNREADABLE,
+    Service,
+    decide_evasion,
+    refused_outright,
+)
 
 
 def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
@@ -52,16 +64,23 @@ def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
     kinds = _refusal_kinds(base)
     entries: list[tuple[ClientMatch, Refusal]] = []
     failures: list[tuple[ClientMatch, WhenAbsent]] = []
+    excesses: list[tuple[ClientMatch, Excess]] = []
     for match, group in _client_sets(config):
         entries += _entries(match, group, kinds)
         failures.append((match, kernel_failure(group)))
+        excesses.append((match, kernel_excess(group)))
     default = config.group(config.default_group)
-    when_absent = WhenAbsent.PASS
+    when_absent, excess = WhenAbsent.PASS, Excess.DROP
     if default is not None:
         entries += _entries(ANY_CLIENT, default, kinds, exempt_rest=False)
-        when_absent = kernel_failure(default)
+        when_absent, excess = kernel_failure(default), kernel_excess(default)
     return dataclasses.replace(
-        base, refusals=tuple(entries), failures=tuple(failures), when_absent=when_absent
+        base,
+        refusals=tuple(entries),
+        failures=tuple(failures),
+        when_absent=when_absent,
+        excesses=tuple(excesses),
+        excess=excess,
     )
 
 
@@ -71,6 +90,15 @@ def kernel_failure(group: Group) -> WhenAbsent:
     if group.mode is not Mode.OFF and group.failure is FailureMode.CLOSED:
         return WhenAbsent.DROP
     return WhenAbsent.PASS
+
+
+def kernel_excess(group: Group) -> Excess:
+    """What the kernel does with ``group``'s packets over a client's queue rate:
+    what the engine does with evasion (``decide_evasion``): dropped where it
+    refuses evasion (filter groups by default, walled gardens always), passed
+    unqueued where it allows it (mode off, or a filter that says so)."""
+    allowed = decide_evasion(group, "over the client rate").verdict is Verdict.ALLOW
+    return Excess.PASS if allowed else Excess.DROP
 
 
 _PORTED = ("tcp", "udp")

@@ -1,7 +1,7 @@
 """Applies and removes copgate's iptables/ip6tables rules: the edge of ``copgate.firewall``.
 
 ``apply`` is idempotent: copgate's chains are replaced, and its jumps from
-FORWARD and INPUT (filter table) and OUTPUT (raw table) put first in their
+FORWARD, INPUT and OUTPUT (filter table) and OUTPUT (raw table) put first in their
 hooks in the plan's order where they are not already so, in one
 ``iptables-restore --noflush`` run, one transaction per table (so a reload
 never leaves a moment without rules, nor a hook whose jumps are half
@@ -34,13 +34,14 @@ from copgate.firewall import (
     RAW_CHAIN,
     RAW_HOOKS,
     REFUSE_CHAIN,
+    REPLY_CHAIN,
     Family,
     IptablesPlan,
     jump_changes,
 )
 
-JUMP_TARGETS = (REFUSE_CHAIN, CHAIN)
-"""The chains jumped to from FORWARD and INPUT."""
+JUMP_TARGETS = (REFUSE_CHAIN, CHAIN, REPLY_CHAIN)
+"""The chains jumped to from the filter table's FORWARD, INPUT and OUTPUT."""
 TABLE_HOOKS = {"filter": HOOKS, "raw": RAW_HOOKS}
 """The hooks copgate's jumps stand in, per table."""
 
@@ -100,7 +101,7 @@ def jumps_present(
     chains: Sequence[str] = JUMP_TARGETS,
     table: str = "filter",
 ) -> list[tuple[str, ...]]:
-    """Every rule of ``table``'s hooks (filter: FORWARD and INPUT; raw: OUTPUT)
+    """Every rule of ``table``'s hooks (filter: FORWARD, INPUT, OUTPUT; raw: OUTPUT)
     that jumps to one of ``chains``, as ``(HOOK, args...)``, in the order they
     stand in their hook."""
     command = tools.command(family)

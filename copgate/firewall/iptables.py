@@ -8,19 +8,23 @@ state; ``jump_changes`` takes the jumps present as an argument.
 
 copgate owns, per family, in the filter table: ``COPGATE-REFUSE`` (the
 refusals, jumped to from FORWARD only, first), ``COPGATE`` (the queue rules,
-jumped to from FORWARD and INPUT), ``COPGATE-QUEUE`` (the dispatch, by
-client) with ``COPGATE-OPEN`` and ``COPGATE-CLOSED`` (a failure mode's rate
-limit and queue), and two helper chains for "every IP protocol but TCP, UDP
-and ICMP", which one iptables rule cannot match; in the raw table,
-``COPGATE-RAW`` (injected packets untracked), jumped to from OUTPUT. The
-jumps stand first in their hooks, before the router's own "established:
-accept".
+jumped to from FORWARD and INPUT for packets in from a LAN interface),
+``COPGATE-QUEUE`` (the dispatch, by client) with ``COPGATE-OPEN`` and
+``COPGATE-CLOSED`` (a failure mode's rate limit and queue) and
+``COPGATE-EXCESS`` (what goes over a client's rate, by client),
+``COPGATE-REPLY`` (servers' SYN-ACKs, jumped to from FORWARD and OUTPUT for
+packets out to a LAN interface), and two helper chains for "every IP
+protocol but TCP, UDP and ICMP", which one iptables rule cannot match; in
+the raw table, ``COPGATE-RAW`` (injected packets to the LAN untracked, and
+injected answers dropped anywhere else), jumped to from OUTPUT. The jumps
+stand first in their hooks, before the router's own "established: accept".
 
-The queue rules reach the dispatch and the dispatch a failure chain with
-``-g`` (goto), not ``-j``: a RETURN there (a fail-open client over its rate)
-goes straight back to FORWARD or INPUT, so no later rule of copgate's sees
-the packet again, and the router's own rules then judge it as they would
-without copgate.
+The queue rules reach the dispatch, the dispatch a failure chain and a
+failure chain the excess chain with ``-g`` (goto), not ``-j``: a RETURN
+there (a client over its rate whose group lets evasion pass) goes straight
+back to FORWARD or INPUT, so no later rule of copgate's sees the packet
+again, and the router's own rules then judge it as they would without
+copgate.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ from copgate.firewall.model import (
     Protocol,
     Rule,
     WhenAbsent,
+    build_confined,
     build_dispatch,
+    build_excess,
     build_queue,
     build_refusals,
+    build_replies,
     build_rules,
     build_untracked,
     failure_word,
@@ -64,11 +71,28 @@ QUEUE_CHAIN = "COPGATE-QUEUE"
 """iptables chain sending each client's packets to its failure mode's chain."""
 FAILURE_CHAINS = {WhenAbsent.PASS: "COPGATE-OPEN", WhenAbsent.DROP: "COPGATE-CLOSED"}
 """iptables chain of each failure mode: the client's rate limit, then its queue."""
+EXCESS_CHAIN = "COPGATE-EXCESS"
+"""iptables chain of packets over their client's rate: dropped or passed, by client."""
+REPLY_CHAIN = "COPGATE-REPLY"
+"""iptables chain of packets out to a LAN interface: servers' SYN-ACKs queued."""
 RAW_CHAIN = "COPGATE-RAW"
-"""iptables chain of the raw table: injected packets to the LAN, untracked."""
-HOOKS = ("FORWARD", "INPUT")
+"""iptables chain of the raw table: injected packets to the LAN untracked,
+injected answers anywhere else dropped."""
+IN_HOOKS = ("FORWARD", "INPUT")
+"""Hooks jumping to ``CHAIN`` for packets in from a LAN interface."""
+OUT_HOOKS = ("FORWARD", "OUTPUT")
+"""Hooks jumping to ``REPLY_CHAIN`` for packets out to a LAN interface."""
+HOOKS = ("FORWARD", "INPUT", "OUTPUT")
+"""The filter table's hooks copgate jumps from."""
 RAW_HOOKS = ("OUTPUT",)
-FILTER_CHAINS = (CHAIN, REFUSE_CHAIN, QUEUE_CHAIN, *FAILURE_CHAINS.values())
+FILTER_CHAINS = (
+    CHAIN,
+    REFUSE_CHAIN,
+    QUEUE_CHAIN,
+    *FAILURE_CHAINS.values(),
+    EXCESS_CHAIN,
+    REPLY_CHAIN,
+)
 HASHLIMIT_PREFIX = "cg"
 """Names of copgate's xt_hashlimit tables: ``cgo300-600`` (fail open, 300/s,
 burst 600). The kernel keeps a table by name and reuses it, settings and all,
@@ -174,9 +198,10 @@ def _ipt_ports(rule: Rule) -> list[str]:
     if not rule.ports:
         return []
     negate = ["!"] if rule.except_ports else []
+    side = "--sport" if rule.source_ports else "--dport"
     if len(rule.ports) == 1:
-        return [*negate, "--dport", str(rule.ports[0])]
-    return ["-m", "multiport", *negate, "--dports", ",".join(map(str, rule.ports))]
+        return [*negate, side, str(rule.ports[0])]
+    return ["-m", "multiport", *negate, f"{side}s", ",".join(map(str, rule.ports))]
 
 
 def _ipt_client(client: ClientMatch) -> list[str]:
@@ -203,14 +228,14 @@ def hashlimit_name(spec: FirewallSpec, failure: WhenAbsent) -> str:
 
 def _ipt_limit(spec: FirewallSpec, failure: WhenAbsent) -> list[str]:
     # Per source address (srcip: a /32 or /128), counting only what reaches
-    # this rule: packets copgate would be handed.
-    over = "RETURN" if failure is WhenAbsent.PASS else "DROP"
+    # this rule: packets copgate would be handed. Over it: the excess chain,
+    # by goto, so that its RETURN leaves copgate's chains.
     return [
         *("-m", "hashlimit", "--hashlimit-above", f"{spec.queue_rate}/sec"),
         *("--hashlimit-burst", str(spec.queue_burst), "--hashlimit-mode", "srcip"),
         *("--hashlimit-htable-max", str(RATE_TABLE_MAX)),
         *("--hashlimit-htable-expire", str(RATE_TABLE_EXPIRE * 1000)),
-        *("--hashlimit-name", hashlimit_name(spec, failure), "-j", over),
+        *("--hashlimit-name", hashlimit_name(spec, failure), "-g", EXCESS_CHAIN),
     ]
 
 
@@ -229,6 +254,8 @@ def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
         return ["-j", "CT", "--notrack"]
     if rule.action is Action.RETURN:
         return ["-j", OTHER_PASS_CHAIN if rule.protocol is Protocol.OTHER else "RETURN"]
+    if rule.action is Action.DROP:
+        return ["-j", "DROP"]
     if rule.action is Action.MARK_DECIDED:
         return ["-j", "CONNMARK", "--set-xmark", _mask(spec.decided_mark)]
     if rule.protocol is Protocol.TCP:
@@ -248,8 +275,12 @@ def _ipt_rule(rule: Rule, spec: FirewallSpec, family: Family, chain: str) -> lis
         head += ["-p", rule.protocol.value, *_ipt_ports(rule)]
     if rule.syn_only:
         head.append("--syn")
+    if rule.synack_only:
+        head += ["--tcp-flags", "FIN,SYN,RST,ACK", "SYN,ACK"]
     if rule.original_only:
         head += ["-m", "conntrack", "--ctdir", "ORIGINAL"]
+    if rule.reply_only:
+        head += ["-m", "conntrack", "--ctdir", "REPLY"]
     if rule.undecided:
         head += ["-m", "connmark", "!", "--mark", _mask(rule.undecided)]
     if rule.mark:
@@ -290,6 +321,8 @@ def _chains(spec: FirewallSpec) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
         (CHAIN, build_rules(spec)),
         (QUEUE_CHAIN, build_dispatch(spec)),
         *((chain, build_queue(spec, failure)) for failure, chain in FAILURE_CHAINS.items()),
+        (EXCESS_CHAIN, build_excess(spec)),
+        (REPLY_CHAIN, build_replies(spec)),
     )
 
 
@@ -302,12 +335,13 @@ def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
                 rules += _ipt_rule(rule, spec, family, chain)
     rules += _other_chain(family)
     raw_rules: list[tuple[str, ...]] = []
-    for rule in build_untracked(spec):
+    for rule in (*build_untracked(spec), *build_confined(spec)):
         raw_rules += _ipt_rule(rule, spec, family, RAW_CHAIN)
     lans = spec.lan_interfaces
     jumps = (
         *(("FORWARD", "-i", interface, "-j", REFUSE_CHAIN) for interface in lans),
-        *((hook, "-i", interface, "-j", CHAIN) for hook in HOOKS for interface in lans),
+        *((hook, "-i", interface, "-j", CHAIN) for hook in IN_HOOKS for interface in lans),
+        *((hook, "-o", interface, "-j", REPLY_CHAIN) for hook in OUT_HOOKS for interface in lans),
     )
     chains = (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
     raw_jumps = (("OUTPUT", "-j", RAW_CHAIN),)

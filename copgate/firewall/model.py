@@ -7,8 +7,10 @@ builds values, and never renders a backend's syntax, runs a command or reads
 a file.
 
 Two chains are jumped to for packets from the LAN interfaces; the queue
-chain hands on to three more (the dispatch and a chain per failure mode),
-and a sixth stands on the output path for copgate's own packets.
+chain hands on to four more (the dispatch, a chain per failure mode, and
+the excess chain for packets over a client's rate). One chain is jumped to
+for packets leaving through a LAN interface (servers' SYN-ACKs), and one
+stands on the output path, before conntrack, for copgate's own packets.
 
 The refusals (``build_refusals``; iptables ``COPGATE-REFUSE``, nftables
 ``refuse``), jumped to from the forward hook only, first: per set of
@@ -58,31 +60,82 @@ failure chain (``build_queue``; ``COPGATE-OPEN``/``COPGATE-CLOSED``,
   the packets pass: a dead or restarting copgate must not cut a home's
   internet, and the service manager restarts it in seconds. The daemon
   binds this queue with the fail-open flag (NFQA_CFG_F_FAIL_OPEN), so a
-  full queue accepts too. Packets over the client's rate are not queued
-  and go on to the router's own rules.
+  full queue accepts too.
 - ``WhenAbsent.DROP`` (fail closed): queue ``closed_queue_num`` (``queue_num
   + 1``) without bypass, bound without fail-open: with no daemon, or a full
   queue, the packets are dropped (a school that prefers no internet to an
-  unfiltered one), and so are packets over the client's rate.
+  unfiltered one).
 
 The rate limit stands in front of the queue so that one client cannot take
 the queue from everyone (measured: one client's 94,000 UDP packets/s to port
 53 made the kernel drop 412,502 queued packets and 6 of 21 other clients'
 lookups time out). It counts, per source address, only packets that would
 be queued; ``queue_rate`` 0 turns it off (a load test from one address).
-Its known limit: a client is its source address, so one that sends from
-many addresses (IPv6 gives each client a /64's worth) gets a rate per
-address, and can fill the table (``RATE_TABLE_MAX``).
+What goes over it goes to the excess chain (``build_excess``;
+``COPGATE-EXCESS``, ``excess``), which gives it the client's ``Excess``
+treatment, in the same client order as the dispatch: its group's *evasion*
+treatment, not its failure one. A client over its rate is not copgate
+failing; the excess is the client's own doing, and were it treated as a
+failure, a fail-open group's client could flood its way past the queue
+and have its next blocked hello pass unjudged. So ``Excess.DROP`` (evasion
+refused: filter groups and walled gardens by default) drops it, and
+``Excess.PASS`` (evasion allowed: mode off, which filters nothing) lets it
+go on unqueued to the router's own rules. Its known limit: a client is its
+source address, so one that sends from many addresses (IPv6 gives each
+client a /64's worth) gets a rate per address, and can fill the table
+(``RATE_TABLE_MAX``).
 
-Last, one rule of its own (``build_untracked``; raw table ``OUTPUT`` chain,
-nftables ``output_raw`` at priority raw): packets copgate injects towards a
-LAN interface get no conntrack entry. A forged DNS answer from the
-resolver's address to a client port that just had an allowed query through
-NAT clashes with that query's NAT entry, and NAT's clash fix-up rewrote its
-source port (``198.51.100.2.255 > 192.0.2.10.40153``): the client never
-read it. Untracked, it leaves as forged. Injected packets towards the
-internet (the RST to the server, sent as the client) stay tracked: only
-conntrack's masquerade gives them the gateway's address and port.
+The reply chain (``build_replies``; ``COPGATE-REPLY``, ``to_lan``), jumped
+to from the forward and output hooks for packets leaving through a LAN
+interface (output: the router's own DNS over TCP and web server), queues the
+server's SYN-ACK of each undecided connection to a port copgate reads over
+TCP (DNS, TLS, HTTP): reply direction, SYN and ACK set with RST and FIN
+clear (ECN's ECE and CWR may ride along). From it the daemon learns the
+server's initial sequence number, so it can tell a segment whose ACK number
+the server would drop (a fake meant for copgate alone) from one the server
+reads. It costs one queued packet per connection. It goes to the open queue
+with bypass whatever the client's group: a SYN-ACK that passes unjudged
+while the daemon is down opens nothing, since the client's data is still
+queued by its own group's rules, and a fail-closed group's connections are
+not cut by a rule meant only to inform. It has no rate limit of its own: a
+client gets one SYN-ACK per connection a server accepts, and the open queue
+accepts when full.
+
+Last, the output path before conntrack (raw table ``COPGATE-RAW`` from
+``OUTPUT``, nftables ``output_raw`` at priority raw), for copgate's own
+packets:
+
+- ``build_untracked``: packets copgate injects towards a LAN interface get
+  no conntrack entry. A forged DNS answer from the resolver's address to a
+  client port that just had an allowed query through NAT clashes with that
+  query's NAT entry, and NAT's clash fix-up rewrote its source port
+  (``198.51.100.2.255 > 192.0.2.10.40153``): the client never read it.
+  Untracked, it leaves as forged. Injected packets towards the internet (the
+  RST to the server, sent as the client) stay tracked: only conntrack's
+  masquerade gives them the gateway's address and port.
+- ``build_confined``: no reflector. An injected packet from a port copgate
+  reads (UDP and TCP 53, QUIC, TLS and HTTP: a forged answer or reset
+  to a client, sent as the server) leaves only through a LAN interface;
+  through any other it is dropped. The engine forges only for packets that
+  came in on a LAN interface, but their source address can be forged: a
+  blocked query from the LAN that claims an internet source would otherwise
+  make copgate send its answer to that outside address. The kernel checks
+  where the answer is routed, after routing, for every packet copgate sends,
+  at no cost to Python (a route lookup per forged packet in
+  ``copgate.edges.inject`` would do the same work twice, and miss policy
+  routing by mark). The RST copgate sends to the server goes out from the
+  client's port, so it is unaffected; a client that itself uses one of those
+  ports as its source port loses that courtesy RST, never its own reset.
+
+What copgate does not do: reverse-path filtering. It sets no ``rp_filter``
+sysctl and adds no ``fib saddr . iif oif missing drop`` rule, so a LAN
+client may still send packets with a forged source; an allowed query so
+sent is forwarded, and the server's answer goes to the forged address, as
+it would without copgate. Strict reverse-path checks change routing for
+multi-homed and policy-routed routers, which is the router's own firewall's
+business (enable ``rp_filter`` on the LAN interfaces, or fw4's equivalent,
+to stop it); copgate only guarantees that nothing it forges leaves for the
+internet.
 
 "Carries data" (``Rule.payload_only``) has no direct match in iptables or
 nftables; both backends compare the packet's length with its TCP data
@@ -168,18 +221,35 @@ class WhenAbsent(Enum):
     """Fail closed: it is dropped (queue ``closed_queue_num``, no bypass)."""
 
 
+class Excess(Enum):
+    """What happens to a client's packets over its queue rate.
+
+    A client over its rate is not copgate failing: the excess is the
+    client's own doing (a flood, or a burst of tricks meant to outrun the
+    queue), so it gets its group's *evasion* treatment, never its failure
+    one. Were it the failure treatment, a fail-open group's flood would make
+    the client's next hello pass unjudged."""
+
+    DROP = "drop"
+    """Evasion refused (filter groups and walled gardens by default): dropped."""
+    PASS = "pass"
+    """Evasion allowed (mode off, or a filter that allows it): passes unqueued."""
+
+
 class Action(Enum):
     QUEUE = "queue"
     """To copgate: go to the dispatch, which picks the client's queue."""
     SEND = "send"
     """Go to the failure chain of ``Rule.failure`` (the dispatch's rules)."""
     LIMIT = "limit"
-    """Over the client's rate: the failure treatment (pass on, or drop)."""
+    """Over the client's rate: on to the excess chain (``build_excess``), which
+    gives the packet its client's ``Excess`` treatment."""
     NFQUEUE = "nfqueue"
     """Hand to the queue of ``Rule.failure``, with bypass when it fails open."""
     NOTRACK = "notrack"
     """No conntrack entry (raw table, output hook)."""
     REJECT = "reject"
+    DROP = "drop"
     RETURN = "return"
     MARK_DECIDED = "mark-decided"
     """Copy the decided bit from the packet's mark to its connmark, and return."""
@@ -291,6 +361,11 @@ class FirewallSpec:
     failures: tuple[tuple[ClientMatch, WhenAbsent], ...] = ()
     """Each client set's failure mode, in the daemon's group-matching order:
     the first entry a client matches decides its queue."""
+    excess: Excess = Excess.DROP
+    """What happens over the rate to clients that match no entry of ``excesses``."""
+    excesses: tuple[tuple[ClientMatch, Excess], ...] = ()
+    """Each client set's treatment over its rate, in the daemon's group-matching
+    order: the first entry a client matches decides it."""
     queue_rate: int = QUEUE_RATE
     """Packets per second each client may hand to copgate (0: no limit)."""
     queue_burst: int = QUEUE_BURST
@@ -390,10 +465,16 @@ class Rule:
     """Only TCP segments that carry data (see the module docstring)."""
     syn_only: bool = False
     """Only TCP SYNs (SYN set; ACK, RST and FIN clear)."""
+    synack_only: bool = False
+    """Only TCP SYN-ACKs (SYN and ACK set; RST and FIN clear)."""
+    reply_only: bool = False
+    """Only packets in the flow's reply (server-to-client) direction."""
+    source_ports: bool = False
+    """``ports`` are source ports (a server's replies), not destination ports."""
     failure: WhenAbsent | None = None
     """SEND, LIMIT, NFQUEUE: the failure mode whose chain or queue this is."""
     out_interface: str = ""
-    """NOTRACK: only packets leaving through this interface."""
+    """Only packets leaving through this interface (the output path, replies)."""
 
 
 def _exemption(client: ClientMatch, refusal: Refusal) -> Rule:
@@ -493,13 +574,85 @@ def build_dispatch(spec: FirewallSpec) -> tuple[Rule, ...]:
     )
 
 
+def build_excess(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """The excess chain's rules: each client set's packets over its rate dropped
+    or passed unqueued, in the daemon's matching order, everyone else last."""
+    entries = [*spec.excesses, (ANY_CLIENT, spec.excess)]
+    return tuple(
+        Rule(
+            Action.DROP if excess is Excess.DROP else Action.RETURN,
+            f"copgate: over the rate, {'dropped' if excess is Excess.DROP else 'passed'}",
+            client=client,
+        )
+        for client, excess in entries
+    )
+
+
 def build_queue(spec: FirewallSpec, failure: WhenAbsent) -> tuple[Rule, ...]:
-    """A failure chain's rules: the client's rate, then its queue."""
+    """A failure chain's rules: the client's rate (over it: the excess chain), then its queue."""
     queue = Rule(Action.NFQUEUE, f"copgate: queue {spec.queue_of(failure)}", failure=failure)
     if not spec.queue_rate:
         return (queue,)
     limit = Rule(Action.LIMIT, "copgate: over the client rate", failure=failure)
     return (limit, queue)
+
+
+def _server_ports(spec: FirewallSpec) -> tuple[tuple[str, Protocol, tuple[int, ...]], ...]:
+    """Each role's server ports with its protocol: the ports copgate reads."""
+    tcp, udp = Protocol.TCP, Protocol.UDP
+    return (
+        ("dns udp", udp, spec.dns_ports),
+        ("quic", udp, spec.quic_ports),
+        ("dns tcp", tcp, spec.dns_ports),
+        ("tls", tcp, spec.tls_ports),
+        ("http", tcp, spec.http_ports),
+    )
+
+
+def build_replies(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """The reply chain's rules (packets leaving through a LAN interface): the
+    server's SYN-ACK of every undecided connection copgate reads over TCP, to
+    the open queue with bypass."""
+    rules = [Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark)]
+    rules += [
+        Rule(
+            Action.NFQUEUE,
+            f"copgate: {role} syn-ack",
+            protocol,
+            ports,
+            source_ports=True,
+            reply_only=True,
+            synack_only=True,
+            undecided=spec.decided_mark,
+            failure=WhenAbsent.PASS,
+        )
+        for role, protocol, ports in _server_ports(spec)
+        if protocol is Protocol.TCP and ports
+    ]
+    return tuple(rules)
+
+
+def build_confined(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """The raw output rules that keep copgate's forged answers on the LAN:
+    an injected packet from a port copgate reads (a server's port: it answers
+    a client) that leaves through any other interface is dropped."""
+    rules = [
+        Rule(Action.RETURN, "copgate: to the lan", out_interface=interface)
+        for interface in spec.lan_interfaces
+    ]
+    rules += [
+        Rule(
+            Action.DROP,
+            f"copgate: injected {role} answer off the lan",
+            protocol,
+            ports,
+            source_ports=True,
+            mark=spec.injected_mark,
+        )
+        for role, protocol, ports in _server_ports(spec)
+        if ports
+    ]
+    return tuple(rules)
 
 
 def build_untracked(spec: FirewallSpec) -> tuple[Rule, ...]:

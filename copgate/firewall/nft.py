@@ -19,12 +19,16 @@ replaced without reloading the whole firewall. With flow offloading on,
 offloaded flows bypass every hook, copgate's included: see the daemon's
 detection of it.
 
-Chains: ``refuse`` and ``from_lan`` (the model's two, jumped to from the
-forward and input base chains), ``to_queue`` (the dispatch, by client) and
-``open`` and ``closed`` (a failure mode's rate limit and queue), reached
-with ``goto`` so that a ``return`` there (a fail-open client over its rate)
-ends copgate's say on the packet; and ``output_raw``, a base chain at
-priority raw of the output hook (injected packets to the LAN, untracked).
+Chains: ``refuse`` and ``from_lan`` (the model's two for packets in from a
+LAN interface, jumped to from the forward and input base chains),
+``to_queue`` (the dispatch, by client), ``open`` and ``closed`` (a failure
+mode's rate limit and queue) and ``excess`` (what goes over a client's rate,
+by client), reached with ``goto`` so that a ``return`` there (a client over
+its rate whose group lets evasion pass) ends copgate's say on the packet;
+``to_lan`` (servers' SYN-ACKs, jumped to from the forward and output base
+chains for packets out to a LAN interface); and ``output_raw``, a base chain
+at priority raw of the output hook (injected packets to the LAN untracked,
+injected answers anywhere else dropped).
 The per-client rate is kept in a dynamic set per failure mode and family
 (``open4``...) updated with a ``limit`` per element: the form nftables now
 writes the older ``meter`` statement as. ``nft -c`` 1.0.6 accepts both (the
@@ -46,9 +50,12 @@ from copgate.firewall.model import (
     Protocol,
     Rule,
     WhenAbsent,
+    build_confined,
     build_dispatch,
+    build_excess,
     build_queue,
     build_refusals,
+    build_replies,
     build_rules,
     build_untracked,
     failure_word,
@@ -90,7 +97,8 @@ def _nft_protocol(rule: Rule) -> list[str]:
     if not rule.ports:
         return ["meta", "l4proto", rule.protocol.value]
     negate = ["!="] if rule.except_ports else []
-    return [rule.protocol.value, "dport", *negate, _nft_set([str(p) for p in rule.ports])]
+    side = "sport" if rule.source_ports else "dport"
+    return [rule.protocol.value, side, *negate, _nft_set([str(p) for p in rule.ports])]
 
 
 def _failure(rule: Rule) -> WhenAbsent:
@@ -112,6 +120,8 @@ def _nft_verdict(rule: Rule, spec: FirewallSpec) -> list[str]:
         return ["notrack"]
     if rule.action is Action.RETURN:
         return ["return"]
+    if rule.action is Action.DROP:
+        return ["drop"]
     if rule.action is Action.MARK_DECIDED:
         return ["ct", "mark", "set", "ct", "mark", "|", f"{spec.decided_mark:#x}", "return"]
     if rule.protocol is Protocol.TCP:
@@ -144,12 +154,12 @@ _NFT_PAYLOAD = (
 
 
 def _nft_limit(rule: Rule, spec: FirewallSpec) -> list[str]:
-    """The rate limit: one rule per family, each with its own set of clients."""
+    """The rate limit: one rule per family, each with its own set of clients;
+    over it, the excess chain (by goto: its ``return`` leaves copgate's chains)."""
     failure = _failure(rule)
-    over = "return" if failure is WhenAbsent.PASS else "drop"
     rate = f"limit rate over {spec.queue_rate}/second burst {spec.queue_burst} packets"
     return [
-        f"update @{failure_word(failure)}{suffix} {{ {key} {rate} }} {over}"
+        f"update @{failure_word(failure)}{suffix} {{ {key} {rate} }} goto excess"
         f' comment "{rule.comment}"'
         for family, (suffix, _type, key) in _SET_KEYS.items()
         if family in spec.families
@@ -176,8 +186,12 @@ def _nft_rule(rule: Rule, spec: FirewallSpec) -> list[str]:
         words += ["oifname", f'"{rule.out_interface}"']
     if rule.syn_only:
         words += ["tcp", "flags", "&", "(fin|syn|rst|ack)", "==", "syn"]
+    if rule.synack_only:
+        words += ["tcp", "flags", "&", "(fin|syn|rst|ack)", "==", "syn|ack"]
     if rule.original_only:
         words += ["ct", "direction", "original"]
+    if rule.reply_only:
+        words += ["ct", "direction", "reply"]
     if rule.undecided:
         words += ["ct", "mark", "&", f"{rule.undecided:#x}", "!=", f"{rule.undecided:#x}"]
     if rule.mark:
@@ -200,12 +214,18 @@ def render_nft(spec: FirewallSpec) -> str:
         f"table inet {NFT_TABLE} {{",
         *_rate_sets(spec),
     ]
-    # The refusals for what the router forwards only, then the queue for all.
-    for hook, targets in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
+    # In from the LAN: the refusals for what the router forwards only, then
+    # the queue for all. Out to the LAN: servers' SYN-ACKs.
+    hooks = (
+        ("forward", (("iifname", "refuse"), ("iifname", "from_lan"), ("oifname", "to_lan"))),
+        ("input", (("iifname", "from_lan"),)),
+        ("output", (("oifname", "to_lan"),)),
+    )
+    for hook, targets in hooks:
         lines += [
             f"\tchain {hook} {{",
             f"\t\ttype filter hook {hook} priority {NFT_PRIORITY}; policy accept;",
-            *(f"\t\t{only}iifname {lans} jump {target}" for target in targets),
+            *(f"\t\t{only}{side} {lans} jump {target}" for side, target in targets),
             "\t}",
         ]
     chains: tuple[tuple[str, tuple[Rule, ...]], ...] = (
@@ -213,16 +233,20 @@ def render_nft(spec: FirewallSpec) -> str:
         ("from_lan", build_rules(spec)),
         ("to_queue", build_dispatch(spec)),
         *((failure_word(failure), build_queue(spec, failure)) for failure in WhenAbsent),
+        ("excess", build_excess(spec)),
+        ("to_lan", build_replies(spec)),
     )
     for chain, model in chains:
         lines.append(f"\tchain {chain} {{")
         lines += [f"\t\t{text}" for rule in model for text in _nft_rule(rule, spec)]
         lines.append("\t}")
-    # Before conntrack (priority raw): an untracked packet is never NATed.
+    # Before conntrack (priority raw): an untracked packet is never NATed,
+    # and a dropped one never gets an entry.
+    raw = (*build_untracked(spec), *build_confined(spec))
     lines += [
         "\tchain output_raw {",
         "\t\ttype filter hook output priority raw; policy accept;",
-        *(f"\t\t{only}{text}" for rule in build_untracked(spec) for text in _nft_rule(rule, spec)),
+        *(f"\t\t{only}{text}" for rule in raw for text in _nft_rule(rule, spec)),
         "\t}",
         "}",
     ]

@@ -10,12 +10,14 @@ The config is loaded as ``copgate run`` loads it and turned into the same
 - ``--backend iptables --family ipv4|ipv6``: input for
   ``iptables-restore --noflush`` (or ``ip6tables-restore``): copgate's
   chains in the raw and filter tables, and its jumps inserted first in raw
-  OUTPUT, FORWARD and INPUT. The jumps are written for a host that has none
+  OUTPUT and in FORWARD, INPUT and OUTPUT. The jumps are written for a host that has none
   of copgate's yet; ``copgate run`` instead compares them with the ones
   installed and changes only what differs.
 
 Both texts send fail-open groups to queue N (``--queue``, with bypass) and
-fail-closed groups to queue N + 1 (no bypass): the daemon binds both.
+fail-closed groups to queue N + 1 (no bypass): the daemon binds both. What a
+client sends over its rate gets its group's evasion treatment (dropped, or
+passed unqueued), and servers' SYN-ACKs go to queue N with bypass.
 
 A config error exits 2 with the loader's lines (file, line, option). This
 module reads the config and the templates and writes to stdout; it never

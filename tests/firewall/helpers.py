@@ -22,6 +22,7 @@ from copgate.firewall import (
     REFUSE_QUIC,
     ClientKind,
     ClientMatch,
+    Excess,
     Family,
     FirewallSpec,
     WhenAbsent,
@@ -56,8 +57,15 @@ FAILING = dataclasses.replace(
         (PUPILS, WhenAbsent.DROP),
         (PUPILS_V6, WhenAbsent.DROP),
     ),
+    excesses=(
+        (GUESTS, Excess.PASS),
+        (TABLET, Excess.DROP),
+        (PUPILS, Excess.DROP),
+        (PUPILS_V6, Excess.DROP),
+    ),
 )
-"""Guests and the tablet fail open, pupils and everyone else closed."""
+"""Guests and the tablet fail open, pupils and everyone else closed; over
+their rate, guests (a group that filters nothing) pass, everyone else is dropped."""
 PAYLOADS = (*range(0, 9), 100, 1400)
 """TCP payload lengths the "segment carries data" matches are evaluated over."""
 

@@ -22,6 +22,7 @@ from copgate.firewall import (
     RAW_CHAIN,
     RAW_HOOKS,
     REFUSE_CHAIN,
+    REPLY_CHAIN,
     Family,
     WhenAbsent,
     hashlimit_name,
@@ -65,14 +66,28 @@ def test_iptables_default_rules_exactly() -> None:
         "-A COPGATE-OPEN -m comment --comment 'copgate: over the client rate'"
         " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
         " --hashlimit-htable-max 65535 --hashlimit-htable-expire 10000"
-        " --hashlimit-name cgo300-600 -j RETURN",
+        " --hashlimit-name cgo300-600 -g COPGATE-EXCESS",
         "-A COPGATE-OPEN -m comment --comment 'copgate: queue 0'"
         " -j NFQUEUE --queue-num 0 --queue-bypass",
         "-A COPGATE-CLOSED -m comment --comment 'copgate: over the client rate'"
         " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
         " --hashlimit-htable-max 65535 --hashlimit-htable-expire 10000"
-        " --hashlimit-name cgc300-600 -j DROP",
+        " --hashlimit-name cgc300-600 -g COPGATE-EXCESS",
         "-A COPGATE-CLOSED -m comment --comment 'copgate: queue 1' -j NFQUEUE --queue-num 1",
+        # Over the rate: the client's evasion treatment (by default: dropped).
+        "-A COPGATE-EXCESS -m comment --comment 'copgate: over the rate, dropped' -j DROP",
+        # Servers' SYN-ACKs of the TCP ports copgate reads: the open queue.
+        "-A COPGATE-REPLY -m mark --mark 0x40000000/0x40000000 -m comment --comment"
+        " 'copgate: flow decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
+        "-A COPGATE-REPLY -m mark --mark 0x40000000/0x40000000"
+        " -m comment --comment 'copgate: flow decided' -j RETURN",
+        *(
+            f"-A COPGATE-REPLY -p tcp --sport {port} --tcp-flags FIN,SYN,RST,ACK SYN,ACK"
+            " -m conntrack --ctdir REPLY -m connmark '!' --mark 0x40000000/0x40000000"
+            f" -m comment --comment 'copgate: {role} syn-ack'"
+            " -j NFQUEUE --queue-num 0 --queue-bypass"
+            for role, port in (("dns tcp", 53), ("tls", 443), ("http", 80))
+        ),
         "-A COPGATE-OTHER -p tcp -j RETURN",
         "-A COPGATE-OTHER -p udp -j RETURN",
         "-A COPGATE-OTHER -p icmp -j RETURN",
@@ -88,10 +103,30 @@ def test_iptables_injected_packets_to_the_lan_are_untracked_in_the_raw_table() -
     plan = render_iptables(SPEC, Family.IPV6)
     # Per LAN interface only: an injected RST to the server (sent as the
     # client) must stay tracked, so that masquerade gives it the WAN address.
+    # Then no reflector: an injected packet from a port copgate reads (an
+    # answer as the server) that is not leaving for the LAN is dropped.
+    mark = "-m mark --mark 0x20000000/0x20000000"
     assert [shlex.join(rule) for rule in plan.raw_rules] == [
-        f"-A COPGATE-RAW -o {lan} -m mark --mark 0x20000000/0x20000000"
-        " -m comment --comment 'copgate: injected to the lan, untracked' -j CT --notrack"
-        for lan in ("br-lan", "lan2")
+        *(
+            f"-A COPGATE-RAW -o {lan} {mark}"
+            " -m comment --comment 'copgate: injected to the lan, untracked' -j CT --notrack"
+            for lan in ("br-lan", "lan2")
+        ),
+        *(
+            f"-A COPGATE-RAW -o {lan} -m comment --comment 'copgate: to the lan' -j RETURN"
+            for lan in ("br-lan", "lan2")
+        ),
+        *(
+            f"-A COPGATE-RAW -p {protocol} --sport {port} {mark}"
+            f" -m comment --comment 'copgate: injected {role} answer off the lan' -j DROP"
+            for protocol, port, role in (
+                ("udp", 53, "dns udp"),
+                ("udp", 443, "quic"),
+                ("tcp", 53, "dns tcp"),
+                ("tcp", 443, "tls"),
+                ("tcp", 80, "http"),
+            )
+        ),
     ]
     assert plan.raw_jumps == (("OUTPUT", "-j", RAW_CHAIN),)
     text = plan.restore_text(raw_changes=jump_changes((), plan.raw_jumps, RAW_HOOKS))
@@ -118,7 +153,7 @@ def test_iptables_each_client_set_goes_to_its_failure_chain_in_order() -> None:
 def test_iptables_a_rate_of_zero_limits_nothing() -> None:
     rules = iptables_rules(dataclasses.replace(SPEC, queue_rate=0, queue_num=9), Family.IPV4)
     assert not [rule for rule in rules if "hashlimit" in rule]
-    assert [rule for rule in rules if "NFQUEUE" in rule] == [
+    assert [rule for rule in rules if "NFQUEUE" in rule and "-A COPGATE-REPLY" not in rule] == [
         "-A COPGATE-OPEN -m comment --comment 'copgate: queue 9'"
         " -j NFQUEUE --queue-num 9 --queue-bypass",
         "-A COPGATE-CLOSED -m comment --comment 'copgate: queue 10' -j NFQUEUE --queue-num 10",
@@ -136,7 +171,7 @@ def test_hashlimit_names_carry_the_rate_and_fit_the_kernel() -> None:
     )
 
 
-def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
+def test_iptables_jumps_per_lan_interface_in_and_out() -> None:
     plan = render_iptables(SPEC, Family.IPV6)
     assert plan.command == "ip6tables"
     assert plan.chains == (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
@@ -149,6 +184,11 @@ def test_iptables_jumps_from_forward_and_input_per_lan_interface() -> None:
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
         ("INPUT", "-i", "br-lan", "-j", CHAIN),
         ("INPUT", "-i", "lan2", "-j", CHAIN),
+        # Out to the LAN: servers' SYN-ACKs, forwarded or the router's own.
+        ("FORWARD", "-o", "br-lan", "-j", REPLY_CHAIN),
+        ("FORWARD", "-o", "lan2", "-j", REPLY_CHAIN),
+        ("OUTPUT", "-o", "br-lan", "-j", REPLY_CHAIN),
+        ("OUTPUT", "-o", "lan2", "-j", REPLY_CHAIN),
     )
 
 
@@ -188,7 +228,8 @@ def test_restore_text_carries_the_jump_changes_in_its_transaction() -> None:
     plan = render_iptables(SPEC, Family.IPV4)
     lines = plan.restore_text(jump_changes([], plan.jumps)).splitlines()
     assert lines[-1] == "COMMIT"
-    assert lines[-2] == "-I INPUT 1 -i br-lan -j COPGATE"
+    assert lines[-2] == "-I OUTPUT 1 -o br-lan -j COPGATE-REPLY"
+    assert "-I INPUT 1 -i br-lan -j COPGATE" in lines
     assert "-I FORWARD 1 -i br-lan -j COPGATE-REFUSE" in lines
 
 
@@ -253,13 +294,15 @@ def test_restore_text_reads_back_as_the_same_arguments() -> None:
     raw_end = lines.index("*filter")
     assert lines[:2] == ["*raw", ":COPGATE-RAW - [0:0]"]
     assert lines[raw_end - 1] == "COMMIT"
-    assert lines[raw_end : raw_end + 8] == [
+    assert lines[raw_end : raw_end + 10] == [
         "*filter",
         ":COPGATE - [0:0]",
         ":COPGATE-REFUSE - [0:0]",
         ":COPGATE-QUEUE - [0:0]",
         ":COPGATE-OPEN - [0:0]",
         ":COPGATE-CLOSED - [0:0]",
+        ":COPGATE-EXCESS - [0:0]",
+        ":COPGATE-REPLY - [0:0]",
         ":COPGATE-OTHER - [0:0]",
         ":COPGATE-OTHER-OK - [0:0]",
     ]
@@ -267,7 +310,7 @@ def test_restore_text_reads_back_as_the_same_arguments() -> None:
     # iptables-restore's quoting (double quotes, backslash escapes) is a
     # subset of the shell's, so shlex reads what it would read.
     assert [tuple(shlex.split(line)) for line in lines[2 : raw_end - 1]] == list(plan.raw_rules)
-    assert [tuple(shlex.split(line)) for line in lines[raw_end + 8 : -1]] == list(plan.rules)
+    assert [tuple(shlex.split(line)) for line in lines[raw_end + 10 : -1]] == list(plan.rules)
     assert '--comment "copgate: refuse dot"' in plan.restore_text()
 
 

@@ -26,15 +26,19 @@ from copgate.firewall import (
     Action,
     ClientKind,
     ClientMatch,
+    Excess,
     Family,
     FirewallSpec,
     Protocol,
     Refusal,
     Rule,
     WhenAbsent,
+    build_confined,
     build_dispatch,
+    build_excess,
     build_queue,
     build_refusals,
+    build_replies,
     build_rules,
     render_nft,
     unreadable,
@@ -192,7 +196,7 @@ def test_fail_closed_everywhere_drops_the_bypass_for_everyone() -> None:
     ]
     closed = [r for r in iptables_rules(spec, Family.IPV4) if r.startswith("-A COPGATE-CLOSED")]
     assert closed[-1].endswith("-j NFQUEUE --queue-num 1")
-    assert closed[0].endswith("-j DROP")  # over the rate: dropped, never passed
+    assert closed[0].endswith("-g COPGATE-EXCESS")  # over the rate: the evasion treatment
     nft = render_nft(spec)
     assert 'goto closed comment "copgate: fails closed"' in nft
     assert 'queue num 1 comment "copgate: queue 1"' in nft
@@ -292,3 +296,65 @@ EXEMPT_STAFF = FirewallSpec(
 )
 def test_where_a_packet_ends(hook: str, packet: Walker, end: tuple[str, str | None]) -> None:
     assert _walk(EXEMPT_STAFF, hook, packet) == end
+
+
+# -- over the rate, servers' SYN-ACKs, injected answers ----------------------
+
+
+def _over_rate(spec: FirewallSpec, client: ClientMatch | None) -> Action:
+    """What the excess chain does with a packet of ``client`` over its rate."""
+    packet = Walker(client, "udp", 53)
+    rule = _first(build_excess(spec), packet)
+    assert rule is not None  # the last one takes anyone
+    return rule.action
+
+
+def test_over_the_rate_a_client_gets_its_evasion_treatment_not_its_failure_one() -> None:
+    # Everyone fails open (a home), yet a client over its rate is dropped: a
+    # flood is the client's doing, and passing it would free its next hello.
+    home = FirewallSpec(LANS, excesses=((STAFF, Excess.PASS),))
+    for failure in WhenAbsent:
+        limit, queue = build_queue(home, failure)
+        assert (limit.action, queue.action) == (Action.LIMIT, Action.NFQUEUE)
+    assert _over_rate(home, None) is Action.DROP
+    assert _over_rate(home, STAFF) is Action.RETURN  # passes unqueued
+    # Failure modes and excess are independent: a fail-closed default may pass.
+    lenient = FirewallSpec(LANS, when_absent=WhenAbsent.DROP, excess=Excess.PASS)
+    assert _over_rate(lenient, None) is Action.RETURN
+
+
+def test_servers_syn_acks_go_to_the_open_queue_whatever_the_failure_mode() -> None:
+    spec = dataclasses.replace(FULL, when_absent=WhenAbsent.DROP)
+    decided, *queued = build_replies(spec)
+    assert decided.action is Action.MARK_DECIDED and decided.mark == DECIDED_MARK
+    assert [(r.comment, r.protocol, r.ports) for r in queued] == [
+        ("copgate: dns tcp syn-ack", Protocol.TCP, (53,)),
+        ("copgate: tls syn-ack", Protocol.TCP, (443, 8443)),
+        ("copgate: http syn-ack", Protocol.TCP, (80,)),
+    ]
+    for rule in queued:
+        assert (rule.action, rule.failure) == (Action.NFQUEUE, WhenAbsent.PASS)
+        assert rule.source_ports and rule.reply_only and rule.synack_only
+        assert rule.undecided == DECIDED_MARK and not rule.syn_only
+    # A role with no ports queues nothing.
+    no_http = dataclasses.replace(spec, http_ports=())
+    assert [r.comment for r in build_replies(no_http)][-1] == "copgate: tls syn-ack"
+
+
+def test_injected_answers_leave_only_through_a_lan_interface() -> None:
+    rules = build_confined(FULL)
+    returns = [r for r in rules if r.action is Action.RETURN]
+    drops = [r for r in rules if r.action is Action.DROP]
+    assert rules == (*returns, *drops)  # every LAN interface is spared first
+    assert [r.out_interface for r in returns] == list(LANS)
+    assert all(not r.mark and r.protocol is None for r in returns)
+    assert [(r.protocol, r.ports) for r in drops] == [
+        (Protocol.UDP, (53,)),
+        (Protocol.UDP, (443,)),
+        (Protocol.TCP, (53,)),
+        (Protocol.TCP, (443, 8443)),
+        (Protocol.TCP, (80,)),
+    ]
+    # Only copgate's own packets, and only as the server (the reset to the
+    # server leaves from the client's port, to the WAN, and is not touched).
+    assert all(r.mark == INJECTED_MARK and r.source_ports for r in drops)

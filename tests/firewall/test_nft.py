@@ -52,12 +52,17 @@ def test_nft_table_of_its_own_replacing_an_older_one() -> None:
     lines = render_nft(SPEC).splitlines()
     assert lines[1:4] == ["table inet copgate", "delete table inet copgate", "table inet copgate {"]
     text = "\n".join(lines)
-    lans = '\t\tiifname { "br-lan", "lan2" }'
-    for hook, jumps in (("forward", ("refuse", "from_lan")), ("input", ("from_lan",))):
+    lans = ' { "br-lan", "lan2" }'
+    hooks = (
+        ("forward", (("iifname", "refuse"), ("iifname", "from_lan"), ("oifname", "to_lan"))),
+        ("input", (("iifname", "from_lan"),)),
+        ("output", (("oifname", "to_lan"),)),
+    )
+    for hook, jumps in hooks:
         assert (
             f"\tchain {hook} {{\n"
             f"\t\ttype filter hook {hook} priority filter - 5; policy accept;\n"
-            + "".join(f"{lans} jump {chain}\n" for chain in jumps)
+            + "".join(f"\t\t{side}{lans} jump {chain}\n" for side, chain in jumps)
             + "\t}"
         ) in text
 
@@ -93,15 +98,25 @@ def test_nft_each_client_set_goes_to_its_failure_chain_in_order() -> None:
         'goto closed comment "copgate: fails closed"',
     ]
     rate = "limit rate over 300/second burst 600 packets"
+    over = 'goto excess comment "copgate: over the client rate"'
     assert _chain(text, "open") == [
-        f'update @open4 {{ ip saddr {rate} }} return comment "copgate: over the client rate"',
-        f'update @open6 {{ ip6 saddr {rate} }} return comment "copgate: over the client rate"',
+        f"update @open4 {{ ip saddr {rate} }} {over}",
+        f"update @open6 {{ ip6 saddr {rate} }} {over}",
         'queue num 7 bypass comment "copgate: queue 7"',
     ]
     assert _chain(text, "closed") == [
-        f'update @closed4 {{ ip saddr {rate} }} drop comment "copgate: over the client rate"',
-        f'update @closed6 {{ ip6 saddr {rate} }} drop comment "copgate: over the client rate"',
+        f"update @closed4 {{ ip saddr {rate} }} {over}",
+        f"update @closed6 {{ ip6 saddr {rate} }} {over}",
         'queue num 8 comment "copgate: queue 8"',
+    ]
+    # Over the rate: each client's evasion treatment, whatever its failure mode
+    # (the guests fail open and pass, the tablet fails open and is dropped).
+    assert _chain(text, "excess") == [
+        'iifname "lan2" return comment "copgate: over the rate, passed"',
+        'ether saddr 02:00:5e:00:53:01 drop comment "copgate: over the rate, dropped"',
+        'ip saddr 192.0.2.0/25 drop comment "copgate: over the rate, dropped"',
+        'ip6 saddr 2001:db8:1::/64 drop comment "copgate: over the rate, dropped"',
+        'drop comment "copgate: over the rate, dropped"',
     ]
     assert (
         "\tset closed6 { type ipv6_addr; size 65535; flags dynamic,timeout; timeout 10s; }" in text
@@ -112,7 +127,7 @@ def test_nft_one_family_has_the_sets_and_limits_of_that_family_only() -> None:
     text = render_nft(dataclasses.replace(FAILING, families=(Family.IPV6,)))
     assert "set open6 " in text and "set open4 " not in text
     assert [line for line in _chain(text, "closed") if "update" in line] == [
-        "update @closed6 { ip6 saddr limit rate over 300/second burst 600 packets } drop"
+        "update @closed6 { ip6 saddr limit rate over 300/second burst 600 packets } goto excess"
         ' comment "copgate: over the client rate"'
     ]
 
@@ -123,15 +138,36 @@ def test_nft_without_a_rate_has_no_sets() -> None:
     assert _chain(text, "open") == ['queue num 0 bypass comment "copgate: queue 0"']
 
 
-def test_nft_injected_packets_to_the_lan_are_untracked() -> None:
-    text = render_nft(SPEC)
+def test_nft_injected_packets_to_the_lan_are_untracked_and_answers_stay_there() -> None:
+    text = render_nft(FULL)
+    mark = "meta mark & 0x20000000 == 0x20000000"
     assert _chain(text, "output_raw") == [
         "type filter hook output priority raw; policy accept;",
         *(
-            f'oifname "{lan}" meta mark & 0x20000000 == 0x20000000 notrack'
-            ' comment "copgate: injected to the lan, untracked"'
+            f'oifname "{lan}" {mark} notrack comment "copgate: injected to the lan, untracked"'
             for lan in ("br-lan", "lan2")
         ),
+        *(f'oifname "{lan}" return comment "copgate: to the lan"' for lan in ("br-lan", "lan2")),
+        f'udp sport 53 {mark} drop comment "copgate: injected dns udp answer off the lan"',
+        f'udp sport 443 {mark} drop comment "copgate: injected quic answer off the lan"',
+        f'tcp sport 53 {mark} drop comment "copgate: injected dns tcp answer off the lan"',
+        f'tcp sport {{ 443, 8443 }} {mark} drop comment "copgate: injected tls answer off the lan"',
+        f'tcp sport 80 {mark} drop comment "copgate: injected http answer off the lan"',
+    ]
+
+
+def test_nft_servers_syn_acks_go_to_the_open_queue() -> None:
+    # Whatever the failure modes (FAILING: the default group fails closed).
+    text = render_nft(FAILING)
+    undecided = "ct mark & 0x40000000 != 0x40000000"
+    synack = "tcp flags & (fin|syn|rst|ack) == syn|ack ct direction reply"
+    assert _chain(text, "to_lan") == [
+        "meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 return"
+        ' comment "copgate: flow decided"',
+        f'tcp sport 53 {synack} {undecided} queue num 7 bypass comment "copgate: dns tcp syn-ack"',
+        f"tcp sport {{ 443, 8443 }} {synack} {undecided} queue num 7 bypass"
+        ' comment "copgate: tls syn-ack"',
+        f'tcp sport 80 {synack} {undecided} queue num 7 bypass comment "copgate: http syn-ack"',
     ]
 
 

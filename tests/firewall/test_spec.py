@@ -2,9 +2,10 @@
 
 (The glue lives in the daemon's package; its tests live here, beside the
 model they feed.) Each client set goes to its group's queue in the daemon's
-matching order, a group that is not filtered never fails closed, and
-the walled garden's refusal of unreadable traffic spares what the policy
-never refuses.
+matching order, a group that is not filtered never fails closed, what a
+client sends over its rate gets its group's evasion treatment, and the
+walled garden's refusal of unreadable traffic spares what the policy never
+refuses.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ from pathlib import Path
 import pytest
 
 from copgate.config.load import load_config
-from copgate.daemon.firewall_spec import exempt_ports, firewall_spec, kernel_failure
+from copgate.daemon.firewall_spec import (
+    exempt_ports,
+    firewall_spec,
+    kernel_excess,
+    kernel_failure,
+)
 from copgate.firewall import (
     ANY_CLIENT,
     QUEUE_BURST,
     QUEUE_RATE,
     ClientKind,
     ClientMatch,
+    Excess,
     Protocol,
     WhenAbsent,
 )
-from copgate.policy.model import Config, FailureMode, Mode
+from copgate.policy.model import Config, FailureMode, Mode, Treatment
 from copgate.policy.outright import EXEMPT_FROM_UNREADABLE, Service
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "lists" / "templates"
@@ -84,6 +91,31 @@ def test_a_group_fails_closed_only_when_filtered_and_configured_so(config: Confi
     assert kernel_failure(teens) is WhenAbsent.DROP
     assert kernel_failure(dataclasses.replace(teens, failure=FailureMode.OPEN)) is WhenAbsent.PASS
     assert kernel_failure(dataclasses.replace(teens, mode=Mode.OFF)) is WhenAbsent.PASS
+
+
+def test_over_its_rate_each_client_set_gets_its_groups_evasion_treatment(config: Config) -> None:
+    spec = firewall_spec(config)
+    assert spec.excesses == (
+        # Staff filters nothing: its excess passes unqueued.
+        (ClientMatch(ClientKind.INTERFACE, "lan2"), Excess.PASS),
+        # The kids fail open, yet a flood of theirs is dropped, not passed.
+        (ClientMatch(ClientKind.MAC, "02:00:5e:00:53:01"), Excess.DROP),
+        (ClientMatch(ClientKind.CIDR, "2001:db8:1::/64"), Excess.DROP),
+        (ClientMatch(ClientKind.CIDR, "192.0.2.10/32"), Excess.DROP),
+        (ClientMatch(ClientKind.CIDR, "192.0.2.0/25"), Excess.DROP),
+    )
+    assert spec.excess is Excess.DROP  # the walled garden, for everyone else
+
+
+def test_the_excess_follows_the_evasion_option_as_the_engine_does(config: Config) -> None:
+    kids, pupils, staff = config.group("kids"), config.group("pupils"), config.group("staff")
+    assert kids is not None and pupils is not None and staff is not None
+    assert kids.failure is FailureMode.OPEN and kernel_excess(kids) is Excess.DROP
+    lenient = dataclasses.replace(kids, evasion=Treatment.ALLOW)
+    assert kernel_excess(lenient) is Excess.PASS
+    # A walled garden refuses evasion whatever its option says; mode off allows it.
+    assert kernel_excess(dataclasses.replace(pupils, evasion=Treatment.ALLOW)) is Excess.DROP
+    assert kernel_excess(staff) is Excess.PASS
 
 
 def test_the_default_rate_applies_until_the_config_sets_one(config: Config) -> None:
