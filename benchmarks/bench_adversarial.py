@@ -27,7 +27,8 @@ bench_engine.py.
 
 Each packet is timed on its own (``perf_counter_ns`` around one
 ``judge``), a fresh engine per run, the simulated clock advancing 100 µs
-per packet. Per scenario the table gives the median and the 99.9th
+per packet (``--no-gc`` turns Python's cyclic GC off while timing, to tell
+its pauses from the engine's own). Per scenario the table gives the median and the 99.9th
 percentile over every packet of every run, the worst packet of the
 quietest run (the lowest of the runs' maxima: the machine is shared, and
 one preemption makes a worst of milliseconds) and of all runs, and how many
@@ -213,16 +214,31 @@ class Run:
     victim_total: int
 
 
-def one_run(config: Config, lists: ListSet, evader: Sequence[bytes]) -> Run:
+def one_run(
+    config: Config, lists: ListSet, evader: Sequence[bytes], *, collect: bool = True
+) -> Run:
+    """A fresh engine judging the evader's packets, the other client's among them."""
     engine = Engine(config, lists, lists_built=float(lists.built))
-    judge = engine.judge
     victims = victim_packets(len(evader) // EVERY + 1)
+    gc.collect()
+    if not collect:
+        gc.disable()
+    try:
+        return _timed_run(engine.judge, evader, victims, time.perf_counter_ns)
+    finally:
+        gc.enable()
+
+
+def _timed_run(
+    judge: Callable[[bytes, PacketMeta], PacketVerdict],
+    evader: Sequence[bytes],
+    victims: Sequence[Expected],
+    clock: Callable[[], int],
+) -> Run:
     evader_meta = PacketMeta(NOW, EVADER_IFACE)
     evader_ns: list[int] = []
     victim_ns: list[int] = []
     ok = 0
-    clock = time.perf_counter_ns
-    gc.collect()
     for index, datagram in enumerate(evader):
         now = NOW + index * TICK
         start = clock()
@@ -253,6 +269,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=sorted(SCENARIOS), action="append")
+    parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="disable Python's cyclic GC while timing (to tell its pauses from the engine's)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-adversarial-") as workdir:
         config, lists = lab_config(Path(workdir))
@@ -265,7 +286,10 @@ def main() -> int:
                 if args.only and title not in args.only:
                     continue
                 evader = build()
-                runs = [one_run(config, lists, evader) for _ in range(args.repeats)]
+                runs = [
+                    one_run(config, lists, evader, collect=not args.no_gc)
+                    for _ in range(args.repeats)
+                ]
                 for who in ("evader", "other"):
                     per_run = [r.evader_ns if who == "evader" else r.victim_ns for r in runs]
                     every = sorted(ns for run in per_run for ns in run)
@@ -286,7 +310,8 @@ def main() -> int:
             print(
                 f"{args.repeats} runs per scenario, a fresh engine each; worst = the lowest"
                 f" of the runs' worst packets; >50 µs = packets per run over {TARGET_US:g} µs"
-                f" (median of runs); copgate from {Path(copgate.__file__).parent}"
+                f" (median of runs); GC {'off' if args.no_gc else 'on'} while timing;"
+                f" copgate from {Path(copgate.__file__).parent}"
             )
         finally:
             lists.close()
