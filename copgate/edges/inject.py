@@ -5,6 +5,14 @@ Each datagram leaves through the routing table like any locally made packet
 its skb mark (SO_MARK) so that copgate's own queue rules let it pass. The
 kernel fills in the IPv4 header checksum; the transport checksums are in the
 bytes already (``copgate.forge.packets``).
+
+Where a forged packet may go is the firewall's rule, not this module's:
+an answer sent as a server (from a port copgate reads) leaves only through
+a LAN interface, and the kernel drops it anywhere else (``build_confined``
+in ``copgate.firewall.model``), after routing and policy routing, at no
+cost here. A packet so dropped makes ``sendto`` fail with EPERM: it is
+counted in ``refused``, not logged one by one, since a LAN client can send
+such queries as fast as it likes (a query claiming an internet source).
 """
 
 from __future__ import annotations
@@ -29,9 +37,12 @@ class Injector:
             sock.setblocking(False)
         self.sent = 0
         self.failed = 0
+        self.refused = 0
+        """Packets the firewall kept from leaving (an answer routed off the LAN)."""
 
     def send(self, datagram: bytes) -> None:
-        """Send one IPv4 or IPv6 datagram; a failure is logged and counted, never raised."""
+        """Send one IPv4 or IPv6 datagram; a failure is counted (and logged, unless the
+        firewall refused it), never raised."""
         try:
             if datagram[0] >> 4 == 4:
                 destination = str(ipaddress.IPv4Address(datagram[16:20]))
@@ -40,6 +51,10 @@ class Injector:
                 destination = str(ipaddress.IPv6Address(datagram[24:40]))
                 self._v6.sendto(datagram, (destination, 0, 0, 0))
             self.sent += 1
+        except PermissionError:
+            # EPERM from a raw socket that may send at all: netfilter dropped it.
+            self.refused += 1
+            LOG.debug("the firewall kept a %d-byte injected packet from leaving", len(datagram))
         except OSError as exc:
             self.failed += 1
             LOG.warning("could not inject a %d-byte packet: %s", len(datagram), exc)

@@ -4,32 +4,39 @@ No daemon listens on the queue, and every client here fails open, so with
 ``--queue-bypass`` every queued packet passes: traffic must flow exactly as
 without copgate, while the rules' packet counters show what would have
 reached copgate (SYNs and segments with data for DNS over TCP and HTTP, the
-first packets of TLS flows) and the refusals act in the kernel. The raw
-table's rule for injected packets is installed and removed with the rest.
+first packets of TLS flows, and the servers' SYN-ACKs of all three) and the
+refusals act in the kernel. The raw table's rules for injected packets are
+installed and removed with the rest: a forged answer sent with copgate's
+mark reaches a LAN client, and never an internet address.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from copgate.edges import iptables as edge
+from copgate.edges.inject import Injector
 from copgate.firewall import (
     CHAIN,
     RAW_CHAIN,
     REFUSE_CHAIN,
     REFUSE_DOT,
     REFUSE_QUIC,
+    REPLY_CHAIN,
     ClientKind,
     ClientMatch,
     Family,
     FirewallSpec,
     render_iptables,
 )
+from copgate.forge.packets import udp_datagram
 from copgate.lab import clients, plan
 from copgate.lab.topology import Lab
+from tests.lab import evasion_kit as kit
 
 pytestmark = pytest.mark.lab
 
@@ -45,6 +52,8 @@ SPEC = FirewallSpec(
 )
 ALLOWED = plan.host("allowed.example")
 ROUTER = str(plan.LAN.router_v4)
+OWN = (CHAIN, REFUSE_CHAIN, REPLY_CHAIN)
+"""The chains whose rules the tests count."""
 
 
 @pytest.fixture
@@ -65,7 +74,7 @@ def _copgate_rules(lab: Lab, family: Family) -> list[tuple[int, str]]:
     saved = lab.run(lab.gateway, [tool, "-c", "-t", "filter"], check=True).stdout
     rules = []
     for line in saved.splitlines():
-        match = re.match(rf"\[(\d+):\d+\] (-A (?:{CHAIN}|{REFUSE_CHAIN}) .*)", line)
+        match = re.match(rf"\[(\d+):\d+\] (-A (?:{'|'.join(OWN)}) .*)", line)
         if match:
             rules.append((int(match.group(1)), match.group(2)))
     return rules
@@ -82,7 +91,7 @@ def _count(lab: Lab, family: Family, comment: str, *, fallback: bool = False) ->
 
 def _zero(lab: Lab) -> None:
     for tool in lab.iptables:
-        for chain in (CHAIN, REFUSE_CHAIN):
+        for chain in OWN:
             lab.run(lab.gateway, [tool, "-Z", chain], check=True)
 
 
@@ -91,7 +100,7 @@ def test_rules_are_in_place_once(applied: Lab) -> None:
         plan_rules = render_iptables(SPEC, family).rules
         loaded = _copgate_rules(applied, family)
         jumps = edge.jumps_present(family, netns=applied.gateway.name)
-        assert len(loaded) == sum(1 for rule in plan_rules if rule[1] in (CHAIN, REFUSE_CHAIN))
+        assert len(loaded) == sum(1 for rule in plan_rules if rule[1] in OWN)
         assert sorted(jumps) == sorted(render_iptables(SPEC, family).jumps)
         raw = edge.jumps_present(
             family, netns=applied.gateway.name, chains=(RAW_CHAIN,), table="raw"
@@ -100,6 +109,7 @@ def test_rules_are_in_place_once(applied: Lab) -> None:
         tool = "iptables" if family is Family.IPV4 else "ip6tables"
         saved = applied.run(applied.gateway, [tool, "-t", "raw", "-S", RAW_CHAIN], check=True)
         assert saved.stdout.count("-j CT --notrack") == len(SPEC.lan_interfaces)
+        assert saved.stdout.count("-j DROP") == 5  # dns udp, quic, dns tcp, tls, http
 
 
 @pytest.mark.parametrize("family", list(Family))
@@ -108,10 +118,12 @@ def test_http_queues_only_segments_with_data(applied: Lab, family: Family) -> No
     result = clients.curl(applied.lan, "http://allowed.example/", family=family.value)
     assert result.status == 200
     # ACKs and FIN carry no data: only the one GET segment is queued, and
-    # the SYN (so that the daemon learns where the stream starts).
+    # the SYN and the server's SYN-ACK (so that the daemon learns where
+    # both streams start).
     assert _count(applied, family, "http") == 1
     assert _count(applied, family, "http", fallback=True) == 0
     assert _count(applied, family, "http syn") == 1
+    assert _count(applied, family, "http syn-ack") == 1
 
 
 def test_dns_over_tcp_queues_only_the_query_segment(applied: Lab) -> None:
@@ -120,6 +132,8 @@ def test_dns_over_tcp_queues_only_the_query_segment(applied: Lab) -> None:
     assert result.addresses == (str(ALLOWED.v4),)
     assert _count(applied, Family.IPV4, "dns tcp") == 1
     assert _count(applied, Family.IPV4, "dns tcp syn") == 1
+    # The router's own resolver answers: its SYN-ACK is met on the output path.
+    assert _count(applied, Family.IPV4, "dns tcp syn-ack") == 1
 
 
 def test_dns_udp_to_router_and_outside_is_queued_and_passes(applied: Lab) -> None:
@@ -136,8 +150,10 @@ def test_tls_flow_is_queued_until_decided(applied: Lab) -> None:
     _zero(applied)
     result = clients.curl(applied.lan, "https://allowed.example/", family=4, cacert=applied.ca)
     assert result.status == 200
-    # No daemon marks it decided, so every client packet of the flow counts.
+    # No daemon marks it decided, so every client packet of the flow counts;
+    # of the server's packets, the SYN-ACK alone.
     assert _count(applied, Family.IPV4, "tls") >= 4
+    assert _count(applied, Family.IPV4, "tls syn-ack") == 1
 
 
 def test_quic_refused_for_staff_only(applied: Lab) -> None:
@@ -179,5 +195,32 @@ def test_reapply_with_fewer_interfaces_drops_stale_jumps(lab: Lab) -> None:
     assert jumps == [
         ("FORWARD", "-i", "lan2", "-j", REFUSE_CHAIN),
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
+        ("FORWARD", "-o", "lan2", "-j", REPLY_CHAIN),
         ("INPUT", "-i", "lan2", "-j", CHAIN),
+        ("OUTPUT", "-o", "lan2", "-j", REPLY_CHAIN),
     ]
+
+
+def test_an_injected_answer_reaches_the_lan_and_never_the_internet(applied: Lab) -> None:
+    # A forged DNS answer, as copgate sends it (its mark, the resolver's
+    # address and port), to an internet address a LAN packet claimed, and
+    # the same answer to a LAN client: only the second leaves the router.
+    resolver = plan.host("ns.example").v4
+    outside = plan.Host("", 99).v4
+    client = plan.client("pupil").v4
+    injector = kit.in_netns(applied.gateway, Injector)
+    try:
+        with (
+            kit.udp_to(applied.internet, outside, 53) as to_outside,
+            kit.udp_to(applied.lan.netns, client, 53) as to_client,
+        ):
+            for destination in (outside, client):
+                answer = udp_datagram((resolver.packed, 53), (destination.packed, 40000), b"fake")
+                injector.send(answer)
+            time.sleep(0.5)
+    finally:
+        injector.close()
+    # The kernel refused the one to the internet (sendto: EPERM), counted apart.
+    assert (injector.sent, injector.refused, injector.failed) == (1, 1, 0)
+    assert to_client == [b"fake"]
+    assert to_outside == []

@@ -5,10 +5,12 @@ as fast as Python sends them, over IPv4 or IPv6; meanwhile another client (on th
 asks the outside resolver a blocked and an allowed name in turn, 20 times. Every one of the
 other client's lookups is answered, and judged by copgate (the lab's server
 gives blocked.example an address, so an NXDOMAIN is copgate's). What the
-flooder sends over its rate gets its group's failure treatment: the teen's
-filter fails open, so its excess passes unjudged and is answered by the
-resolver; the pupil's walled garden fails closed, so its excess is dropped
-and it gets at most what its rate lets copgate judge.
+flooder sends over its rate gets its group's evasion treatment, not its
+failure one (a flood is the client's doing, not copgate failing): the teen's
+filter fails open but refuses evasion, so its excess is dropped and it gets
+at most what its rate lets copgate judge, as does the pupil's walled garden
+(fails closed); staff, whom copgate does not filter, have their excess
+passed unqueued and answered by the resolver.
 """
 
 from __future__ import annotations
@@ -118,10 +120,12 @@ def _other_client_lookups(lab: Lab) -> list[tuple[str, str | None, tuple[str, ..
 
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize(
-    ("flooder", "fails_open"), [("teen", True), ("pupil", False)], ids=["open", "closed"]
+    ("flooder", "excess_passes"),
+    [("teen", False), ("pupil", False), ("staff", True)],
+    ids=["open-filter", "closed-walled-garden", "open-unfiltered"],
 )
-def test_a_flood_gets_its_groups_failure_treatment_and_others_are_still_judged(
-    gateway: Gateway, flooder: str, fails_open: bool, family: int
+def test_a_flood_gets_its_groups_evasion_treatment_and_others_are_still_judged(
+    gateway: Gateway, flooder: str, excess_passes: bool, family: int
 ) -> None:
     lab = gateway.lab
     over_before = _over_rate(lab, family)
@@ -141,10 +145,11 @@ def test_a_flood_gets_its_groups_failure_treatment_and_others_are_still_judged(
     # The flood went over its rate, and only the flooder's packets did.
     assert flood["sent"] > 2 * JUDGED_AT_MOST, flood
     assert over >= flood["sent"] - JUDGED_AT_MOST, (over, flood)
-    if fails_open:
-        # Over the rate it passes unjudged: the resolver answers much more
+    if excess_passes:
+        # Over the rate it passes unqueued: the resolver answers much more
         # than copgate was handed.
         assert flood["answered"] > JUDGED_AT_MOST, flood
     else:
-        # Over the rate it is dropped: no more answers than the rate judged.
+        # Over the rate it is dropped, even for a group that fails open: no
+        # more answers than the rate judged.
         assert 0 < flood["answered"] <= JUDGED_AT_MOST, flood
