@@ -107,6 +107,41 @@ def test_a_request_after_a_chunked_body_in_one_segment_is_judged(evader: Client)
     _assert_not_served(received)
 
 
+_POST = f"POST / HTTP/1.1\r\nHost: {ALLOWED}\r\n".encode()
+_CHUNKED = _POST + b"Transfer-Encoding: chunked\r\n\r\n"
+FRAMINGS = {
+    "Content-Length with leading zeros": _POST + b"Content-Length: 005\r\n\r\nhello",
+    "Content-Length with spaces": _POST + b"Content-Length:   5  \r\n\r\nhello",
+    "Transfer-Encoding in capitals": (
+        _POST + b"Transfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    ),
+    "chunk size in upper-case hex with zeros": _CHUNKED + b"0000A\r\nhellohello\r\n0\r\n\r\n",
+    "chunk extension with a quoted ';'": _CHUNKED + b'5;a="x;y"\r\nhello\r\n0\r\n\r\n',
+    "chunked trailer field": _CHUNKED + b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+    "chunks with bare LF": _CHUNKED + b"5\nhello\n0\n\n",
+    "GET with a body": (
+        f"GET / HTTP/1.1\r\nHost: {ALLOWED}\r\nContent-Length: 5\r\n\r\nhello".encode()
+    ),
+    "HTTP/1.0 kept alive": (
+        f"GET / HTTP/1.0\r\nHost: {ALLOWED}\r\nConnection: keep-alive\r\n\r\n".encode()
+    ),
+    "Expect: 100-continue": _POST + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+}
+"""A first request for the allowed name, framed in a way nginx reads, with the
+request for the blocked name right after it in the same segment."""
+
+
+@pytest.mark.parametrize("framing", sorted(FRAMINGS))
+def test_the_server_reads_the_request_after_each_framing(gateway: Gateway, framing: str) -> None:
+    received = _exchange(gateway.lab.clients["staff"], FRAMINGS[framing] + _get(BLOCKED))
+    assert kit.nginx_page(BLOCKED) in received, received
+
+
+@pytest.mark.parametrize("framing", sorted(FRAMINGS))
+def test_the_request_after_each_framing_is_judged(evader: Client, framing: str) -> None:
+    _assert_not_served(_exchange(evader, FRAMINGS[framing] + _get(BLOCKED)))
+
+
 METHODS = ["MKCOL", "PROPPATCH", "UNLOCK", "BREW"]
 """WebDAV's methods and a token no RFC defines: any token is a method (RFC 9110 §9)."""
 
