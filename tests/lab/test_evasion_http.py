@@ -9,7 +9,12 @@ template), except for the segment sent ahead of the request, which the
 evasion kit crafts. Each trick has its control: the same bytes for an
 allowed name get the real page, so the server answers that form at all
 (and for the absolute-form target, the staff client shows that the server
-serves the target's host, not the ``Host`` header's). Last, a blocked DNS
+serves the target's host, not the ``Host`` header's). Ways of writing a
+request (case, trailing dot, bare LF, empty lines first...) and of framing
+the one before it (odd lengths, chunk forms, trailers...) that nginx reads
+are each tried, with nginx's own reading as the control; so are fake
+requests the server drops (a dying TTL, a bad checksum, an old timestamp,
+an acknowledgment out of range) sent before the real one. Last, a blocked DNS
 query from a LAN client that claims an internet source address must get
 nothing forged towards that address.
 """
