@@ -36,8 +36,14 @@ server will read, as far as a gateway can tell:
 - bytes that disagree with bytes already held at the same offsets are
   evasion, whatever their TTL;
 - data starting past the flow bound is beyond any receive window: IGNORED;
+- once the server's SYN-ACK was seen (the firewall queues it while the flow
+  is undecided; its observation is always IGNORED), a segment whose ACK
+  number the server refuses (RFC 9293 §3.10.7.4, RFC 5961 §5: too new
+  before the server sent data, or older than its ISS + 1 less the client's
+  largest window) is untrusted the same way; without it, any ACK is taken;
 - SYN data (TCP Fast Open, RFC 7413) is stream offset 0, untrusted until the
-  client's next segment shows the server took it.
+  server's SYN-ACK acknowledges it (or, with no SYN-ACK seen, the client's
+  next segment starts after it).
 
 Endings, which the tracker remembers so that every later packet of the flow
 gets the same observation (bounded like the decided flows): EVASION (a bound
@@ -134,6 +140,7 @@ class _Flow:
         "previous",
         "suspect_read",
         "syn_data",
+        "syn_taken",
         "tcp",
         "touched",
     )
@@ -151,6 +158,8 @@ class _Flow:
         self.syn_data = b""
         """Data the SYN carried, untrusted until the client's next segment shows the
         server took it (TCP Fast Open is the server's choice, RFC 7413 §4.2)."""
+        self.syn_taken: bool | None = None
+        """Whether the server's SYN-ACK acknowledged the SYN's data; None before it."""
         self.previous: Observation | None = None
         """How the connection this 4-tuple carried before ended (a fake SYN must not wipe it)."""
         self.crypto: TcpStream | None = None
@@ -261,6 +270,8 @@ class FlowTracker:
         key = (packet.src, packet.sport, packet.dst, packet.dport, PROTO_TCP)
         flags = packet.flags
         if flags & TCP_SYN:
+            if flags & TCP_ACK:
+                return self._syn_ack(packet)
             return self._syn(key, packet, now)
         ended = self._ended.get(key)
         if ended is not None:
@@ -271,6 +282,10 @@ class FlowTracker:
             return Observation(Seen.IGNORED, reason="flow already decided")
         flow = self._flows.get(key)
         if not packet.payload:
+            if flow is not None and flow.syn_data and flow.syn_taken:
+                # Fast Open data the SYN-ACK showed taken: read it now, not at
+                # the client's next data (which may wait for the server's reply).
+                return self._read_syn_data(key, flow, packet)
             if flags & (TCP_FIN | TCP_RST) and flow is not None and not flow.size:
                 self._drop(key)
             reason = "connection closing" if flags & (TCP_FIN | TCP_RST) else "no payload"
@@ -312,22 +327,63 @@ class FlowTracker:
         return self._tcp_data(key, flow, packet, packet.seq)
 
     def _settle_syn_data(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation | None:
-        """The SYN's data is trusted once the client's next segment starts after it.
+        """The SYN's data is trusted once the server is known to have taken it.
 
-        A server that took the data (Fast Open) acknowledged it, so the client
-        goes on after it; one that did not makes the client send it again
-        from the start, and copgate reads that copy (a different copy is
-        bytes that disagree).
+        The server's SYN-ACK says so when copgate saw it: its ACK number
+        covers the data (RFC 7413 §4.2). Without it, the client's next segment
+        does: a server that took the data acknowledged it, so the client goes
+        on after it; one that did not makes the client send it again from the
+        start, and copgate reads that copy (a different copy is bytes that
+        disagree).
         """
         tcp = flow.tcp
         data, flow.syn_data = flow.syn_data, b""
-        if tcp is None or packet.ttl != tcp.ttl or tcp.offset(packet.seq) != len(data):
+        if tcp is None or flow.syn_taken is False:
+            return None
+        if not flow.syn_taken and (packet.ttl != tcp.ttl or tcp.offset(packet.seq) != len(data)):
             return None
         try:
             tcp.add_at(0, data, True)
         except (StreamConflict, StreamOverflow) as exc:
             return self._end(key, Seen.EVASION, f"SYN data disagrees: {exc}")
         return None
+
+    def _read_syn_data(self, key: FlowKey, flow: _Flow, packet: Packet) -> Observation:
+        """Trust the SYN's data the server took, and read the stream with it."""
+        settled = self._settle_syn_data(key, flow, packet)
+        if settled is not None:
+            return settled
+        observation = self._read_stream(key, flow, packet)
+        if key in self._flows:
+            self._account(flow)
+        return observation
+
+    def _syn_ack(self, packet: Packet) -> Observation:
+        """The server's SYN-ACK (the firewall queues it while the flow is undecided).
+
+        It tells what the server accepts from the client: its ISS fixes the
+        ACK numbers the server takes (``TcpStream.ack_acceptable``), and its
+        ACK number whether it took the SYN's data (Fast Open). Nothing in it
+        is judged: its observation is always IGNORED.
+        """
+        ignored = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
+        key = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_TCP)
+        flow = self._flows.get(key)
+        tcp = flow.tcp if flow is not None else None
+        if flow is None or tcp is None or not tcp.synced or tcp.server_next is not None:
+            return ignored  # only the first SYN-ACK of a connection whose SYN was seen
+        if self.verify_checksums and not segment_ok(packet):
+            self.stats.bad_checksums += 1
+            return Observation(Seen.IGNORED, reason="bad checksum")
+        acked = (packet.ack - tcp.anchor) % SEQ_MODULO
+        if flow.syn_data and acked == len(flow.syn_data):
+            flow.syn_taken = True
+        elif acked == 0:
+            flow.syn_taken = False if flow.syn_data else None
+        else:
+            return ignored  # acknowledges no SYN of this connection: not its SYN-ACK
+        tcp.server_next = (packet.seq + 1) % SEQ_MODULO
+        return ignored
 
     def _whole_hello(self, key: FlowKey, packet: Packet, payload: bytes) -> Observation | None:
         """A whole ClientHello in a stream's first trusted segment, read without holding it.
@@ -373,7 +429,10 @@ class FlowTracker:
                 self._drop(key)
             flow = self._new_flow(key, packet.src, now)
             flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
-            flow.tcp.tsval = read_options(packet.segment).tsval
+            options = read_options(packet.segment)
+            flow.tcp.tsval = options.tsval
+            flow.tcp.wscale = options.wscale or 0
+            flow.tcp.max_window = _window(packet)  # a SYN's window is never scaled
             flow.previous = previous
         if not packet.payload:
             return _PENDING
@@ -501,6 +560,8 @@ class FlowTracker:
             questions = tuple(q for item in items for q in questions_of(kind, packet, item))
         if layer.done:
             self._finish(key)
+        else:
+            tcp.answered = True  # the server may answer now: its SND.NXT moves
         if kind is not Kind.DNS:
             return Observation(Seen.QUESTION, questions)
         broken = [item.value.reason for item in items if isinstance(item.value, Malformed)]
@@ -758,10 +819,14 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
     Without the ACK bit (RFC 9293 §3.10.7.4), with an MD5 or TCP-AO option
     the server holds no key for (RFC 2385, RFC 5925), with a TSval older than
     the connection's (PAWS, RFC 7323 §5), or with an IPv6 extension header
-    the destination discards (RFC 8200 §4.2, RFC 5095). Such a segment is
-    untrusted: kept apart, and evasion if it disagrees with the real bytes.
+    the destination discards (RFC 8200 §4.2, RFC 5095), or, once the
+    server's SYN-ACK was seen, with an ACK number the server refuses (too old
+    or too new, ``TcpStream.ack_acceptable``). Such a segment is untrusted:
+    kept apart, and evasion if it disagrees with the real bytes.
     """
     if not packet.flags & TCP_ACK or packet.discarded:
+        return False
+    if tcp is not None and not tcp.ack_acceptable(packet.ack):
         return False
     segment = packet.segment
     if len(segment) > 12 and segment[12] > 0x5F:  # a data offset over 5: options
@@ -773,7 +838,15 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
             if tcp.tsval is not None and older(tsval, tcp.tsval):
                 return False
             tcp.tsval = tsval
+    if tcp is not None:
+        tcp.saw_window(_window(packet))
     return True
+
+
+def _window(packet: Packet) -> int:
+    """The TCP window field of ``packet`` (RFC 9293 §3.1), unscaled."""
+    segment = packet.segment
+    return (segment[14] << 8) | segment[15] if len(segment) >= 16 else 0
 
 
 def _bounded_put(table: dict[FlowKey, _V], key: FlowKey, value: _V, tracker: FlowTracker) -> None:

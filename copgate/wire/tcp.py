@@ -30,6 +30,8 @@ SEQ_MODULO = 1 << 32  # RFC 9293 §3.4: sequence numbers are modulo 2**32
 _HALF = SEQ_MODULO // 2
 TCP_HEADER = 20  # RFC 9293 §3.1: the header without options
 OPT_END, OPT_NOP = 0, 1  # RFC 9293 §3.2
+OPT_WSCALE = 3  # RFC 7323 §2.2: kind 3, length 3, shift count
+MAX_WSCALE = 14  # RFC 7323 §2.3: a larger shift is taken as 14
 OPT_TIMESTAMPS = 8  # RFC 7323 §3: kind 8, length 10, TSval, TSecr
 OPT_MD5 = 19  # RFC 2385: a socket without the key drops the segment
 OPT_AO = 29  # RFC 5925 TCP-AO: the same
@@ -42,6 +44,8 @@ class Options(NamedTuple):
     """The timestamp option's TSval (RFC 7323 §3), None without one."""
     signed: bool
     """An MD5 or TCP-AO signature option: a server without the key drops the segment."""
+    wscale: int | None = None
+    """The window scale option's shift (RFC 7323 §2), at most 14; None without one."""
 
 
 NO_OPTIONS = Options(None, False)
@@ -57,6 +61,7 @@ def read_options(segment: bytes) -> Options:
     if end <= TCP_HEADER:
         return NO_OPTIONS
     tsval: int | None = None
+    wscale: int | None = None
     signed = False
     pos = TCP_HEADER
     while pos < end:
@@ -73,8 +78,10 @@ def read_options(segment: bytes) -> Options:
             tsval = int.from_bytes(segment[pos + 2 : pos + 6], "big")
         elif kind in (OPT_MD5, OPT_AO):
             signed = True
+        elif kind == OPT_WSCALE and size == 3:
+            wscale = min(segment[pos + 2], MAX_WSCALE)
         pos += size
-    return Options(tsval, signed)
+    return Options(tsval, signed, wscale)
 
 
 def older(value: int, reference: int) -> bool:
@@ -85,7 +92,18 @@ def older(value: int, reference: int) -> bool:
 class TcpStream:
     """The client-to-server bytes of one connection, from ``anchor`` on."""
 
-    __slots__ = ("anchor", "merged", "synced", "trusted", "tsval", "ttl")
+    __slots__ = (
+        "anchor",
+        "answered",
+        "max_window",
+        "merged",
+        "server_next",
+        "synced",
+        "trusted",
+        "tsval",
+        "ttl",
+        "wscale",
+    )
 
     def __init__(self, limit: int, anchor: int, synced: bool, ttl: int) -> None:
         self.anchor = anchor
@@ -99,6 +117,38 @@ class TcpStream:
         self.tsval: int | None = None
         """The newest TSval of the SYN and trusted segments: an older one fails PAWS
         (RFC 7323 §5), so the server drops that segment."""
+        self.server_next: int | None = None
+        """The server's ISS + 1, once its SYN-ACK was seen: what the server's SND.NXT
+        is until it sends data, and the least its SND.UNA is ever after."""
+        self.answered = False
+        """A message was read whole: the server may have answered, so its SND.NXT
+        is no longer known."""
+        self.wscale = 0
+        """The window scale the client's SYN offered (RFC 7323 §2.2)."""
+        self.max_window = 0
+        """The largest window the client advertised, scaled: Linux's ``max_window``."""
+
+    def ack_acceptable(self, ack: int) -> bool:
+        """False for an ACK number the server refuses, which drops the segment with it.
+
+        RFC 9293 §3.10.7.4 and RFC 5961 §5.2: a segment is acceptable when
+        SND.UNA - MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT. Before the server sends
+        data SND.NXT is its ISS + 1; SND.UNA is never below that, so an ACK
+        older than ISS + 1 - the client's largest window is refused for the
+        connection's whole life (Linux: "too old" past ``snd_una -
+        max_window``; "too new" past ``snd_nxt``). Without the SYN-ACK seen,
+        every ACK is taken.
+        """
+        server_next = self.server_next
+        if server_next is None:
+            return True
+        if not self.answered and older(server_next, ack):
+            return False  # acknowledges data the server never sent
+        return not older(ack, (server_next - self.max_window) % SEQ_MODULO)
+
+    def saw_window(self, window: int) -> None:
+        """A segment the server takes advertised ``window`` (its field, unscaled)."""
+        self.max_window = max(self.max_window, window << self.wscale)
 
     def offset(self, seq: int) -> int:
         """The stream offset of ``seq``: negative before the read position by that much."""

@@ -61,8 +61,17 @@ def bad_checksum(datagram: bytes) -> bytes:
     return datagram[:at] + wrong.to_bytes(2, "big") + datagram[at + 2 :]
 
 
-def tcp(sport: int, dport: int, seq: int, payload: bytes = b"", flags: int = TCP_ACK) -> bytes:
-    return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
+def tcp(
+    sport: int,
+    dport: int,
+    seq: int,
+    payload: bytes = b"",
+    flags: int = TCP_ACK,
+    *,
+    ack: int = 0,
+    window: int = 65535,
+) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, window, 0, 0) + payload
 
 
 def tcp_with_options(
@@ -91,8 +100,12 @@ def tcp4(
     dport: int = 443,
     flags: int = TCP_ACK,
     ttl: int = 64,
+    *,
+    ack: int = 0,
+    window: int = 65535,
 ) -> bytes:
-    return ipv4(CLIENT4, SERVER4, 6, tcp(sport, dport, seq, payload, flags), ttl=ttl)
+    segment = tcp(sport, dport, seq, payload, flags, ack=ack, window=window)
+    return ipv4(CLIENT4, SERVER4, 6, segment, ttl=ttl)
 
 
 def tcp6(
@@ -110,6 +123,12 @@ def syn4(
     seq: int, sport: int = 40000, dport: int = 443, payload: bytes = b"", ttl: int = 64
 ) -> bytes:
     return tcp4(seq, payload, sport, dport, TCP_SYN, ttl)
+
+
+def syn_ack4(iss: int, ack: int, sport: int = 40000, dport: int = 443) -> bytes:
+    """The server's SYN-ACK to the client's connection ``sport`` -> ``dport``."""
+    segment = tcp(dport, sport, iss, b"", TCP_SYN | TCP_ACK, ack=ack)
+    return ipv4(SERVER4, CLIENT4, 6, segment)
 
 
 def udp4(payload: bytes, sport: int = 40000, dport: int = 53) -> bytes:

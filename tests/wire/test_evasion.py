@@ -28,6 +28,7 @@ from tests.wire.builders import (
     ipv4,
     quic_initial_frames,
     syn4,
+    syn_ack4,
     tcp,
     tcp4,
     tcp6,
@@ -756,3 +757,100 @@ def test_only_empty_lines_wait_for_a_request_line() -> None:
     tracker = FlowTracker()
     feed(tracker, syn4(ISN, dport=80))
     assert feed(tracker, tcp4(START, b"\r\n" * 100, dport=80)).seen is Seen.PENDING
+
+
+# -- ACK numbers the server refuses, once its SYN-ACK is seen ------------------------
+
+ISS = 7_000_000  # the server's initial sequence number
+SERVER_NEXT = ISS + 1  # what an honest client acknowledges until the server sends data
+
+
+def connected(tracker: FlowTracker, dport: int = 443) -> None:
+    """A SYN (window 65535, no scaling) and the server's SYN-ACK, which decides nothing."""
+    assert feed(tracker, syn4(ISN, dport=dport)).seen is Seen.PENDING
+    seen = feed(tracker, syn_ack4(ISS, START, dport=dport))
+    assert seen.seen is Seen.IGNORED and seen.reason == "a server's SYN-ACK"
+
+
+@pytest.mark.parametrize(
+    "ack",
+    [SERVER_NEXT + 1, SERVER_NEXT + 10_000_000, SERVER_NEXT - 65_536, SERVER_NEXT - 2_000_000_000],
+    ids=["one too new", "far too new", "just too old", "far too old"],
+)
+def test_a_fake_with_an_ack_the_server_refuses_may_block_but_not_decide(ack: int) -> None:
+    tracker = FlowTracker()
+    connected(tracker)
+    fake = feed(tracker, tcp4(START, ALLOWED, ack=ack % (1 << 32)))
+    assert names(fake) == ["allowed.example"] and not fake.questions[0].trusted
+    real = feed(tracker, tcp4(START, BLOCKED, ack=SERVER_NEXT))
+    assert real.seen is Seen.EVASION and "disagree" in real.reason
+
+
+@pytest.mark.parametrize("ack", [SERVER_NEXT, SERVER_NEXT - 65_535], ids=["next", "oldest"])
+def test_an_ack_the_server_takes_decides(ack: int) -> None:
+    tracker = FlowTracker()
+    connected(tracker)
+    seen = feed(tracker, tcp4(START, ALLOWED, ack=ack))
+    assert names(seen) == ["allowed.example"] and seen.questions[0].trusted
+
+
+def test_without_the_syn_ack_any_ack_is_taken() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    seen = feed(tracker, tcp4(START, ALLOWED, ack=12345))
+    assert names(seen) == ["allowed.example"] and seen.questions[0].trusted
+
+
+def test_a_larger_window_the_server_took_widens_what_is_not_too_old() -> None:
+    tracker = FlowTracker()
+    connected(tracker)
+    feed(tracker, tcp4(START, b"", ack=SERVER_NEXT, window=65535))  # no payload: not read
+    half = len(ALLOWED) // 2
+    assert feed(tracker, tcp4(START, ALLOWED[:half], ack=SERVER_NEXT)).seen is Seen.PENDING
+    seen = feed(tracker, tcp4(START + half, ALLOWED[half:], ack=SERVER_NEXT - 65_535))
+    assert names(seen) == ["allowed.example"] and seen.questions[0].trusted
+
+
+def test_once_a_request_is_read_the_server_may_have_answered() -> None:
+    tracker = FlowTracker()
+    connected(tracker, dport=80)
+    first = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+    seen = feed(tracker, tcp4(START, first, dport=80, ack=SERVER_NEXT))
+    assert names(seen) == ["a.example"] and seen.questions[0].trusted
+    # The response moved the server's SND.NXT on: a later ACK is taken.
+    second = b"GET / HTTP/1.1\r\nHost: b.example\r\n\r\n"
+    later = feed(tracker, tcp4(START + len(first), second, dport=80, ack=SERVER_NEXT + 5000))
+    assert names(later) == ["b.example"] and later.questions[0].trusted
+
+
+def test_a_syn_ack_for_no_tracked_connection_is_ignored() -> None:
+    tracker = FlowTracker()
+    seen = feed(tracker, syn_ack4(ISS, START))
+    assert seen.seen is Seen.IGNORED and len(tracker) == 0
+
+
+def test_a_syn_ack_acknowledging_another_syn_sets_nothing() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN))
+    assert feed(tracker, syn_ack4(ISS, START + 99)).seen is Seen.IGNORED
+    seen = feed(tracker, tcp4(START, ALLOWED, ack=SERVER_NEXT + 10_000_000))
+    assert seen.questions[0].trusted, "no SYN-ACK of this connection: today's behaviour"
+
+
+def test_fast_open_taken_by_the_syn_ack_is_read_at_the_next_ack() -> None:
+    tracker = FlowTracker()
+    assert not feed(tracker, syn4(ISN, payload=ALLOWED)).questions[0].trusted
+    assert feed(tracker, syn_ack4(ISS, START + len(ALLOWED))).seen is Seen.IGNORED
+    seen = feed(tracker, tcp4(START + len(ALLOWED), b"", ack=SERVER_NEXT))
+    assert names(seen) == ["allowed.example"] and seen.questions[0].trusted
+
+
+def test_fast_open_refused_by_the_syn_ack_stays_untrusted() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, payload=ALLOWED))
+    feed(tracker, syn_ack4(ISS, START))  # only the SYN acknowledged: the data was not taken
+    # A client going on after the data as if it had been taken proves nothing.
+    after = feed(tracker, tcp4(START + len(ALLOWED), b"\x14\x03\x03\x00\x01\x01", ack=SERVER_NEXT))
+    assert not any(q.trusted for q in after.questions), after
+    real = feed(tracker, tcp4(START, BLOCKED, ack=SERVER_NEXT))
+    assert real.seen is Seen.EVASION, "the retransmission disagrees with the SYN's data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from copgate.wire.stream import Added, StreamConflict
-from copgate.wire.tcp import SEQ_MODULO, TcpStream
+from copgate.wire.tcp import MAX_WSCALE, SEQ_MODULO, TcpStream, read_options
 
 
 def test_offsets_wrap_around_the_sequence_space() -> None:
@@ -56,3 +56,39 @@ def test_reanchor_moves_the_start_back() -> None:
     stream.reanchor(495)
     assert stream.add(495, b"hello", trusted=True) is Added.NEW
     assert stream.trusted.prefix == b"helloworld" and stream.anchor == 495
+
+
+def test_every_ack_is_taken_before_the_syn_ack_is_seen() -> None:
+    stream = TcpStream(1000, 0, synced=True, ttl=64)
+    assert all(stream.ack_acceptable(ack) for ack in (0, 1 << 31, SEQ_MODULO - 1))
+
+
+def test_acks_the_server_takes_lie_between_its_next_less_the_window_and_its_next() -> None:
+    stream = TcpStream(1000, 0, synced=True, ttl=64)
+    stream.server_next, stream.max_window = 5, 100  # wraps below zero
+    assert stream.ack_acceptable(5) and stream.ack_acceptable(SEQ_MODULO - 95)
+    assert not stream.ack_acceptable(6), "too new: data the server never sent"
+    assert not stream.ack_acceptable(SEQ_MODULO - 96), "too old: past SND.UNA - MAX.SND.WND"
+    stream.answered = True  # the server may have sent data since
+    assert stream.ack_acceptable(1_000_000)
+    assert not stream.ack_acceptable(SEQ_MODULO - 96), "too old for the connection's life"
+
+
+def test_windows_are_scaled_by_the_syns_shift_and_only_grow() -> None:
+    stream = TcpStream(1000, 0, synced=True, ttl=64)
+    stream.server_next, stream.wscale = 1 << 20, 7
+    stream.saw_window(1000)
+    stream.saw_window(10)
+    assert stream.max_window == 1000 << 7
+    assert stream.ack_acceptable((1 << 20) - (1000 << 7))
+    assert not stream.ack_acceptable((1 << 20) - (1000 << 7) - 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [(b"\x01\x03\x03\x07", 7), (b"\x03\x03\x0e", 14), (b"\x03\x03\x20", MAX_WSCALE), (b"", None)],
+)
+def test_the_window_scale_option_is_read(options: bytes, expected: int | None) -> None:
+    options += bytes(-len(options) % 4)
+    header = bytes(12) + bytes((((20 + len(options)) // 4) << 4,)) + bytes(7)
+    assert read_options(header + options).wscale == expected
