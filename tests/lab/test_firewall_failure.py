@@ -11,6 +11,7 @@ the leftover rules (each jump once) and judges both groups again.
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Iterator
 
@@ -85,6 +86,22 @@ def test_with_no_daemon_a_closed_client_reaches_no_web_server(rules_only: Lab) -
     assert teen.status == 200
 
 
+def test_with_no_daemon_a_servers_syn_ack_passes_and_opens_nothing(rules_only: Lab) -> None:
+    # Servers' SYN-ACKs go to the open queue with bypass, whatever the
+    # client's group: the teen's TLS connection works with no daemon; the
+    # pupil's does not, since its own packets still go to its closed queue.
+    url = "https://allowed.example/"
+    teen = clients.curl(
+        rules_only.clients["teen"], url, resolve=ALLOWED.v4, cacert=rules_only.ca, timeout=2
+    )
+    pupil = clients.curl(rules_only.lan, url, resolve=ALLOWED.v4, cacert=rules_only.ca, timeout=2)
+    assert teen.status == 200
+    assert pupil.status is None
+    saved = rules_only.run(rules_only.gateway, ["iptables-save", "-c"], check=True).stdout
+    counts = re.findall(r'^\[(\d+):\d+\] -A COPGATE-REPLY .*"copgate: tls syn-ack"', saved, re.M)
+    assert [int(count) for count in counts] == [1]  # the teen's, queued and passed
+
+
 def _jumps(lab: Lab, family: Family) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """copgate's jumps in the gateway: (filter's, raw's)."""
     netns = lab.gateway.name
@@ -106,7 +123,9 @@ def test_after_kill_9_the_closed_group_stays_closed_and_a_restart_repairs(lab: L
             try:
                 for family in Family:
                     filter_jumps, raw_jumps = _jumps(lab, family)
-                    assert len(filter_jumps) == len(set(filter_jumps)) == 6, filter_jumps
+                    # In from both LANs: refusals (FORWARD), queue (FORWARD,
+                    # INPUT); out to both: SYN-ACKs (FORWARD, OUTPUT).
+                    assert len(filter_jumps) == len(set(filter_jumps)) == 10, filter_jumps
                     assert raw_jumps == [("OUTPUT", "-j", RAW_CHAIN)]
                 for role in ("pupil", "teen"):
                     result = clients.dig(lab.clients[role], "blocked.example", server=outside)
