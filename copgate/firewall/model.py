@@ -97,9 +97,11 @@ reads. It costs one queued packet per connection. It goes to the open queue
 with bypass whatever the client's group: a SYN-ACK that passes unjudged
 while the daemon is down opens nothing, since the client's data is still
 queued by its own group's rules, and a fail-closed group's connections are
-not cut by a rule meant only to inform. It has no rate limit of its own: a
-client gets one SYN-ACK per connection a server accepts, and the open queue
-accepts when full.
+not cut by a rule meant only to inform. It has no rate limit of its own,
+and needs none: every SYN of those ports is queued from the client's side,
+so under its rate, and a server answers each with one SYN-ACK (and a few
+retransmissions at most); only a client whose group lets its excess pass
+(mode off) gets more, and its flows are not filtered.
 
 Last, the output path before conntrack (raw table ``COPGATE-RAW`` from
 ``OUTPUT``, nftables ``output_raw`` at priority raw), for copgate's own
