@@ -102,6 +102,14 @@ def test_iptables_for_each_family_is_the_daemons(
     assert '-A COPGATE-QUEUE -i br-staff -m comment --comment "copgate: fails open"' in out
     assert '-A COPGATE-QUEUE -m comment --comment "copgate: fails closed" -g COPGATE-CLOSED' in out
     assert out.count("-j NFQUEUE --queue-num 6\n") == 1
+    # Over their rate, staff (not filtered) pass and everyone else is dropped;
+    # servers' SYN-ACKs go to the open queue, out to every LAN interface.
+    assert (
+        '-A COPGATE-EXCESS -i br-staff -m comment --comment "copgate: over the rate, passed"' in out
+    )
+    assert '-A COPGATE-EXCESS -m comment --comment "copgate: over the rate, dropped" -j DROP' in out
+    assert "-I OUTPUT 1 -o br-lan -j COPGATE-REPLY" in lines
+    assert '"copgate: tls syn-ack" -j NFQUEUE --queue-num 5 --queue-bypass' in out
     assert own in out
     assert other not in out
     if shutil.which("unshare") is None or shutil.which(f"{command}-restore") is None:
