@@ -97,7 +97,10 @@ reads. It costs one queued packet per connection. It goes to the open queue
 with bypass whatever the client's group: a SYN-ACK that passes unjudged
 while the daemon is down opens nothing, since the client's data is still
 queued by its own group's rules, and a fail-closed group's connections are
-not cut by a rule meant only to inform. It has no rate limit of its own,
+not cut by a rule meant only to inform. A SYN-ACK the daemon hands back
+with the decided bit (NF_REPEAT) passes, but its connmark is left alone: a
+server's packet never decides a flow, only the client's judged bytes do.
+It has no rate limit of its own,
 and needs none: every SYN of those ports is queued from the client's side,
 so under its rate, and a server answers each with one SYN-ACK (and a few
 retransmissions at most); only a client whose group lets its excess pass
@@ -615,7 +618,9 @@ def build_replies(spec: FirewallSpec) -> tuple[Rule, ...]:
     """The reply chain's rules (packets leaving through a LAN interface): the
     server's SYN-ACK of every undecided connection copgate reads over TCP, to
     the open queue with bypass."""
-    rules = [Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark)]
+    # A SYN-ACK the daemon gave back with the decided bit (NF_REPEAT) passes
+    # and decides nothing: only a client's bytes, judged, may decide a flow.
+    rules = [Rule(Action.RETURN, "copgate: judged", mark=spec.decided_mark)]
     rules += [
         Rule(
             Action.NFQUEUE,

@@ -77,10 +77,9 @@ def test_iptables_default_rules_exactly() -> None:
         # Over the rate: the client's evasion treatment (by default: dropped).
         "-A COPGATE-EXCESS -m comment --comment 'copgate: over the rate, dropped' -j DROP",
         # Servers' SYN-ACKs of the TCP ports copgate reads: the open queue.
-        "-A COPGATE-REPLY -m mark --mark 0x40000000/0x40000000 -m comment --comment"
-        " 'copgate: flow decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
+        # Given back with the decided bit: it passes, and decides nothing.
         "-A COPGATE-REPLY -m mark --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: flow decided' -j RETURN",
+        " -m comment --comment 'copgate: judged' -j RETURN",
         *(
             f"-A COPGATE-REPLY -p tcp --sport {port} --tcp-flags FIN,SYN,RST,ACK SYN,ACK"
             " -m conntrack --ctdir REPLY -m connmark '!' --mark 0x40000000/0x40000000"

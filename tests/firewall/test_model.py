@@ -325,8 +325,9 @@ def test_over_the_rate_a_client_gets_its_evasion_treatment_not_its_failure_one()
 
 def test_servers_syn_acks_go_to_the_open_queue_whatever_the_failure_mode() -> None:
     spec = dataclasses.replace(FULL, when_absent=WhenAbsent.DROP)
-    decided, *queued = build_replies(spec)
-    assert decided.action is Action.MARK_DECIDED and decided.mark == DECIDED_MARK
+    judged, *queued = build_replies(spec)
+    # Given back with the decided bit, it passes, and decides nothing.
+    assert (judged.action, judged.mark) == (Action.RETURN, DECIDED_MARK)
     assert [(r.comment, r.protocol, r.ports) for r in queued] == [
         ("copgate: dns tcp syn-ack", Protocol.TCP, (53,)),
         ("copgate: tls syn-ack", Protocol.TCP, (443, 8443)),

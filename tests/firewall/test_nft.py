@@ -162,8 +162,7 @@ def test_nft_servers_syn_acks_go_to_the_open_queue() -> None:
     undecided = "ct mark & 0x40000000 != 0x40000000"
     synack = "tcp flags & (fin|syn|rst|ack) == syn|ack ct direction reply"
     assert _chain(text, "to_lan") == [
-        "meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 return"
-        ' comment "copgate: flow decided"',
+        'meta mark & 0x40000000 == 0x40000000 return comment "copgate: judged"',
         f'tcp sport 53 {synack} {undecided} queue num 7 bypass comment "copgate: dns tcp syn-ack"',
         f"tcp sport {{ 443, 8443 }} {synack} {undecided} queue num 7 bypass"
         ' comment "copgate: tls syn-ack"',
