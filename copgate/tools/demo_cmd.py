@@ -60,8 +60,9 @@ NETNS_RUN = Path("/run/netns")
 LAB_ID = re.compile(r"[0-9a-f]{8}")
 """A lab's id: ``topology.ID_BYTES`` random bytes in hex."""
 TOOLS = ("ip", "iptables", "ip6tables", "ethtool", "dnsmasq", "nginx", "dig", "curl", "openssl")
-MODULES = ("netfilterqueue", "aioquic")
-"""Python packages the daemon and the HTTP/3 client need (scripts/setup.sh installs them)."""
+MODULES = ("aioquic",)
+"""Python packages the HTTP/3 client needs (scripts/setup.sh installs them); the
+daemon's queue edge is pure Python and needs none."""
 LOG_WAIT = 1.0
 """Seconds to wait for the daemon's decision line after the client is done: the
 daemon logs a verdict just after giving it, so the client can be faster."""

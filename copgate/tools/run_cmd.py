@@ -52,8 +52,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the daemon needs netfilterqueue, which the offline tools
-    # (inspect, compile, check) must not require.
+    # Imported here: the daemon brings the queue, injection and firewall edges,
+    # which the offline tools (inspect, compile, check) never load.
     from copgate.daemon.run import Options  # noqa: PLC0415
     from copgate.daemon.run import run as run_daemon  # noqa: PLC0415
 
