@@ -46,6 +46,10 @@ MAX_CHUNK_SIZE_DIGITS = 15  # hex digits; more would pass any sane body
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1," + str(MAX_METHOD).encode() + rb"}"
 _METHOD_START = re.compile(_TOKEN + rb"(?: |\Z)")
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") +([^\x00- \x7f]+) +HTTP/1\.[0-9]+ *")
+# RFC 1945 §4.1 Simple-Request (HTTP/0.9): "GET" SP Request-URI CRLF, no
+# version and no header fields. nginx still serves it (its default server,
+# or the host of an absolute target), so it is a request, not another protocol.
+_SIMPLE_REQUEST = re.compile(rb"GET +([^\x00- \x7f]+) *")
 _HEAD_END = re.compile(rb"\n\r?\n")  # an empty line, CRLF or bare LF (RFC 9112 §2.2)
 EMPTY_LINE_BYTES = b"\r\n"
 """What may come before a request line (RFC 9112 §2.2; nginx skips CR and LF there)."""
@@ -87,7 +91,22 @@ def looks_like_http(first: bytes | bytearray) -> bool:
 
 def request_line_ok(line: bytes) -> bool:
     """True when ``line`` (without its LF, CR or not) is an HTTP/1.x request line."""
-    return _REQUEST_LINE.fullmatch(_chomp(line)) is not None
+    line = _chomp(line)
+    return _REQUEST_LINE.fullmatch(line) is not None or _SIMPLE_REQUEST.fullmatch(line) is not None
+
+
+def read_simple_request(line: bytes, end: int) -> HttpRequest | None:
+    """The HTTP/0.9 request whose line (without its LF) is ``line``, ending at ``end``; or None.
+
+    It has no Host field: the host is an absolute target's, else None (the
+    server's default site, as for an HTTP/1.0 request without Host).
+    """
+    match = _SIMPLE_REQUEST.fullmatch(_chomp(line))
+    if match is None:
+        return None
+    absolute = _ABSOLUTE.match(match.group(1))
+    host = _host_name(absolute.group(1).rpartition(b"@")[2]) if absolute else None
+    return HttpRequest("GET", host, end, 0)
 
 
 def _chomp(line: bytes) -> bytes:

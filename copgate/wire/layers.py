@@ -33,6 +33,7 @@ from copgate.wire.http import (
     looks_like_http,
     read_chunk_size,
     read_http_head,
+    read_simple_request,
     request_line_ok,
     skip_empty_lines,
 )
@@ -134,6 +135,16 @@ class HttpLayer:
         if not self._scanned and data[pos] in EMPTY_LINE_BYTES:
             # Empty lines before a request line: nginx skips them (RFC 9112 §2.2).
             return skip_empty_lines(data, pos)
+        if data[pos : pos + 4] == b"GET ":
+            # Looked for from where the last call stopped: a line with an LF
+            # before it already failed (and one with two never matches).
+            since = max(pos, pos + self._scanned - 1)
+            first = line_end(data, since, pos + MAX_REQUEST_LINE + 2)
+            simple = read_simple_request(bytes(data[pos:first]), first + 1) if first > 0 else None
+            if simple is not None:  # HTTP/0.9: the request is its one line
+                self.requests += 1
+                items.append(Item(first + 1, simple))
+                return first + 1
         start = max(pos, pos + self._scanned - 2)
         end = head_end(data, start, pos + MAX_HEADER_SECTION + 3)
         if end < 0:

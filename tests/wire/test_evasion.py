@@ -854,3 +854,26 @@ def test_fast_open_refused_by_the_syn_ack_stays_untrusted() -> None:
     assert not any(q.trusted for q in after.questions), after
     real = feed(tracker, tcp4(START, BLOCKED, ack=SERVER_NEXT))
     assert real.seen is Seen.EVASION, "the retransmission disagrees with the SYN's data"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "expected"),
+    [
+        (b"GET /\r\n", [""]),
+        (b"GET http://blocked.example/\r\n", ["blocked.example"]),
+        (b"\r\nGET  http://blocked.example:80/x \n", ["blocked.example"]),
+    ],
+    ids=["default site", "absolute target", "spaces and bare LF"],
+)
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_an_http_0_9_request_is_a_request_not_another_protocol(
+    request_bytes: bytes, expected: list[str], step: int
+) -> None:
+    """RFC 1945 §4.1 Simple-Request: nginx serves it, with no Host field to judge."""
+    assert http_flow(FlowTracker(), request_bytes, step) == expected
+
+
+def test_a_full_request_line_is_never_read_as_http_0_9() -> None:
+    stream = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+    for step in (1, 2, 17, len(stream)):
+        assert http_flow(FlowTracker(), stream, step) == ["a.example"], step
