@@ -48,6 +48,7 @@ def status_counters(
         **counters.as_dict(),
         "injected": injector.sent,
         "inject_failed": injector.failed,
+        "inject_refused": injector.refused,
         "flows_held": flows_held,
         "blocked_flows": blocked_flows,
         "queues": {str(queue.queue_num): queue.stats()._asdict() for queue in queues},

@@ -188,3 +188,4 @@ def test_every_query_got_a_verdict(gateway: Gateway) -> None:
     assert counters["verdicts"].get("dns:block", 0) >= len(SHAPES)
     assert counters["verdicts"].get("dns:allow", 0) >= 2 * len(SHAPES)
     assert counters["inject_failed"] == 0
+    assert counters["inject_refused"] == 0  # every forged answer left for the LAN
