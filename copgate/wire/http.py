@@ -18,8 +18,10 @@ a line as a CRLF does (§2.2: a recipient MAY take LF as a line terminator),
 empty lines before a request line are skipped (§2.2: a server SHOULD ignore
 at least one; nginx skips any number), and the request line may have runs of
 spaces between its parts and after the version, and any HTTP/1.minor (nginx
-takes minors to 99). Reading more forms than a server takes costs nothing;
-reading fewer would let a request pass as "another protocol".
+takes minors to 99); an HTTP/0.9 request (``GET target``, no version, no
+fields) is read too, with the host of an absolute target or none. Reading
+more forms than a server takes costs nothing; reading fewer would let a
+request pass as "another protocol". (nginx 1.22 serves every form above.)
 
 Any method token is read (RFC 9110 §9.1: ``method = token``). This module
 never reads bodies' contents and never keeps state; ``copgate.wire.layers``
