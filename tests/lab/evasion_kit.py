@@ -167,6 +167,22 @@ def tcp_socket(
     return sock
 
 
+def raw_pair(client: Client, family: int) -> tuple[socket.socket, socket.socket]:
+    """In ``client``'s namespace: a raw IP socket that sends whole datagrams with
+    the kit's mark, and a packet socket that sees everything on its interface."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+
+    def make() -> tuple[socket.socket, socket.socket]:
+        send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        send.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, KIT_MARK)
+        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
+        sniff.settimeout(0.05)
+        return send, sniff
+
+    return in_netns(client.netns, make)
+
+
 def read_for(sock: socket.socket, seconds: float) -> bytes:
     """What ``sock`` receives within ``seconds`` (or until the peer closes or resets)."""
     data = b""
@@ -459,17 +475,7 @@ class RawTcp:
         return client_address(self.client, self.family)
 
     def __enter__(self) -> RawTcp:
-        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
-
-        def make() -> tuple[socket.socket, socket.socket]:
-            send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
-            send.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, KIT_MARK)
-            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
-            sniff.settimeout(0.05)
-            return send, sniff
-
-        self._send, self._sniff = in_netns(self.client.netns, make)
+        self._send, self._sniff = raw_pair(self.client, self.family)
         self.snd_nxt = (self.isn + 1) % SEQ_MODULO
         self._thread = threading.Thread(target=self._receive, name=f"rawtcp-{self.sport}")
         self._thread.start()
@@ -806,17 +812,7 @@ class RawUdp:
         return client_address(self.client, self.family)
 
     def __enter__(self) -> RawUdp:
-        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
-
-        def make() -> tuple[socket.socket, socket.socket]:
-            send = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
-            send.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, KIT_MARK)
-            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            sniff.bind((plan.CLIENT_INTERFACE, ETH_P_ALL))
-            sniff.settimeout(0.05)
-            return send, sniff
-
-        self._send, self._sniff = in_netns(self.client.netns, make)
+        self._send, self._sniff = raw_pair(self.client, self.family)
         self._thread = threading.Thread(target=self._receive, name=f"rawudp-{self.sport}")
         self._thread.start()
         return self
