@@ -72,7 +72,7 @@ class ListCache:
     callers at it, then close the old one.
     """
 
-    __slots__ = ("header", "lookup", "name", "tables", "where")
+    __slots__ = ("header", "lookup", "name", "suffixes", "tables", "where")
 
     def __init__(
         self, buf: Mapped, header: CacheHeader, where: str, name: str | None = None
@@ -93,7 +93,10 @@ class ListCache:
             end = _U32(buf, start + 4 * (1 << header.bucket_bits))[0]
             if end != header.black_count:
                 raise CacheError(f"{where}: bucket table ends at {end}, not {header.black_count}")
-        self.lookup: Callable[[str], ListMatch] = _walk(self.tables, _probe(self.tables))
+        self.suffixes = _suffix_probe(self.tables, _probe(self.tables))
+        """Its prefilters and probe, for a walk over the suffixes shared with other
+        caches (``copgate.lists.listset``): the CRC of a suffix is computed once."""
+        self.lookup: Callable[[str], ListMatch] = _walk(self.suffixes)
         """The most specific listed suffix of the normalised ``name`` (invariants 1-3).
 
         ``NameLookup.lookup``: a closure over the map and its offsets, built
@@ -254,16 +257,24 @@ class CacheTables:
         return self.buf[start:end]
 
 
-def _walk(
-    tables: CacheTables, probe: Callable[[bytes], ListMatch | None]
-) -> Callable[[str], ListMatch]:
-    """``lookup``: probe the name, then each parent, until one hits."""
+SuffixProbe: TypeAlias = tuple[Mapped, int, int, int, int, Callable[[bytes], "ListMatch | None"]]
+"""One cache's suffix test, as plain values a hot loop binds to locals: the map,
+the prefilter's offset and byte mask, the TLD prefilter's offset and byte mask,
+and the probe of one suffix (asked only when its prefilter bit is set)."""
+
+
+def _suffix_probe(tables: CacheTables, probe: Callable[[bytes], ListMatch | None]) -> SuffixProbe:
     header = tables.header
-    buf = tables.buf
     pre = header.sections[Section.PREFILTER][0]
     pre_mask = (1 << (header.prefilter_bits - 3)) - 1
     tld = header.sections[Section.TLD_PREFILTER][0]
     tld_mask = (1 << (header.tld_prefilter_bits - 3)) - 1
+    return tables.buf, pre, pre_mask, tld, tld_mask, probe
+
+
+def _walk(suffixes: SuffixProbe) -> Callable[[str], ListMatch]:
+    """``lookup``: probe the name, then each parent, until one hits."""
+    buf, pre, pre_mask, tld, tld_mask, probe = suffixes
 
     def lookup(name: str) -> ListMatch:
         if not name.isascii():  # listed names are ASCII (punycode): no other name can match

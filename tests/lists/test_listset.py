@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from copgate.errors import CacheError
-from copgate.lists.listset import ListSet
+from copgate.lists.listset import ListSet, _merged
 from copgate.lists.model import NOT_LISTED, ListEntry, ListMatch
 from tests.lists.helpers import black, cache_bytes, white
 
@@ -128,3 +130,48 @@ def test_a_bad_file_refuses_the_whole_set(tmp_path: Path) -> None:
     bad.write_bytes(b"not a cache, but long enough to be read as one" * 20)
     with pytest.raises(CacheError, match="not a copgate list cache"):
         opened(write(tmp_path, "default", DEFAULT), bad)
+
+
+def one_by_one(caches: ListSet, name: str) -> ListMatch:
+    """What the set must answer, from each cache's own lookup: the most specific
+    match wins; at one suffix, in lookup order, white beats black and black merges."""
+    best, best_depth = NOT_LISTED, -1
+    for cache in caches.caches:
+        match = cache.lookup(name)
+        if not match.listed or match.match is None:
+            continue
+        depth = match.match.count(".")
+        if depth > best_depth:
+            best, best_depth = match, depth
+        elif depth == best_depth and not best.white:
+            best = match if match.white else _merged(best, match)
+    return best
+
+
+LABELS = sorted({label for entry in DEFAULT + SCHOOL for label in entry.name.split(".")})
+NAMES = st.lists(
+    st.one_of(
+        st.sampled_from(LABELS),
+        st.text(alphabet="abcxyz-0é", min_size=0, max_size=6),
+    ),
+    min_size=1,
+    max_size=6,
+).map(".".join)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=NAMES)
+def test_the_shared_walk_answers_as_each_cache_asked_in_turn(lists: ListSet, name: str) -> None:
+    # Names are built from the listed names' labels (so suffixes hit at several
+    # depths in one, both or neither cache), plus odd labels: empty, non-ASCII.
+    assert lists.lookup(name) == one_by_one(lists, name)
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in DEFAULT + SCHOOL])
+def test_the_shared_walk_answers_every_listed_name_and_child_as_one_by_one(
+    lists: ListSet, name: str
+) -> None:
+    for asked in (name, f"www.{name}", f"a.b.{name}", name.split(".", 1)[-1]):
+        assert lists.lookup(asked) == one_by_one(lists, asked)
