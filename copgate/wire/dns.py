@@ -84,7 +84,7 @@ def _read_question_name(data: bytes) -> tuple[Name, int]:
             wire = data[HEADER_SIZE : pos + 1]
             name = _WIRE_NAMES.get(wire)
             if name is None and len(wire) <= MAX_NAME_WIRE:
-                labels, _end = _read_name(data, HEADER_SIZE)
+                labels = _plain_labels(wire)
                 if len(_WIRE_NAMES) >= WIRE_NAME_ENTRIES:
                     _WIRE_NAMES.clear()
                 name = _WIRE_NAMES[wire] = name_from_labels(labels)
@@ -94,6 +94,21 @@ def _read_question_name(data: bytes) -> tuple[Name, int]:
         pass  # cut short: the full reader says where
     labels, pos = _read_name(data, HEADER_SIZE)
     return name_from_labels(labels), pos
+
+
+def _plain_labels(wire: bytes) -> list[bytes]:
+    """The labels of a name already stepped over: no pointer, no label over
+    ``MAX_LABEL``, the root label last, at most ``MAX_NAME_WIRE`` octets; so
+    ``_read_name``'s checks all hold and only the slicing is left."""
+    labels: list[bytes] = []
+    pos = 0
+    length = wire[0]
+    while length:
+        end = pos + 1 + length
+        labels.append(wire[pos + 1 : end])
+        pos = end
+        length = wire[pos]
+    return labels
 
 
 def read_dns_tcp(stream: bytes) -> tuple[list[DnsQuery], int]:

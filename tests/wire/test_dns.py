@@ -5,9 +5,13 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from copgate.errors import WireError
+from copgate.wire import dns as wire_dns
 from copgate.wire.dns import read_dns_message, read_dns_tcp
+from copgate.wire.names import name_from_labels
 from tests.wire.builders import dns_query
 
 HEADER_ONE_QUESTION = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
@@ -110,3 +114,28 @@ def test_every_truncation_of_a_query_is_a_wire_error() -> None:
             continue
         # The OPT record is optional in parsing terms only if arcount allows; never here.
         raise AssertionError(f"truncation at {end} parsed")
+
+
+LABEL = st.one_of(
+    st.binary(min_size=1, max_size=63),
+    st.text(alphabet="abcXYZ09-_.", min_size=1, max_size=63).map(str.encode),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(labels=st.lists(LABEL, min_size=0, max_size=8))
+def test_the_question_fast_path_reads_what_the_full_reader_reads(labels: list[bytes]) -> None:
+    # Any plain name the fast path steps over: dots, NULs, upper case and
+    # non-ASCII bytes inside labels, up to the wire limit; read cold (memo empty).
+    wire = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+    message = HEADER_ONE_QUESTION + wire + struct.pack("!HH", 1, 1)
+    wire_dns._WIRE_NAMES.clear()
+    try:
+        query = read_dns_message(message)
+    except WireError:
+        assert len(wire) > wire_dns.MAX_NAME_WIRE  # the full reader refuses it too
+        with pytest.raises(WireError, match="longer than"):
+            wire_dns._read_name(message, wire_dns.HEADER_SIZE)
+        return
+    full, _end = wire_dns._read_name(message, wire_dns.HEADER_SIZE)
+    assert query.name == name_from_labels(full)
