@@ -285,7 +285,7 @@ class Settings:
     """Interfaces whose clients are filtered."""
     queue_rate: int = QUEUE_RATE
     """Packets per second each client may hand to copgate's queue; over it the
-    client's group failure mode applies in the kernel. 0 means no limit. The
+    client's group evasion treatment applies in the kernel. 0 means no limit. The
     default and its bound are the firewall's (``copgate.firewall.model``),
     which is what enforces it."""
     queue_burst: int = QUEUE_BURST
