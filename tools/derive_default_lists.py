@@ -192,6 +192,11 @@ class Extra:
     compress: bool = False
     """Ship gzip'd (``.txt.gz``): ``copgate compile`` reads gzip as it is."""
 
+    @property
+    def stem(self) -> str:
+        """``<category>.<source>``: its file's stem and its key in ``[excluded]``."""
+        return f"{self.category}.{self.source.key}"
+
 
 EXTRAS: tuple[Extra, ...] = (
     Extra("adult", PORN_TOP1M, SourceFormat.DOMAINS),
@@ -594,7 +599,7 @@ def derive_extras(
     unknown = sorted({extra.category for extra in EXTRAS} - selection.shipped.keys())
     if unknown:
         raise DeriveError(f"lists for categories that do not ship: {unknown}")
-    stems = {f"{extra.category}.{extra.source.key}" for extra in EXTRAS} | selection.shipped.keys()
+    stems = {extra.stem for extra in EXTRAS} | selection.shipped.keys()
     strays = sorted(selection.excluded.keys() - stems)
     if strays:
         raise DeriveError(f"selection.toml excludes names of lists that do not exist: {strays}")
@@ -613,7 +618,7 @@ def derive_extras(
             data,
             frozenset(earlier),
             fmt=extra.fmt,
-            excluded=selection.excluded.get(f"{extra.category}.{extra.source.key}"),
+            excluded=selection.excluded.get(extra.stem),
             compress=extra.compress,
             before_what="an earlier list" if extra.category in seen else "UT1's list",
         )
