@@ -214,12 +214,6 @@ def _ipt_client(client: ClientMatch) -> list[str]:
     return []
 
 
-def _failure(rule: Rule) -> WhenAbsent:
-    if rule.failure is None:
-        raise ValueError(f"{rule.action.value} rule without a failure mode: {rule.comment}")
-    return rule.failure
-
-
 def hashlimit_name(spec: FirewallSpec, failure: WhenAbsent) -> str:
     """The xt_hashlimit table of a failure chain (see ``HASHLIMIT_PREFIX``)."""
     word = failure_word(failure)[0]
@@ -243,11 +237,11 @@ def _ipt_target(rule: Rule, spec: FirewallSpec, family: Family) -> list[str]:
     if rule.action is Action.QUEUE:
         return ["-g", QUEUE_CHAIN]
     if rule.action is Action.SEND:
-        return ["-g", FAILURE_CHAINS[_failure(rule)]]
+        return ["-g", FAILURE_CHAINS[rule.failure_mode()]]
     if rule.action is Action.LIMIT:
-        return _ipt_limit(spec, _failure(rule))
+        return _ipt_limit(spec, rule.failure_mode())
     if rule.action is Action.NFQUEUE:
-        failure = _failure(rule)
+        failure = rule.failure_mode()
         bypass = ["--queue-bypass"] if failure is WhenAbsent.PASS else []
         return ["-j", "NFQUEUE", "--queue-num", str(spec.queue_of(failure)), *bypass]
     if rule.action is Action.NOTRACK:

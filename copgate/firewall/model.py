@@ -481,6 +481,12 @@ class Rule:
     out_interface: str = ""
     """Only packets leaving through this interface (the output path, replies)."""
 
+    def failure_mode(self) -> WhenAbsent:
+        """``failure`` of a SEND, LIMIT or NFQUEUE rule; ``ValueError`` if it has none."""
+        if self.failure is None:
+            raise ValueError(f"{self.action.value} rule without a failure mode: {self.comment}")
+        return self.failure
+
 
 def _exemption(client: ClientMatch, refusal: Refusal) -> Rule:
     """The rule that spares ``client`` the later refusals of ``refusal``'s traffic.

@@ -101,19 +101,13 @@ def _nft_protocol(rule: Rule) -> list[str]:
     return [rule.protocol.value, side, *negate, _nft_set([str(p) for p in rule.ports])]
 
 
-def _failure(rule: Rule) -> WhenAbsent:
-    if rule.failure is None:
-        raise ValueError(f"{rule.action.value} rule without a failure mode: {rule.comment}")
-    return rule.failure
-
-
 def _nft_verdict(rule: Rule, spec: FirewallSpec) -> list[str]:
     if rule.action is Action.QUEUE:
         return ["goto", "to_queue"]
     if rule.action is Action.SEND:
-        return ["goto", failure_word(_failure(rule))]
+        return ["goto", failure_word(rule.failure_mode())]
     if rule.action is Action.NFQUEUE:
-        failure = _failure(rule)
+        failure = rule.failure_mode()
         bypass = ["bypass"] if failure is WhenAbsent.PASS else []
         return ["queue", "num", str(spec.queue_of(failure)), *bypass]
     if rule.action is Action.NOTRACK:
@@ -156,7 +150,7 @@ _NFT_PAYLOAD = (
 def _nft_limit(rule: Rule, spec: FirewallSpec) -> list[str]:
     """The rate limit: one rule per family, each with its own set of clients;
     over it, the excess chain (by goto: its ``return`` leaves copgate's chains)."""
-    failure = _failure(rule)
+    failure = rule.failure_mode()
     rate = f"limit rate over {spec.queue_rate}/second burst {spec.queue_burst} packets"
     return [
         f"update @{failure_word(failure)}{suffix} {{ {key} {rate} }} goto excess"
