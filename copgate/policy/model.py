@@ -187,8 +187,9 @@ class Group:
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
     """A memo for the decision layer (``copgate.policy.decide``): the rows of its
-    table that can apply to this group by question kind, the windows in force at
-    the last local time asked. Filled on use; a changed group is a new ``Group``
+    table that can apply to this group by question shape, the windows in force at
+    the last local time asked, the DNS decisions for the current lists and
+    windows. Filled on use; a changed group is a new ``Group``
     with an empty memo."""
 
     def __post_init__(self) -> None:
