@@ -259,10 +259,10 @@ class Daemon:
                 conn, selectors.EVENT_READ, functools.partial(server.readable, conn)
             )
 
-    def _forget(self, conn: socket.socket) -> None:
-        """Unregister a block-page connection the server is about to close."""
+    def _forget(self, fileobj: socket.socket | int) -> None:
+        """Unregister a socket or descriptor about to close (a block-page connection, a queue)."""
         with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(conn)
+            self.selector.unregister(fileobj)
 
     def _on_firewall_done(self) -> None:
         assert self.firewall is not None
@@ -376,7 +376,7 @@ class Daemon:
             self.firewall = None
         for queue in self.queues:
             with _logged(f"unbinding queue {queue.queue_num}"):
-                self._forget_fd(queue.fileno())
+                self._forget(queue.fileno())
                 queue.close()
         self.queues = []
         if self._firewall_applied and not remove_rules:
@@ -404,10 +404,6 @@ class Daemon:
             self.log_counters()
         LOG.info("copgate stopped")
         return 0
-
-    def _forget_fd(self, fd: int) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(fd)
 
 
 def _name(handler: Callable[[], object]) -> str:
