@@ -12,16 +12,18 @@ It only reads counters; it never resets one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from copgate.daemon.counters import Counters
-from copgate.edges.blockpage import BlockPageServer
+from copgate.edges.blockpage import BlockPageServer, BlockPageStats
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueEdge
 from copgate.edges.resolver import SafeResolver
 
-BLOCKPAGE_COUNTS = ("served", "refused", "timed_out", "evicted")
+BLOCKPAGE_COUNTS = tuple(field.name for field in dataclasses.fields(BlockPageStats))
+"""``served``, ``refused``, ``timed_out``, ``evicted``: every count the servers keep."""
 
 
 class Loop(NamedTuple):
