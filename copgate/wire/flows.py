@@ -123,6 +123,7 @@ __all__ = [
 DNS_PORT = 53
 QUIC_MIN_INITIAL_DATAGRAM = 1200  # RFC 9000 §14.1
 _PENDING = Observation(Seen.PENDING)
+_BAD_CHECKSUM = Observation(Seen.IGNORED, reason="bad checksum")
 
 
 _V = TypeVar("_V")
@@ -290,9 +291,8 @@ class FlowTracker:
                 self._drop(key)
             reason = "connection closing" if flags & (TCP_FIN | TCP_RST) else "no payload"
             return Observation(Seen.IGNORED, reason=reason)
-        if self.verify_checksums and not segment_ok(packet):
-            self.stats.bad_checksums += 1
-            return Observation(Seen.IGNORED, reason="bad checksum")
+        if self._bad_checksum(packet):
+            return _BAD_CHECKSUM
         if flags & TCP_URG:
             # The server's socket takes the urgent byte out of the stream
             # (RFC 9293 §3.8.5, SO_OOBINLINE off): it reads other bytes than
@@ -372,9 +372,8 @@ class FlowTracker:
         tcp = flow.tcp if flow is not None else None
         if flow is None or tcp is None or not tcp.synced or tcp.server_next is not None:
             return ignored  # only the first SYN-ACK of a connection whose SYN was seen
-        if self.verify_checksums and not segment_ok(packet):
-            self.stats.bad_checksums += 1
-            return Observation(Seen.IGNORED, reason="bad checksum")
+        if self._bad_checksum(packet):
+            return _BAD_CHECKSUM
         acked = (packet.ack - tcp.anchor) % SEQ_MODULO
         if flow.syn_data and acked == len(flow.syn_data):
             flow.syn_taken = True
@@ -405,9 +404,8 @@ class FlowTracker:
         return Observation(Seen.QUESTION, (asked(Kind.TLS, packet, hello.sni, hello=hello),))
 
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
-        if self.verify_checksums and not segment_ok(packet):
-            self.stats.bad_checksums += 1
-            return Observation(Seen.IGNORED, reason="bad checksum")
+        if self._bad_checksum(packet):
+            return _BAD_CHECKSUM
         usual = self._shares.ttl_ok(packet.src, packet.ttl, now)
         self._shares.learn_ttl(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
@@ -614,9 +612,8 @@ class FlowTracker:
             if flow is not None:
                 return _PENDING
             return Observation(Seen.IGNORED, reason="UDP that is neither DNS nor QUIC Initial")
-        if self.verify_checksums and not segment_ok(packet):
-            self.stats.bad_checksums += 1
-            return Observation(Seen.IGNORED, reason="bad checksum")
+        if self._bad_checksum(packet):
+            return _BAD_CHECKSUM
         if flow is None and not self._may_derive(packet.src, now):
             self.stats.quic_throttled += 1
             return Observation(Seen.EVASION, reason="QUIC Initials over the client's key rate")
@@ -718,6 +715,13 @@ class FlowTracker:
         self._shares.spend(client, count, self._now, rate, burst)
 
     # -- state -------------------------------------------------------------
+
+    def _bad_checksum(self, packet: Packet) -> bool:
+        """True, and counted, when checksums are checked and ``packet``'s is wrong."""
+        if self.verify_checksums and not segment_ok(packet):
+            self.stats.bad_checksums += 1
+            return True
+        return False
 
     def _new_flow(self, key: FlowKey, client: bytes, now: float) -> _Flow:
         """A new undecided flow, after making room for it within the client's share."""
