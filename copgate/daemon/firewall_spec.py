@@ -42,11 +42,12 @@ from copgate.firewall import (
     unreadable,
 )
 from copgate.policy.decision import Verdict
-from copgate.policy.model import Config, FailureMode, Group, Mode
+from copgate.policy.model import Config, Group
 from copgate.policy.outright import (
     EXEMPT_FROM_UNREADABLE,
     Service,
     decide_evasion,
+    failure_decision,
     refused_outright,
 )
 
@@ -85,11 +86,11 @@ def firewall_spec(config: Config, queue_num: int = 0) -> FirewallSpec:
 
 
 def kernel_failure(group: Group) -> WhenAbsent:
-    """How the kernel fails ``group``: closed only for a filtering group that fails
-    closed (mode off is never filtered, so it never fails closed either)."""
-    if group.mode is not Mode.OFF and group.failure is FailureMode.CLOSED:
-        return WhenAbsent.DROP
-    return WhenAbsent.PASS
+    """How the kernel fails ``group``: what the engine does when it cannot decide
+    (``failure_decision``): closed only for a filtering group that fails closed
+    (mode off is never filtered, so it never fails closed either)."""
+    allowed = failure_decision(group, "copgate not answering").verdict is Verdict.ALLOW
+    return WhenAbsent.PASS if allowed else WhenAbsent.DROP
 
 
 def kernel_excess(group: Group) -> Excess:
