@@ -32,16 +32,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from copgate.errors import WireError
-from copgate.wire.dns import TYPE_A, TYPE_AAAA, read_dns_addresses
+from copgate.wire.dns import (
+    HEADER_SIZE,
+    OPCODE_MASK,
+    QR_BIT,
+    TYPE_A,
+    TYPE_AAAA,
+    read_dns_addresses,
+)
 
 LOG = logging.getLogger("copgate.resolver")
 MIN_REFRESH = 30.0
 MAX_REFRESH = 3600.0
 RETRY = 10.0
 MAX_ANSWER = 4096
-HEADER_SIZE = 12  # RFC 1035 §4.1.1
-QR_BIT = 0x8000
-OPCODE_MASK = 0x7800  # opcode 0 is QUERY (RFC 1035 §4.1.1)
 CLASS_IN = 1
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
