@@ -92,7 +92,7 @@ from copgate.policy.decide import decide, decide_evasion, decide_unreadable, fai
 from copgate.policy.decision import Decision, Verdict
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
-from copgate.wire.flows import FlowTracker, Limits, Observation, Seen
+from copgate.wire.flows import DNS_PORT, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
 from copgate.wire.question import Kind, Question
 
@@ -105,7 +105,6 @@ a few hundred at most; spoofed source addresses only cost a lookup each, since
 the memo is cleared when full."""
 REPLY_MEMO_ENTRIES = 4096
 """Forged DNS answers remembered (``Engine._dns_reply``); emptied when full."""
-DNS_PORT = 53  # RFC 1035 §4.2
 
 
 class Action(enum.StrEnum):
