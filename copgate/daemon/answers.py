@@ -21,7 +21,7 @@ from copgate.forge.blockpage import block_page_url
 from copgate.forge.dns_reply import EDE_BLOCKED, EDE_FILTERED, DnsReply, ReplyKind
 from copgate.policy.decision import Decision, Verdict
 from copgate.policy.model import DnsBlockAnswer, Settings
-from copgate.wire.dns import question_end
+from copgate.wire.dns import HEADER_SIZE, TCP_LENGTH_SIZE, question_end
 from copgate.wire.question import DnsQuery, Question
 
 IpAddress = IPv4Address | IPv6Address
@@ -30,8 +30,6 @@ SafeTargets = dict[str, tuple[tuple[IPv4Address, ...], tuple[IPv6Address, ...]]]
 
 NULL_IPV4 = IPv4Address("0.0.0.0")
 NULL_IPV6 = IPv6Address("::")
-TCP_LENGTH_PREFIX = 2  # RFC 1035 §4.2.2: each message over TCP follows its length
-DNS_HEADER = 12  # RFC 1035 §4.1.1
 
 
 def dns_reply(decision: Decision, settings: Settings, safe_targets: SafeTargets) -> DnsReply:
@@ -93,10 +91,10 @@ def tcp_query(payload: bytes, query: DnsQuery) -> bytes | None:
     a query split across segments or sharing one falls back to a rebuilt
     message (``query_message``).
     """
-    if len(payload) < TCP_LENGTH_PREFIX + DNS_HEADER:
+    if len(payload) < TCP_LENGTH_SIZE + HEADER_SIZE:
         return None
-    length = int.from_bytes(payload[:TCP_LENGTH_PREFIX], "big")
-    message = payload[TCP_LENGTH_PREFIX:]
+    length = int.from_bytes(payload[:TCP_LENGTH_SIZE], "big")
+    message = payload[TCP_LENGTH_SIZE:]
     if length != len(message) or int.from_bytes(message[:2], "big") != query.msg_id:
         return None
     try:
