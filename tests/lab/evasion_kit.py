@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet import fragment as _scapy_fragment
@@ -441,30 +441,48 @@ class Segment:
     ttl: int
 
 
+class Inbound(NamedTuple):
+    """A frame the server sent to the client, read past its IP header."""
+
+    proto: int
+    ttl: int
+    """TTL (IPv6: hop limit) as the frame arrived."""
+    transport: bytes
+    """From the transport header to the end of the IP datagram."""
+
+
+def inbound(frame: bytes, family: int, server: IpAddress, client: IpAddress) -> Inbound | None:
+    """``frame`` read as an IP datagram of ``family`` from ``server`` to ``client``, else None."""
+    ethertype = struct.unpack_from("!H", frame, 12)[0]
+    ip = frame[ETHERNET_HEADER:]
+    if ethertype == ETH_P_IP and family == 4:
+        header, proto, ttl = (ip[0] & 15) * 4, ip[9], ip[8]
+        src, dst = ip_address(ip[12:16]), ip_address(ip[16:20])
+        end = struct.unpack_from("!H", ip, 2)[0]
+    elif ethertype == ETH_P_IPV6 and family == 6:
+        header, proto, ttl = IPV6_HEADER, ip[6], ip[7]
+        src, dst = ip_address(ip[8:24]), ip_address(ip[24:40])
+        end = IPV6_HEADER + struct.unpack_from("!H", ip, 4)[0]
+    else:
+        return None
+    if src != server or dst != client:
+        return None
+    return Inbound(proto, ttl, ip[header:end])
+
+
 @dataclass(slots=True)
-class RawTcp:
-    """One crafted TCP connection from a lab client to a server port."""
+class RawPeer:
+    """A lab client's crafted traffic to one server port: the marked raw sender, and
+    a thread that hands every frame the server sends back to ``_take_frame``."""
 
     client: Client
     server: IpAddress
     dport: int
     sport: int = field(default_factory=next_port)
-    isn: int = field(default_factory=lambda: random.getrandbits(32))
-    received: list[Segment] = field(default_factory=list)
-    server_isn: int | None = None
-    rcv_nxt: int | None = None
     _send: socket.socket | None = None
     _sniff: socket.socket | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _buffer: dict[int, bytes] = field(default_factory=dict)
-    snd_nxt: int = 0
-    timestamps: bool = False
-    """Send the RFC 7323 timestamp option (from the SYN on)."""
-    ts_clock: int = TS_START
-    ts_peer: int = 0
-    """The server's last TSval, echoed."""
 
     @property
     def family(self) -> int:
@@ -474,10 +492,10 @@ class RawTcp:
     def source(self) -> IpAddress:
         return client_address(self.client, self.family)
 
-    def __enter__(self) -> RawTcp:
+    def __enter__(self) -> Self:
         self._send, self._sniff = raw_pair(self.client, self.family)
-        self.snd_nxt = (self.isn + 1) % SEQ_MODULO
-        self._thread = threading.Thread(target=self._receive, name=f"rawtcp-{self.sport}")
+        name = f"{type(self).__name__.lower()}-{self.sport}"
+        self._thread = threading.Thread(target=self._receive, name=name)
         self._thread.start()
         return self
 
@@ -488,6 +506,46 @@ class RawTcp:
         for sock in (self._send, self._sniff):
             if sock is not None:
                 sock.close()
+
+    def _receive(self) -> None:
+        assert self._sniff is not None
+        while not self._stop.is_set():
+            try:
+                frame, address = self._sniff.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if address[2] == PACKET_OUTGOING:
+                continue
+            got = inbound(frame, self.family, self.server, self.source)
+            if got is not None:
+                self._take_frame(got)
+
+    def _take_frame(self, got: Inbound) -> None:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class RawTcp(RawPeer):
+    """One crafted TCP connection from a lab client to a server port."""
+
+    isn: int = field(default_factory=lambda: random.getrandbits(32))
+    received: list[Segment] = field(default_factory=list)
+    server_isn: int | None = None
+    rcv_nxt: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _buffer: dict[int, bytes] = field(default_factory=dict)
+    snd_nxt: int = 0
+    timestamps: bool = False
+    """Send the RFC 7323 timestamp option (from the SYN on)."""
+    ts_clock: int = TS_START
+    ts_peer: int = 0
+    """The server's last TSval, echoed."""
+
+    def __enter__(self) -> Self:
+        self.snd_nxt = (self.isn + 1) % SEQ_MODULO
+        return RawPeer.__enter__(self)
 
     # -- sending ------------------------------------------------------------
 
@@ -618,43 +676,21 @@ class RawTcp:
 
     # -- receiving ------------------------------------------------------------
 
-    def _receive(self) -> None:
-        assert self._sniff is not None
-        while not self._stop.is_set():
-            try:
-                frame, address = self._sniff.recvfrom(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if address[2] == PACKET_OUTGOING:
-                continue
-            segment = self._parse(frame)
-            if segment is not None:
-                self._take(segment)
+    def _take_frame(self, got: Inbound) -> None:
+        segment = self._parse(got)
+        if segment is not None:
+            self._take(segment)
 
-    def _parse(self, frame: bytes) -> Segment | None:
-        ethertype = struct.unpack_from("!H", frame, 12)[0]
-        ip = frame[ETHERNET_HEADER:]
-        if ethertype == ETH_P_IP and self.family == 4:
-            header, proto, ttl = (ip[0] & 15) * 4, ip[9], ip[8]
-            src, dst = ip_address(ip[12:16]), ip_address(ip[16:20])
-            end = struct.unpack_from("!H", ip, 2)[0]
-        elif ethertype == ETH_P_IPV6 and self.family == 6:
-            header, proto, ttl = IPV6_HEADER, ip[6], ip[7]
-            src, dst = ip_address(ip[8:24]), ip_address(ip[24:40])
-            end = IPV6_HEADER + struct.unpack_from("!H", ip, 4)[0]
-        else:
+    def _parse(self, got: Inbound) -> Segment | None:
+        if got.proto != PROTO_TCP:
             return None
-        if proto != PROTO_TCP or src != self.server or dst != self.source:
-            return None
-        tcp = ip[header:end]
+        tcp = got.transport
         sport, dport, seq, ack = struct.unpack_from("!HHII", tcp)
         if (sport, dport) != (self.dport, self.sport):
             return None
         offset, flags = (tcp[12] >> 4) * 4, tcp[13]
         self._read_timestamp(tcp[20:offset])
-        return Segment(seq, ack, flags, bytes(tcp[offset:]), ttl)
+        return Segment(seq, ack, flags, bytes(tcp[offset:]), got.ttl)
 
     def _read_timestamp(self, options: bytes) -> None:
         at = 0
@@ -790,40 +826,10 @@ def flooding(client: Client, server: IpAddress, dport: int, ports: int = 1024) -
 
 
 @dataclass(slots=True)
-class RawUdp:
+class RawUdp(RawPeer):
     """Crafted UDP datagrams from a lab client to a server port, and what comes back."""
 
-    client: Client
-    server: IpAddress
-    dport: int
-    sport: int = field(default_factory=next_port)
     received: list[bytes] = field(default_factory=list)
-    _send: socket.socket | None = None
-    _sniff: socket.socket | None = None
-    _thread: threading.Thread | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def family(self) -> int:
-        return family_of(self.server)
-
-    @property
-    def source(self) -> IpAddress:
-        return client_address(self.client, self.family)
-
-    def __enter__(self) -> RawUdp:
-        self._send, self._sniff = raw_pair(self.client, self.family)
-        self._thread = threading.Thread(target=self._receive, name=f"rawudp-{self.sport}")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        for sock in (self._send, self._sniff):
-            if sock is not None:
-                sock.close()
 
     def send(self, payload: bytes, *, ttl: int = DEFAULT_TTL, bad_checksum: bool = False) -> None:
         """One datagram; ``bad_checksum`` flips its UDP checksum."""
@@ -841,37 +847,12 @@ class RawUdp:
         assert self._send is not None
         self._send.sendto(wire, (str(self.server), 0))
 
-    def _receive(self) -> None:
-        assert self._sniff is not None
-        while not self._stop.is_set():
-            try:
-                frame, address = self._sniff.recvfrom(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if address[2] != PACKET_OUTGOING:
-                payload = self._parse(frame)
-                if payload is not None:
-                    self.received.append(payload)
-
-    def _parse(self, frame: bytes) -> bytes | None:
-        ethertype = struct.unpack_from("!H", frame, 12)[0]
-        ip = frame[ETHERNET_HEADER:]
-        if ethertype == ETH_P_IP and self.family == 4:
-            header, proto = (ip[0] & 15) * 4, ip[9]
-            src, dst = ip_address(ip[12:16]), ip_address(ip[16:20])
-        elif ethertype == ETH_P_IPV6 and self.family == 6:
-            header, proto = IPV6_HEADER, ip[6]
-            src, dst = ip_address(ip[8:24]), ip_address(ip[24:40])
-        else:
-            return None
-        if proto != PROTO_UDP or src != self.server or dst != self.source:
-            return None
-        sport, dport, length = struct.unpack_from("!HHH", ip, header)
-        if (sport, dport) != (self.dport, self.sport):
-            return None
-        return bytes(ip[header + 8 : header + length])
+    def _take_frame(self, got: Inbound) -> None:
+        if got.proto != PROTO_UDP:
+            return
+        sport, dport, length = struct.unpack_from("!HHH", got.transport)
+        if (sport, dport) == (self.dport, self.sport):
+            self.received.append(bytes(got.transport[8:length]))
 
     def answered_within(self, seconds: float) -> bool:
         """Whether the server sent anything back within ``seconds``."""
