@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from copgate.dist.errors import DistError
-from copgate.dist.tree import Tree, read_bytes, signature_path, write_atomic
+from copgate.dist.tree import Tree, prune, read_bytes, signature_path, write_atomic
 from copgate.release.artefact import check_artefact
 from copgate.release.manifest import (
     Artefact,
@@ -32,6 +32,11 @@ from copgate.release.manifest import (
 )
 from copgate.release.signify import PublicKey, SecretKey, format_signature, sign
 from copgate.release.verify import verify_manifest
+
+KEEP_RELEASES = 10
+"""Releases kept in a tree after publishing: twice the deltas a manifest lists,
+so the bases of every listed delta, and what a gateway fetching the previous
+manifest still needs, stay."""
 
 
 def sign_manifest(
@@ -111,8 +116,13 @@ def sign_keyset(path: Path, secret: SecretKey, edited: KeySet | None) -> KeySet:
     return keyset
 
 
-def publish(tree: Tree, release: int | None = None) -> Manifest:
-    """Make the newest signed release (or ``release``) the tree's published one."""
+def publish(tree: Tree, release: int | None = None, keep: int = KEEP_RELEASES) -> Manifest:
+    """Make the newest signed release (or ``release``) the tree's published one.
+
+    Then releases older than the last ``keep`` (and the deltas into them) go.
+    """
+    if keep < 1:
+        raise DistError(f"keep {keep} releases: at least the published one must stay")
     published = tree.published()
     if release is None:
         signed = [n for n in tree.releases() if signature_path(tree.candidate(n)).exists()]
@@ -132,6 +142,7 @@ def publish(tree: Tree, release: int | None = None) -> Manifest:
     # sees a signature that does not verify, keeps its release and retries.
     write_atomic(tree.manifest_path, data)
     write_atomic(signature_path(tree.manifest_path), sig)
+    prune(tree, manifest.release - keep + 1)
     return manifest
 
 

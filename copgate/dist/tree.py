@@ -11,6 +11,8 @@ module never reads the clock and never signs anything.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from copgate.release.verify import KEYSET_FILE, MANIFEST_FILE, SIGNATURE_SUFFIX
 RELEASES_DIR = "releases"
 DELTAS_DIR = "deltas"
 DELTA_SUFFIX = ".delta"
+_DELTA_NAME = re.compile(r"(\d+)-(\d+)\.delta")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,26 @@ class Tree:
     def candidate(self, release: int) -> Path:
         """Release ``release``'s manifest as built (signed beside it, then published)."""
         return self.release_dir(release) / MANIFEST_FILE
+
+
+def prune(tree: Tree, oldest_kept: int) -> list[Path]:
+    """Remove release directories and deltas into releases older than ``oldest_kept``.
+
+    A gateway that read an older manifest a moment ago may still be fetching
+    what it names, so the caller keeps a margin of releases beyond the newest.
+    """
+    removed: list[Path] = []
+    for release in tree.releases():
+        if release < oldest_kept:
+            shutil.rmtree(tree.release_dir(release))
+            removed.append(tree.release_dir(release))
+    deltas = tree.root / DELTAS_DIR
+    for path in sorted(deltas.iterdir()) if deltas.is_dir() else []:
+        found = _DELTA_NAME.fullmatch(path.name)
+        if found is not None and int(found.group(2)) < oldest_kept:
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def signature_path(path: Path) -> Path:

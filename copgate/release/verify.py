@@ -94,9 +94,16 @@ def verify_manifest(
 
 
 def clock_is_plausible(now: datetime | None, clock_floor: datetime | None) -> bool:
-    """Whether ``now`` can be believed: given, and not before ``clock_floor``."""
+    """Whether ``now`` can be believed: given, and not before ``clock_floor``.
+
+    Both must carry a zone (a naive time is a caller's bug, refused here
+    with ValueError rather than compared wrongly).
+    """
     if now is None:
         return False
+    for name, value in (("now", now), ("clock_floor", clock_floor)):
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
     return clock_floor is None or now >= clock_floor
 
 

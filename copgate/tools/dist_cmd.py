@@ -28,7 +28,7 @@ from types import FrameType
 from copgate.dist.build import DEFAULT_DELTAS, build_release, next_release
 from copgate.dist.errors import DistError
 from copgate.dist.serve import TreeServer
-from copgate.dist.sign import edit_keyset, publish, sign_keyset, sign_manifest
+from copgate.dist.sign import KEEP_RELEASES, edit_keyset, publish, sign_keyset, sign_manifest
 from copgate.dist.tree import RELEASES_DIR, Tree, read_bytes, write_atomic
 from copgate.lists.cache import ListCache
 from copgate.lists.compile import build_cache, check_budget
@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     publish_parser.add_argument("tree", type=Path, metavar="DIR")
     publish_parser.add_argument("--release", type=int, help="publish this release number")
+    _keep_argument(publish_parser)
     publish_parser.set_defaults(func=run_publish)
     serve_parser = commands.add_parser("serve", help="serve a tree over HTTP (tests, small sites)")
     serve_parser.add_argument("tree", type=Path, metavar="DIR")
@@ -118,12 +119,22 @@ def _register_sign(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     sign.add_argument("--after", type=Path, metavar="JSON", help="the published release.json")
     sign.add_argument("--with-keyset", type=Path, metavar="JSON", help="the key set in force")
     sign.add_argument("--publish", action="store_true", help="then publish it into its tree")
+    _keep_argument(sign)
     for option, what in (("add", "add"), ("remove", "remove"), ("revoke", "revoke")):
         sign.add_argument(
             f"--{option}", action="append", default=[], metavar="PUB", help=f"{what} a key"
         )
     sign.add_argument("--created", type=_time_argument, help="key set time (RFC 3339; now)")
     sign.set_defaults(func=run_sign)
+
+
+def _keep_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=KEEP_RELEASES,
+        help=f"releases kept in the tree when publishing ({KEEP_RELEASES})",
+    )
 
 
 def parse_duration(text: str) -> timedelta:
@@ -218,7 +229,7 @@ def run_sign(args: argparse.Namespace) -> int:
     if args.publish:
         if tree is None:
             raise DistError(f"{args.file}: not in DIR/{RELEASES_DIR}/N/; cannot publish it")
-        _report_published(publish(tree, manifest.release))
+        _report_published(publish(tree, manifest.release, args.keep))
     return 0
 
 
@@ -243,7 +254,7 @@ def _sign_keyset(args: argparse.Namespace, secret: SecretKey) -> int:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    _report_published(publish(Tree(args.tree), args.release))
+    _report_published(publish(Tree(args.tree), args.release, args.keep))
     return 0
 
 

@@ -90,3 +90,26 @@ def test_a_tree_without_a_key_set_is_refused_with_advice(tmp_path: Path) -> None
 def test_a_release_valid_for_no_time_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DistError, match="valid for"):
         build_release(new_tree(tmp_path), 1, b"x", CREATED, timedelta(0))
+
+
+def test_publishing_keeps_the_last_releases_and_drops_older_ones(tmp_path: Path) -> None:
+    tree = new_tree(tmp_path)
+    for count in range(100, 107):
+        number = next_release(tree)
+        build_release(tree, number, compiled(names(count), number), CREATED, deltas=2)
+        sign_manifest(tree.candidate(number), RELEASE_KEY, tree.published(), tree.keyset())
+        publish(tree, keep=3)
+    assert tree.releases() == [5, 6, 7]
+    # Deltas into kept releases stay: a gateway still on release 3 may use 3-5.
+    assert sorted(p.name for p in (tmp_path / "deltas").iterdir()) == [
+        "3-5.delta",
+        "4-5.delta",
+        "4-6.delta",
+        "5-6.delta",
+        "5-7.delta",
+        "6-7.delta",
+    ]
+    published = tree.published()
+    assert published is not None
+    for delta in published.deltas:
+        check_artefact(tmp_path / delta.path, delta)

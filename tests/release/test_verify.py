@@ -213,3 +213,8 @@ def test_an_older_key_set_is_a_rollback() -> None:
 
 def test_the_same_key_set_version_again_is_accepted() -> None:
     assert verify_keyset(*signed_keyset(KEYSET), ROOTS, KEYSET).version == 1
+
+
+def test_a_naive_clock_is_a_callers_bug_said_plainly() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        check(*signed_manifest(), now=datetime(2026, 12, 2))
