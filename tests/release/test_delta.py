@@ -212,3 +212,14 @@ def test_a_corrupted_byte_anywhere_is_refused_never_a_crash(position: int, value
             return
     # A change inside the zlib stream that decompresses the same is harmless.
     assert result == new
+
+
+@settings(max_examples=80)
+@given(st.binary(max_size=200))
+def test_random_instructions_build_the_promised_file_or_are_refused(instructions: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            result = apply(OLD_BYTES, hand_made(OLD_BYTES, b"?", instructions), Path(directory))
+        except BadDelta:
+            return
+    assert result == b"?"
