@@ -14,11 +14,13 @@ never change under their names, so they are cacheable for a year.
 from __future__ import annotations
 
 import email.utils
+import os
 import re
 import shutil
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from copgate.dist.tree import DELTAS_DIR, RELEASES_DIR
@@ -60,10 +62,19 @@ class TreeHandler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bool) -> None:
         path = self._resolve()
-        if path is None:
+        try:
+            if path is None:
+                raise FileNotFoundError
+            file = path.open("rb")
+        except OSError:  # absent, or pruned since it was resolved
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        stat = path.stat()
+        with file:
+            # The open file's own size and time: a rename over the path since
+            # is the next request's business, never a wrong Content-Length.
+            self._send(path, os.fstat(file.fileno()), file, body)
+
+    def _send(self, path: Path, stat: os.stat_result, file: BinaryIO, body: bool) -> None:
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
         status = HTTPStatus.NOT_MODIFIED if self._fresh(etag, stat.st_mtime) else HTTPStatus.OK
         self.send_response(status)
@@ -78,8 +89,7 @@ class TreeHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(stat.st_size))
         self.end_headers()
         if body:
-            with path.open("rb") as file:
-                shutil.copyfileobj(file, self.wfile, COPY_CHUNK)
+            shutil.copyfileobj(file, self.wfile, COPY_CHUNK)
 
     def _resolve(self) -> Path | None:
         """The file the request names, or None (404) for anything else."""
