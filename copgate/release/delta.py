@@ -54,7 +54,7 @@ class _Writer:
         if length <= 0:
             return
         self._flush_literal()
-        if self._copy is not None and sum(self._copy) == start:
+        if self._copy is not None and self._copy[0] + self._copy[1] == start:
             self._copy = (self._copy[0], self._copy[1] + length)
             return
         self._flush_copy()
