@@ -30,7 +30,7 @@ from copgate.dist.errors import DistError
 from copgate.dist.serve import TreeServer
 from copgate.dist.sign import KEEP_RELEASES, edit_keyset, publish, sign_keyset, sign_manifest
 from copgate.dist.tree import RELEASES_DIR, Tree, read_bytes, write_atomic
-from copgate.lists.cache import ListCache
+from copgate.lists.cache import ListCache, verify_cache_file
 from copgate.lists.compile import build_cache, check_budget
 from copgate.release.errors import ReleaseError
 from copgate.release.manifest import KeySet, Manifest, read_keyset, read_manifest, read_time
@@ -199,6 +199,8 @@ def run_build(args: argparse.Namespace) -> int:
         )
     check_budget(report, args.budget, tree.root / tree.cache_relpath(release))
     built = build_release(tree, release, data, created, args.valid_for, args.deltas)
+    # As 'copgate compile' installs nothing unverified, nothing unverified is released.
+    verify_cache_file(tree.root / tree.cache_relpath(release))
     print(
         f"release {release}: {report.names} names, {built.cache_size} bytes "
         f"({tree.cache_relpath(release)})"
