@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,6 +227,12 @@ def run_sign(args: argparse.Namespace) -> int:
     keyset = _optional_keyset(args.with_keyset) or (
         tree.keyset() if tree and tree.keyset_path.exists() else None
     )
+    if after is None and tree is None:
+        print(
+            f"{args.file}: no published release.json given (--after): "
+            "not checked against a rollback",
+            file=sys.stderr,
+        )
     manifest = sign_manifest(args.file, secret, after, keyset)
     print(f"{args.file}.sig: release {manifest.release} signed by key {secret.keynum.hex()}")
     if args.publish:

@@ -292,3 +292,17 @@ def test_serve_answers_a_conditional_get_with_304(published: Path) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=10) == 0
+
+
+def test_signing_with_no_published_release_to_compare_says_so(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(published / "releases/2/release.json", tmp_path / "copy.json")
+    status, _out, err = run(capsys, "dist", "sign", "--key", "release.sec", "copy.json")
+    assert status == 0
+    assert "not checked against a rollback" in err
+    status, _out, err = run(
+        capsys, "dist", "sign", "--key", "release.sec", "tree/releases/2/release.json"
+    )
+    assert status == 2
+    assert "rollback" in err
