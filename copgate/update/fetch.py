@@ -14,11 +14,7 @@ Small files are read into memory; artefacts and deltas are streamed
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import io
-import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -80,9 +76,10 @@ class Fetcher(Protocol):
 class HttpFetcher:
     """``Fetcher`` over urllib."""
 
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
-        self.limits = limits
+    def __init__(self, clock: Callable[[], float], limits: Limits = Limits()) -> None:
+        """``clock``: monotonic seconds (``time.monotonic``), for the deadline."""
         self.clock = clock
+        self.limits = limits
 
     def small(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -111,13 +108,13 @@ class HttpFetcher:
     def _open(self, url: str, headers: dict[str, str]) -> HTTPResponse | None:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
         try:
-            response = urllib.request.urlopen(request, timeout=self.limits.timeout)  # noqa: S310 (http(s) only: the config checks the URL)
+            response = urllib.request.urlopen(request, timeout=self.limits.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code == 304:
                 return None
             raise NotAFile(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise Unreachable(f"{url}: no answer within {self.limits.timeout:g} s") from exc
         except urllib.error.URLError as exc:
             raise Unreachable(f"{url}: {_reason(exc.reason)}") from exc
@@ -140,8 +137,8 @@ def _reason(reason: object) -> str:
 class Capped(io.RawIOBase):
     """A response body cut off at ``cap`` bytes, a per-read timeout and a deadline.
 
-    With ``exact``, ending before ``cap`` bytes is a truncated download and a
-    byte more is TooLarge; the SHA-256 of what was read is kept (``sha256``).
+    With ``exact``, ending before ``cap`` bytes is a truncated download; a
+    byte more than ``cap`` is TooLarge either way.
     """
 
     def __init__(
@@ -160,7 +157,6 @@ class Capped(io.RawIOBase):
         self.exact = exact
         self.deadline = deadline
         self.count = 0
-        self.hash = hashlib.sha256()
         length = response.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > cap:
             response.close()
@@ -183,7 +179,7 @@ class Capped(io.RawIOBase):
         want = min(want, self.cap - self.count + 1)
         try:
             data = self.response.read1(want) if want > 0 else b""
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise TooSlow(f"{self.url}: stalled after {self.count} bytes") from exc
         except (OSError, HTTPException) as exc:
             raise DownloadError(f"{self.url}: cut after {self.count} bytes: {exc}") from exc
@@ -192,11 +188,7 @@ class Capped(io.RawIOBase):
             raise TooLarge(f"{self.url}: more than {self.cap} bytes")
         if not data and self.exact and self.count < self.cap:
             raise DownloadError(f"{self.url}: truncated: {self.count} of {self.cap} bytes")
-        self.hash.update(data)
         return data
-
-    def sha256(self) -> str:
-        return self.hash.hexdigest()
 
     def close(self) -> None:
         self.response.close()
@@ -209,8 +201,3 @@ def read_all(body: Body) -> bytes:
     while chunk := body.read(CHUNK):
         parts.append(chunk)
     return b"".join(parts)
-
-
-def http_date(seconds: float) -> str:
-    """An HTTP date (RFC 9110 §5.6.7) for If-Modified-Since."""
-    return email.utils.formatdate(seconds, usegmt=True)
