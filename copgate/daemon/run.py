@@ -39,6 +39,7 @@ import functools
 import gc
 import json
 import logging
+import random
 import selectors
 import signal
 import socket
@@ -64,6 +65,8 @@ from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
+from copgate.update.fetch import HttpFetcher
+from copgate.update.poller import DaemonUpdates
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
@@ -91,6 +94,7 @@ class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.config = load_config(options.config, templates_dir=options.templates_dir)
+        self.updates = _updates(self.config)  # before the lists: it picks the release in force
         self.lists = ListSet.open(self.config.settings.lists)
         local = local_tz(self.config)
         LOG.info("timezone %s (from %s)", local.tz.text, local.source)
@@ -134,6 +138,8 @@ class Daemon:
         # what packets made, so a burst of new flows meets shorter pauses.
         gc.collect()
         gc.freeze()
+        if self.updates is not None:
+            self.updates.start()
         self.running = True
         LOG.info(
             "copgate running: queues %d (fail open) and %d (fail closed), %d groups, lists %s",
@@ -297,6 +303,8 @@ class Daemon:
         for server in self.blockpages:
             server.expire()
         self.verdict_log.flush(now)
+        if self.updates is not None and self.updates.changed():
+            self._take_release()
 
     # -- reload, status, shutdown ----------------------------------------------------
 
@@ -335,6 +343,20 @@ class Daemon:
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
 
+    def _take_release(self) -> None:
+        """The updater swapped in a release: open it, swap the engine's lists between packets.
+
+        The config is unchanged; its list paths go through the store's
+        ``current`` link, which now names the new release. A cache that does
+        not open leaves the running lists in force (logged by ``_guarded``).
+        """
+        lists = ListSet.open(self.config.settings.lists)
+        old = self.lists
+        self.engine.reconfigure(self.config, lists, float(lists.built), tz=self.engine.tz)
+        self.lists = lists
+        old.close()
+        LOG.info("lists: new release in force (built %d)", lists.built)
+
     def _warn_unserved_blockpage(self, config: Config) -> None:
         """Listeners are bound once, at start: a block-page address new in a reload is not."""
         for address in unserved(config, self.engine.blockpage_served or frozenset()):
@@ -370,6 +392,9 @@ class Daemon:
         for queue in self.queues:
             with _logged(f"draining queue {queue.queue_num}"):
                 queue.drain()
+        if self.updates is not None:
+            self.updates.stop()
+            self.updates = None
         if self.firewall is not None:
             if not self.firewall.close():
                 LOG.error("shutdown: a firewall apply is still running")
@@ -419,6 +444,13 @@ def _logged(step: str) -> Iterator[None]:
         yield
     except Exception:
         LOG.exception("shutdown: %s failed", step)
+
+
+def _updates(config: Config) -> DaemonUpdates | None:
+    """The updater when the config has an ``[update]`` section (see ``copgate.update``)."""
+    if config.update is None:
+        return None
+    return DaemonUpdates(config.update, HttpFetcher(time.monotonic), time.time, random.random)
 
 
 def run(options: Options) -> int:

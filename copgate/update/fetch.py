@@ -15,14 +15,14 @@ Small files are read into memory; artefacts and deltas are streamed
 from __future__ import annotations
 
 import io
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.client import HTTPException, HTTPResponse
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from copgate.update.errors import DownloadError, NotAFile, TooLarge, TooSlow, Unreachable
+
+if TYPE_CHECKING:
+    from http.client import HTTPResponse
 
 SMALL_CAP = 256 * 1024
 """The manifest, the key set and signatures: a few KiB; more is a broken or hostile server."""
@@ -106,6 +106,12 @@ class HttpFetcher:
         return lambda: end - self.clock()
 
     def _open(self, url: str, headers: dict[str, str]) -> HTTPResponse | None:
+        # urllib brings http.client and ssl (megabytes): loaded at the first
+        # poll, not when the daemon starts, and never by a gateway without updates.
+        import urllib.error  # noqa: PLC0415
+        import urllib.request  # noqa: PLC0415
+        from http.client import HTTPException, HTTPResponse  # noqa: PLC0415
+
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
         try:
             response = urllib.request.urlopen(request, timeout=self.limits.timeout)
@@ -177,6 +183,8 @@ class Capped(io.RawIOBase):
         want = CHUNK if size < 0 else min(size, CHUNK)
         # One byte past the cap is asked for, so that a server sending more is caught.
         want = min(want, self.cap - self.count + 1)
+        from http.client import HTTPException  # noqa: PLC0415 (loaded by _open already)
+
         try:
             data = self.response.read1(want) if want > 0 else b""
         except TimeoutError as exc:

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from copgate.update.fetch import Fetcher
+from copgate.update.installed import select_at_boot
 from copgate.update.model import UpdateSettings
 from copgate.update.store import CURRENT
 from copgate.update.updater import Updater
@@ -116,3 +118,35 @@ class ReleaseWatch:
             return False
         self.seen = now
         return True
+
+
+class DaemonUpdates:
+    """What the daemon holds for updates: the release chosen at boot, the poller, the watch.
+
+    Made before the daemon opens its lists (``select_at_boot`` points
+    ``current`` at the newest verified release first), started with the
+    daemon, stopped at shutdown.
+    """
+
+    def __init__(
+        self,
+        settings: UpdateSettings,
+        fetcher: Fetcher,
+        clock: Callable[[], float],
+        draw: Callable[[], float],
+    ) -> None:
+        chosen = select_at_boot(settings)
+        self.release = chosen.release if chosen is not None else None
+        self.watch = ReleaseWatch(settings.ram_dir)
+        self.poller = Poller(Updater(settings, fetcher, clock), draw)
+
+    def start(self) -> None:
+        self.poller.start()
+
+    def changed(self) -> bool:
+        """Cheap (one readlink): whether another release was swapped in since the last call."""
+        return self.watch.changed()
+
+    def stop(self) -> None:
+        if not self.poller.stop():
+            LOG.warning("update: a check is still running at shutdown; it is abandoned")
