@@ -17,7 +17,7 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -263,12 +263,9 @@ class Server:
 class Clock:
     """A settable wall clock for the updater (seconds since the epoch)."""
 
-    now: float = field(default_factory=lambda: (T0 + timedelta(days=1)).timestamp())
+    now: float = (T0 + timedelta(days=1)).timestamp()
 
     def __call__(self) -> float:
         return self.now
 
 
-def served(distributor: Distributor) -> Iterator[Server]:
-    with Server(distributor) as server:
-        yield server
