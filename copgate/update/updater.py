@@ -40,12 +40,25 @@ from typing import BinaryIO, cast
 from copgate.errors import CacheError
 from copgate.lists.cache import verify_cache_file
 from copgate.release.artefact import apply_delta, check_artefact
-from copgate.release.errors import ArtefactMismatch, BadDelta, BadManifest, ReleaseError
+from copgate.release.errors import (
+    ArtefactMismatch,
+    BadDelta,
+    BadManifest,
+    BadSignature,
+    ReleaseError,
+)
 from copgate.release.manifest import CACHE_ARTEFACT, Artefact, Delta, KeySet, Manifest
 from copgate.release.manifest import read_manifest as peek_manifest
 from copgate.release.signify import PublicKey
 from copgate.release.verify import verify_keyset, verify_manifest
-from copgate.update.errors import Busy, DownloadError, StoreError, Unreachable, UpdateError
+from copgate.update.errors import (
+    Busy,
+    DownloadError,
+    NotAFile,
+    StoreError,
+    Unreachable,
+    UpdateError,
+)
 from copgate.update.fetch import CHUNK, Body, Fetcher
 from copgate.update.installed import (
     Installed,
@@ -221,7 +234,10 @@ class Updater:
             raise _NoNews(None)
         data = answer.body
         self.step("fetched-manifest")
-        signature = self._small(MANIFEST_SIG)
+        try:
+            signature = self._small(MANIFEST_SIG)
+        except NotAFile as exc:  # a manifest without its signature is unsigned, not a glitch
+            raise BadSignature(f"{MANIFEST}: unsigned: {exc}") from exc
         # Read unverified only to learn which key set version it names; nothing
         # of it is used before verify_manifest below accepts the same bytes.
         named = peek_manifest(data, MANIFEST).keyset

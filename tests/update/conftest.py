@@ -30,7 +30,8 @@ class World:
     settings: UpdateSettings
 
     def updater(self, **overrides: object) -> Updater:
-        settings = self.distributor.settings(self.base, self.server.url, **overrides)
+        url = str(overrides.pop("url", self.server.url))
+        settings = self.distributor.settings(self.base, url, **overrides)
         return Updater(settings, HttpFetcher(time.monotonic, LIMITS), self.clock)
 
     def check(self, **overrides: object) -> Outcome:

@@ -267,5 +267,3 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
