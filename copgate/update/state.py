@@ -70,7 +70,10 @@ def lock(directory: Path) -> Iterator[None]:
     """Hold the updater's lock on ``directory``; Busy at once if another process has it."""
     with storing(directory):
         directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # read-only storage: the lock still works on a file that exists
+            fd = os.open(directory / LOCK, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -136,6 +136,7 @@ class Store:
         """Point ``current`` at ``target`` by renaming a new link over it."""
         temporary = self.root / _TEMPORARY_LINK
         with storing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)  # RAM is empty after a reboot
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
             os.symlink(target, temporary)
