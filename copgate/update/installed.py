@@ -70,8 +70,12 @@ def load_roots(settings: UpdateSettings) -> tuple[PublicKey, ...]:
         if entry.startswith("/"):
             try:
                 text = Path(entry).read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UpdateError(f"root key {entry}: cannot be read: {exc}") from exc
+            except OSError as exc:
+                raise UpdateError(f"root key {entry}: cannot be read: {exc.strerror}") from exc
+            except UnicodeDecodeError:
+                raise UpdateError(
+                    f"root key {entry}: not a signify public key (not ASCII)"
+                ) from None
             roots.append(read_public_key(text, entry))
         else:
             roots.append(read_public_key(entry, "option 'root_keys'"))

@@ -74,8 +74,10 @@ def storing(where: Path | str) -> Iterator[None]:
 class Store:
     """One store directory (see the module docstring for its layout and invariants)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, label: str = "store") -> None:
         self.root = Path(root)
+        self.label = label
+        """Names the store in step names (``ram:swap-linked``)."""
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -123,7 +125,7 @@ class Store:
             for name in os.listdir(staging):
                 _fsync(staging / name)
             _fsync(staging)
-            step("commit-fsynced")
+            step(f"{self.label}:commit-fsynced")
             if final.exists():
                 # Left by a run killed between this rename and the swap; it is not
                 # in force (the caller never commits the release in force).
@@ -140,7 +142,7 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
             os.symlink(target, temporary)
-            step("swap-linked")
+            step(f"{self.label}:swap-linked")
             os.rename(temporary, self.root / CURRENT)
             _fsync(self.root)
 
@@ -176,7 +178,7 @@ class Store:
                 for name in RELEASE_FILES:
                     if (source / name).exists():
                         shutil.copyfile(source / name, staging / name)
-                        step(f"copy-{name}")
+                        step(f"{self.label}:copy-{name}")
             return self.commit(staging, release, step)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -140,8 +140,8 @@ class Updater:
         self.fetcher = fetcher
         self.clock = clock
         self.step = step
-        self.ram = Store(settings.ram_dir)
-        self.flash = Store(settings.flash_dir)
+        self.ram = Store(settings.ram_dir, "ram")
+        self.flash = Store(settings.flash_dir, "flash")
 
     def check(self) -> Outcome:
         """Check once and log the outcome; never raises for a bad or absent release."""
@@ -180,6 +180,9 @@ class Updater:
                     state, etag=news.fetched.etag, last_modified=news.fetched.last_modified
                 )
             outcome = Outcome(Result.NO_NEWS, _number(installed), self._no_news(installed, now))
+            if installed is not None and installed.directory.parent == self.ram.root:
+                # The copy a kill or a read-only flash prevented, when it is due.
+                state = self._copy_to_flash(installed.directory, installed.release, state, now)
         except ReleaseError as exc:
             outcome = self._keeping(Result.REFUSED, f"refused: {exc}", installed, now)
         except CacheError as exc:
@@ -324,7 +327,7 @@ class Updater:
         url = self._url(delta.path)
         with (
             storing(out),
-            _Tally(self.fetcher.stream(url, delta.size)) as body,
+            _Tally(self.fetcher.stream(url, delta.size), self.step) as body,
             open(out, "wb") as file,
         ):
             apply_delta(old, cast(BinaryIO, body), file, artefact.size)
@@ -350,6 +353,8 @@ class Updater:
         """Copy the release to flash if the last copy is older than ``flash_copy_interval``."""
         last = state.flash_copied
         if last is not None and 0 <= now - last < self.settings.flash_copy_interval:
+            return state
+        if self.flash.current_link() == str(release):
             return state
         try:
             self.flash.copy_from(directory, release, self.step)
@@ -414,10 +419,12 @@ def _check(path: Path, artefact: Artefact) -> None:
 class _Tally(io.RawIOBase):
     """A body read with ``read(n)`` filling ``n`` bytes until the end, hashing as it goes."""
 
-    def __init__(self, body: Body) -> None:
+    def __init__(self, body: Body, step: Step = no_step) -> None:
         super().__init__()
         self.body = body
         self.hash = hashlib.sha256()
+        self.step = step
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -433,6 +440,9 @@ class _Tally(io.RawIOBase):
             want -= len(chunk)
         data = b"".join(parts)
         self.hash.update(data)
+        if not self.count and data:
+            self.step("delta-reading")
+        self.count += len(data)
         return data
 
     def drain(self) -> None:
