@@ -77,6 +77,8 @@ class Poller:
         """Ask the thread to end and wait a little; False if a check is still running."""
         self._stop.set()
         self._now.set()
+        if self._thread.ident is None:  # never started (the daemon failed to start)
+            return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

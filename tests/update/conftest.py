@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from copgate.release.signify import public_key_line
 from copgate.update.fetch import HttpFetcher, Limits
 from copgate.update.model import UpdateSettings
 from copgate.update.store import Store
@@ -44,6 +45,29 @@ class World:
     @property
     def flash(self) -> Store:
         return Store(self.settings.flash_dir)
+
+    def config_file(self, **options: int) -> Path:
+        """A TOML config with this world's [update] section (and ``options`` in it)."""
+        settings = self.settings
+        extra = "".join(f"{name} = {value}\n" for name, value in options.items())
+        path = self.base / "copgate.toml"
+        path.write_text(
+            f"""[update]
+url = "{self.server.url}"
+root_keys = ["{public_key_line(self.distributor.root.public_key)}"]
+ram_dir = "{settings.ram_dir}"
+flash_dir = "{settings.flash_dir}"
+builtin_dir = "{settings.builtin_dir}"
+{extra}
+[general]
+timezone = "UTC0"
+
+[group.everyone]
+mode = "filter"
+block_categories = ["adult"]
+"""
+        )
+        return path
 
     def requested(self) -> list[str]:
         """Paths requested since the last call."""

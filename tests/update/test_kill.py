@@ -13,11 +13,9 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from copgate.release.signify import public_key_line
 from copgate.update.installed import load_roots, verify_dir
 from copgate.update.store import Store
 from copgate.update.updater import Result
@@ -49,28 +47,17 @@ FOREVER = timedelta(days=3650)
 """The child runs on the real clock: the test releases must not expire under it."""
 
 
-def config(world: World) -> Path:
-    settings = world.settings
-    path = world.base / "copgate.toml"
-    path.write_text(
-        f"""[update]
-url = "{world.server.url}"
-root_keys = ["{public_key_line(world.distributor.root.public_key)}"]
-ram_dir = "{settings.ram_dir}"
-flash_dir = "{settings.flash_dir}"
-builtin_dir = "{settings.builtin_dir}"
-flash_copy_interval = 0
-
-[group.everyone]
-mode = "filter"
-"""
-    )
-    return path
-
-
 def run_killed_at(world: World, step: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "COPGATE_UPDATE_KILL_AT": step}
-    command = [sys.executable, "-m", "copgate", "update", "--now", "--config", str(config(world))]
+    command = [
+        sys.executable,
+        "-m",
+        "copgate",
+        "update",
+        "--now",
+        "--config",
+        str(world.config_file(flash_copy_interval=0)),
+    ]
     return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=60)
 
 
