@@ -34,8 +34,9 @@ from copgate.update.model import (
     UpdateSettings,
 )
 
-MIN_INTERVAL = 60
-"""A minute: a million routers polling faster would be an attack on the distributor."""
+MIN_INTERVAL = 10
+"""Seconds: short polls are for labs and a distributor's own test gateways; a
+fleet polls hours apart (the default is 6 h), each router at a jittered time."""
 MAX_INTERVAL = 7 * 86400
 MAX_SIZE_LIMIT = 1024 * 1024 * 1024
 PUBLIC_KEY_LENGTH = 42

@@ -99,7 +99,7 @@ max_size = "2T"
         "(its base64 line) or the absolute path of a .pub file, got 'RWSnotakey'",
         "c.toml:3: option 'root_keys' in section 'update': expected a signify public key "
         "(its base64 line) or the absolute path of a .pub file, got 'relative/root.pub'",
-        "c.toml:4: option 'interval' in section 'update': expected an integer from 60 to "
+        "c.toml:4: option 'interval' in section 'update': expected an integer from 10 to "
         "604800, got '5'",
         "c.toml:5: option 'jitter' in section 'update': expected a fraction from 0 to 1 "
         "(e.g. 0.25), got '2'",
