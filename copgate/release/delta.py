@@ -106,19 +106,29 @@ class _Writer:
             self._literal = bytearray()
 
 
-def make_delta(old: bytes, new: bytes) -> bytes:
-    """A delta that rebuilds ``new`` from ``old`` (docs/releases.md, "Deltas")."""
+def make_delta(old: bytes, new: bytes, by_section: bool = True) -> bytes:
+    """A delta that rebuilds ``new`` from ``old`` (docs/releases.md, "Deltas").
+
+    ``by_section=False`` uses the generic diff even for two caches (the
+    benchmark's baseline: what a plain byte diff would cost).
+    """
     writer = _Writer()
-    try:
-        old_header = parse_header(old, len(old), "old cache")
-        new_header = parse_header(new, len(new), "new cache")
-    except CacheError:
+    headers = _cache_headers(old, new) if by_section else None
+    if headers is None:
         _generic(old, 0, len(old), new, 0, len(new), writer)
     else:
-        _CacheDiff(old, new, old_header, new_header, writer).run()
+        _CacheDiff(old, new, *headers, writer).run()
     body = zlib.compress(writer.finish(), ZLIB_LEVEL)
     digest_old, digest_new = hashlib.sha256(old).digest(), hashlib.sha256(new).digest()
     return HEADER.pack(MAGIC, VERSION, 0, len(old), digest_old, len(new), digest_new) + body
+
+
+def _cache_headers(old: bytes, new: bytes) -> tuple[CacheHeader, CacheHeader] | None:
+    """Both files' cache headers, or None when either is not a cache."""
+    try:
+        return parse_header(old, len(old), "old cache"), parse_header(new, len(new), "new cache")
+    except CacheError:
+        return None
 
 
 class _CacheDiff:

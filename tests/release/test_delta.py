@@ -69,6 +69,11 @@ def test_a_one_percent_change_rebuilds_exactly_and_is_small(tmp_path: Path) -> N
     assert len(delta) < 0.03 * len(NEW)
 
 
+def test_the_section_rules_beat_a_plain_byte_diff() -> None:
+    # The bucket offsets all shift: a byte diff pays for each, ADD32 for each changed bucket.
+    assert len(make_delta(OLD, NEW)) * 3 < len(make_delta(OLD, NEW, by_section=False))
+
+
 def test_white_entries_and_new_category_sets_rebuild_exactly(tmp_path: Path) -> None:
     old = cache(NAMES, 1, white=("ok.example", "school.example"))
     new_names = changed(NAMES, 0.02, seed=5)
