@@ -17,6 +17,9 @@ packets, never in the middle of one.
   progress, unbind the queues, remove copgate's firewall rules, close
   everything, exit 0. The service manager restarts the daemon when it
   should run again.
+- With an ``[update]`` section, signed list releases are polled by a thread
+  (``copgate.update``); the loop looks at the release link once a second and
+  swaps a new release's cache in between two packets, without a signal.
 - SIGUSR1 logs the counters: the engine's (packets, verdicts, evasion...),
   flows held and blocked, both queues' kernel and user-space counts, handler
   failures, log lines left out.
@@ -47,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copgate.config.load import load_config
 from copgate.daemon.engine import Engine, IpAddress
@@ -65,8 +69,9 @@ from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
-from copgate.update.fetch import HttpFetcher
-from copgate.update.poller import DaemonUpdates
+
+if TYPE_CHECKING:
+    from copgate.update.poller import DaemonUpdates
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
@@ -450,6 +455,10 @@ def _updates(config: Config) -> DaemonUpdates | None:
     """The updater when the config has an ``[update]`` section (see ``copgate.update``)."""
     if config.update is None:
         return None
+    # Imported here: a gateway without updates never loads the updater.
+    from copgate.update.fetch import HttpFetcher  # noqa: PLC0415
+    from copgate.update.poller import DaemonUpdates  # noqa: PLC0415
+
     return DaemonUpdates(config.update, HttpFetcher(time.monotonic), time.time, random.random)
 
 

@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from copgate.update.model import UpdateSettings
+from copgate.update.store import Step
+
 KILL_AT = "COPGATE_UPDATE_KILL_AT"
 DEFAULT_CONFIG = Path("/etc/config/copgate")
 
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_now(settings: Any) -> int:
+def check_now(settings: UpdateSettings) -> int:
     from copgate.update.fetch import HttpFetcher  # noqa: PLC0415
     from copgate.update.updater import Result, Updater  # noqa: PLC0415
 
@@ -71,7 +74,7 @@ def check_now(settings: Any) -> int:
     return 0 if outcome.result in (Result.INSTALLED, Result.NO_NEWS) else 1
 
 
-def _step_hook() -> Any:
+def _step_hook() -> Step:
     target = os.environ.get(KILL_AT)
 
     def step(name: str) -> None:
@@ -81,7 +84,7 @@ def _step_hook() -> Any:
     return step
 
 
-def status_text(settings: Any, now: float) -> str:
+def status_text(settings: UpdateSettings, now: float) -> str:
     """The lines ``--status`` prints."""
     from copgate.update.installed import in_force, load_roots  # noqa: PLC0415
     from copgate.update.state import read_state  # noqa: PLC0415
