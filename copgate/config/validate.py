@@ -145,7 +145,7 @@ def _sort_sections(
             run.error(
                 section.file,
                 section.line,
-                f"unknown section type '{section.kind}': expected general, group or window"
+                f"unknown section type '{section.kind}': expected general, group, window or update"
                 f"{did_you_mean(section.kind, _KINDS)}",
             )
     return general, list(groups.values()), windows
