@@ -87,8 +87,7 @@ def _step_hook() -> Step:
 def status_text(settings: UpdateSettings, now: float) -> str:
     """The lines ``--status`` prints."""
     from copgate.update.installed import in_force, load_roots  # noqa: PLC0415
-    from copgate.update.state import read_state  # noqa: PLC0415
-    from copgate.update.updater import age_text  # noqa: PLC0415
+    from copgate.update.state import age_text, read_state  # noqa: PLC0415
 
     installed = in_force(settings, load_roots(settings))
     state = read_state(Path(settings.ram_dir))

@@ -14,12 +14,14 @@ Small files are read into memory; artefacts and deltas are streamed
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from copgate.update.errors import DownloadError, NotAFile, TooLarge, TooSlow, Unreachable
+from copgate.update.store import Step, no_step
 
 if TYPE_CHECKING:
     from http.client import HTTPResponse
@@ -209,3 +211,49 @@ def read_all(body: Body) -> bytes:
     while chunk := body.read(CHUNK):
         parts.append(chunk)
     return b"".join(parts)
+
+
+class Hashing(io.RawIOBase):
+    """A body whose ``read(n)`` gives ``n`` bytes until the end (as a file's does), hashed.
+
+    What ``apply_delta`` reads a delta through: it asks for exact counts, a
+    socket gives what has arrived. ``step`` is told ``delta-reading`` once.
+    """
+
+    def __init__(self, body: Body, step: Step = no_step) -> None:
+        super().__init__()
+        self.body = body
+        self.hash = hashlib.sha256()
+        self.step = step
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        parts: list[bytes] = []
+        want = size if size >= 0 else 1 << 62
+        while want > 0:
+            chunk = self.body.read(min(want, CHUNK))
+            if not chunk:
+                break
+            parts.append(chunk)
+            want -= len(chunk)
+        data = b"".join(parts)
+        self.hash.update(data)
+        if not self.count and data:
+            self.step("delta-reading")
+        self.count += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Read to the end: the body checks its own length there (truncated, too long)."""
+        while self.read(CHUNK):
+            pass
+
+    def sha256(self) -> str:
+        return self.hash.hexdigest()
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()

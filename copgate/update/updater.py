@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import hashlib
-import io
 import logging
 import shutil
 from collections.abc import Callable
@@ -59,7 +57,7 @@ from copgate.update.errors import (
     Unreachable,
     UpdateError,
 )
-from copgate.update.fetch import CHUNK, Body, Fetcher
+from copgate.update.fetch import CHUNK, Fetcher, Hashing
 from copgate.update.installed import (
     Installed,
     in_force,
@@ -68,7 +66,7 @@ from copgate.update.installed import (
     select_at_boot,
 )
 from copgate.update.model import UpdateSettings
-from copgate.update.state import State, lock, read_state, write_state
+from copgate.update.state import State, age_text, lock, read_state, write_state
 from copgate.update.store import (
     CACHE,
     KEYSET,
@@ -327,7 +325,7 @@ class Updater:
         url = self._url(delta.path)
         with (
             storing(out),
-            _Tally(self.fetcher.stream(url, delta.size), self.step) as body,
+            Hashing(self.fetcher.stream(url, delta.size), self.step) as body,
             open(out, "wb") as file,
         ):
             apply_delta(old, cast(BinaryIO, body), file, artefact.size)
@@ -390,19 +388,6 @@ def _age(installed: Installed | None, now: float) -> str:
     return f" (built {age_text(now - installed.created.timestamp())} ago)"
 
 
-def age_text(seconds: float) -> str:
-    """``3d 4h``, ``2h 5m``, ``42s``: how old a release is, for log lines and --status."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
 def _cache_artefact(manifest: Manifest) -> Artefact:
     artefact = manifest.artefacts.get(CACHE_ARTEFACT)
     if artefact is None:
@@ -414,45 +399,3 @@ def _check(path: Path, artefact: Artefact) -> None:
     """The artefact's size and hash as signed, then the cache's own checksum and invariants."""
     check_artefact(path, artefact)
     verify_cache_file(path)
-
-
-class _Tally(io.RawIOBase):
-    """A body read with ``read(n)`` filling ``n`` bytes until the end, hashing as it goes."""
-
-    def __init__(self, body: Body, step: Step = no_step) -> None:
-        super().__init__()
-        self.body = body
-        self.hash = hashlib.sha256()
-        self.step = step
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1, /) -> bytes:
-        parts: list[bytes] = []
-        want = size if size >= 0 else 1 << 62
-        while want > 0:
-            chunk = self.body.read(min(want, CHUNK))
-            if not chunk:
-                break
-            parts.append(chunk)
-            want -= len(chunk)
-        data = b"".join(parts)
-        self.hash.update(data)
-        if not self.count and data:
-            self.step("delta-reading")
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        """Read to the end: the body checks its own length there (truncated, too long)."""
-        while self.read(CHUNK):
-            pass
-
-    def sha256(self) -> str:
-        return self.hash.hexdigest()
-
-    def close(self) -> None:
-        self.body.close()
-        super().close()

@@ -11,8 +11,8 @@ from copgate.lists.cache import ListCache
 from copgate.release.signify import PublicKey
 from copgate.update.installed import load_roots, verify_dir
 from copgate.update.model import UpdateSettings
-from copgate.update.state import read_state
-from copgate.update.updater import Result, age_text
+from copgate.update.state import age_text, read_state
+from copgate.update.updater import Result
 from tests.update.conftest import World
 from tests.update.distributor import key
 
