@@ -334,6 +334,8 @@ class Daemon:
             return False
         old = self.lists
         config, lists = prepared.config, prepared.lists
+        if config.update != self.config.update:
+            LOG.warning("reload: [update] changes take effect when copgate restarts")
         self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -93,3 +94,12 @@ def test_update_now_says_why_it_refused_and_exits_1(
     out = capsys.readouterr().out
     assert out.startswith("update: refused: release.json: release 1 expired at")
     assert "keeping release 0" in out
+
+
+def test_a_reload_that_changes_the_update_section_says_it_needs_a_restart(
+    world: World, daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.config_file(interval=600)
+    with caplog.at_level(logging.WARNING, "copgate"):
+        assert daemon.reload()
+    assert "reload: [update] changes take effect when copgate restarts" in caplog.text

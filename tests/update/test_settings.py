@@ -8,6 +8,7 @@ import pytest
 
 from copgate.config.document import ConfigErrors
 from copgate.config.load import parse_text
+from copgate.config.summary import describe, describe_update
 from copgate.config.templates import TemplateStore
 from copgate.config.validate import validate
 from copgate.policy.model import Config
@@ -124,3 +125,14 @@ def test_the_section_twice_is_an_error() -> None:
     section = f"config update\n\toption url 'https://a.example'\n\tlist root_keys '{KEY}'\n"
     lines = errors(section + section + GROUP_UCI, "uci")
     assert lines == ["copgate:4: section 'update' is given twice (first on line 1)"]
+
+
+def test_config_check_tells_the_update_section_back() -> None:
+    config = load(f'[update]\nurl = "https://a.example/t"\nroot_keys = ["{KEY}"]\n' + GROUP_TOML)
+    assert config.update is not None
+    assert f"updates: {describe_update(config.update)}" in describe(config)
+    assert describe_update(config.update).startswith(
+        "signed releases from https://a.example/t, every 21600 s (+-25%), 1 root key(s), "
+        "RAM /var/lib/copgate/releases, flash /etc/copgate/releases"
+    )
+    assert not any(line.startswith("updates:") for line in describe(load(GROUP_TOML)))
