@@ -30,6 +30,7 @@ COMMANDS = {
     "demo": "copgate.tools.demo_cmd",
     "run": "copgate.tools.run_cmd",
     "firewall": "copgate.tools.firewall_cmd",
+    "update": "copgate.tools.update_cmd",
     "dist": "copgate.tools.dist_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""

@@ -17,6 +17,9 @@ packets, never in the middle of one.
   progress, unbind the queues, remove copgate's firewall rules, close
   everything, exit 0. The service manager restarts the daemon when it
   should run again.
+- With an ``[update]`` section, signed list releases are polled by a thread
+  (``copgate.update``); the loop looks at the release link once a second and
+  swaps a new release's cache in between two packets, without a signal.
 - SIGUSR1 logs the counters: the engine's (packets, verdicts, evasion...),
   flows held and blocked, both queues' kernel and user-space counts, handler
   failures, log lines left out.
@@ -39,6 +42,7 @@ import functools
 import gc
 import json
 import logging
+import random
 import selectors
 import signal
 import socket
@@ -46,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copgate.config.load import load_config
 from copgate.daemon.engine import Engine, IpAddress
@@ -64,6 +69,9 @@ from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
+
+if TYPE_CHECKING:
+    from copgate.update.poller import DaemonUpdates
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
@@ -91,6 +99,7 @@ class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.config = load_config(options.config, templates_dir=options.templates_dir)
+        self.updates = _updates(self.config)  # before the lists: it picks the release in force
         self.lists = ListSet.open(self.config.settings.lists)
         local = local_tz(self.config)
         LOG.info("timezone %s (from %s)", local.tz.text, local.source)
@@ -134,6 +143,8 @@ class Daemon:
         # what packets made, so a burst of new flows meets shorter pauses.
         gc.collect()
         gc.freeze()
+        if self.updates is not None:
+            self.updates.start()
         self.running = True
         LOG.info(
             "copgate running: queues %d (fail open) and %d (fail closed), %d groups, lists %s",
@@ -297,6 +308,8 @@ class Daemon:
         for server in self.blockpages:
             server.expire()
         self.verdict_log.flush(now)
+        if self.updates is not None and self.updates.changed():
+            self._take_release()
 
     # -- reload, status, shutdown ----------------------------------------------------
 
@@ -321,6 +334,8 @@ class Daemon:
             return False
         old = self.lists
         config, lists = prepared.config, prepared.lists
+        if config.update != self.config.update:
+            LOG.warning("reload: [update] changes take effect when copgate restarts")
         self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()
@@ -334,6 +349,20 @@ class Daemon:
         gc.freeze()
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
+
+    def _take_release(self) -> None:
+        """The updater swapped in a release: open it, swap the engine's lists between packets.
+
+        The config is unchanged; its list paths go through the store's
+        ``current`` link, which now names the new release. A cache that does
+        not open leaves the running lists in force (logged by ``_guarded``).
+        """
+        lists = ListSet.open(self.config.settings.lists)
+        old = self.lists
+        self.engine.reconfigure(self.config, lists, float(lists.built), tz=self.engine.tz)
+        self.lists = lists
+        old.close()
+        LOG.info("lists: new release in force (built %d)", lists.built)
 
     def _warn_unserved_blockpage(self, config: Config) -> None:
         """Listeners are bound once, at start: a block-page address new in a reload is not."""
@@ -370,6 +399,9 @@ class Daemon:
         for queue in self.queues:
             with _logged(f"draining queue {queue.queue_num}"):
                 queue.drain()
+        if self.updates is not None:
+            self.updates.stop()
+            self.updates = None
         if self.firewall is not None:
             if not self.firewall.close():
                 LOG.error("shutdown: a firewall apply is still running")
@@ -419,6 +451,17 @@ def _logged(step: str) -> Iterator[None]:
         yield
     except Exception:
         LOG.exception("shutdown: %s failed", step)
+
+
+def _updates(config: Config) -> DaemonUpdates | None:
+    """The updater when the config has an ``[update]`` section (see ``copgate.update``)."""
+    if config.update is None:
+        return None
+    # Imported here: a gateway without updates never loads the updater.
+    from copgate.update.fetch import HttpFetcher  # noqa: PLC0415
+    from copgate.update.poller import DaemonUpdates  # noqa: PLC0415
+
+    return DaemonUpdates(config.update, HttpFetcher(time.monotonic), time.time, random.random)
 
 
 def run(options: Options) -> int:
