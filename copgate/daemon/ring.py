@@ -15,7 +15,8 @@ Invariants:
   across ``configure``; an entry's seq is its position in the daemon's life,
   so ``entries(since=s)`` returns exactly what was stored after entry ``s``
   (what ``copgate log --follow`` polls with);
-- at most ``capacity`` entries are held; storing one more forgets the oldest;
+- at most ``capacity`` entries are held; storing one more forgets the oldest
+  (capacity 0 holds none: decisions are only counted per minute);
 - ``_minutes`` holds at most ``MINUTES_KEPT`` per-minute counts, oldest first,
   of every decision recorded (kept or not), by verdict;
 - one lock guards all of it: the packet loop records, the control socket's
@@ -257,8 +258,8 @@ def name_matches(pattern: str, name: str) -> bool:
 
 
 def _check_capacity(capacity: int) -> None:
-    if not 1 <= capacity <= MAX_CAPACITY:
-        raise ValueError(f"ring capacity {capacity} is not within 1..{MAX_CAPACITY}")
+    if not 0 <= capacity <= MAX_CAPACITY:
+        raise ValueError(f"ring capacity {capacity} is not within 0..{MAX_CAPACITY}")
 
 
 def _str(raw: dict[str, object], key: str) -> str:
