@@ -68,6 +68,7 @@ class ControlServer:
         self.refused = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._made_dir = _private_dir(path.parent)
         self._listener = _listen(path)
 
     def start(self) -> None:
@@ -85,6 +86,9 @@ class ControlServer:
         self._listener.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        if self._made_dir:
+            with contextlib.suppress(OSError):  # not empty: someone else's files stay
+                self.path.parent.rmdir()
 
     def _serve(self) -> None:
         self._listener.settimeout(ACCEPT_POLL)
@@ -171,14 +175,15 @@ def _read_line(conn: socket.socket, limit: int) -> bytes:
 def _listen(path: Path) -> socket.socket:
     """A socket bound at ``path`` with mode 0600, in a directory only its owner may enter.
 
-    A socket left there by a daemon that died is replaced (the queues are
-    bound before this, so no other copgate runs); anything else at the path
-    is refused rather than removed.
+    A socket left there by a daemon that died is replaced; one that still
+    answers belongs to a daemon that runs, and is left alone (an error);
+    anything else at the path is refused rather than removed.
     """
-    _private_dir(path.parent)
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise ControlSocketError(f"{path} exists and is not a socket: not replacing it")
+        if _answers(path):
+            raise ControlSocketError(f"{path} is in use by a running process: not replacing it")
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # never a moment with a wider mode than 0600
@@ -194,8 +199,19 @@ def _listen(path: Path) -> socket.socket:
     return listener
 
 
-def _private_dir(directory: Path) -> None:
-    """Make ``directory`` (mode 0700) or check one that exists is ours and not open to others."""
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _private_dir(directory: Path) -> bool:
+    """Make ``directory`` (mode 0700) or check that one that exists is ours and closed to
+    others; True when it was made here (``close`` then removes it)."""
+    made = not directory.exists()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = directory.stat()
     if info.st_uid != os.geteuid():
@@ -208,3 +224,4 @@ def _private_dir(directory: Path) -> None:
             f"{directory} is writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
             "not putting the control socket there"
         )
+    return made

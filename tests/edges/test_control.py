@@ -119,3 +119,19 @@ def test_a_directory_open_to_others_is_refused(tmp_path: Path) -> None:
     shared.chmod(0o777)
     with pytest.raises(ControlSocketError, match="writable by others"):
         ControlServer(shared / "control.sock", {}, allowed_uids=ME)
+
+
+def test_a_live_socket_of_another_daemon_is_left_alone(server: ControlServer) -> None:
+    with pytest.raises(ControlSocketError, match="in use by a running process"):
+        ControlServer(server.path, {}, allowed_uids=ME)
+    assert ask(server.path, "echo") == {"echo": {}}
+
+
+def test_a_directory_made_for_the_socket_is_removed_on_close(tmp_path: Path) -> None:
+    control = ControlServer(tmp_path / "a" / "b" / "control.sock", {}, allowed_uids=ME)
+    control.close()
+    assert not (tmp_path / "a" / "b").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o700)
+    ControlServer(kept / "control.sock", {}, allowed_uids=ME).close()
+    assert kept.is_dir() and not (kept / "control.sock").exists()
