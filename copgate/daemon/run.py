@@ -48,13 +48,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.config.load import load_config
+from copgate.daemon import probes
 from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
+from copgate.daemon.observe import Observers
 from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
-from copgate.daemon.status import Loop, status_counters
+from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
-from copgate.edges import iptables
+from copgate.edges import control, iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
@@ -83,6 +85,8 @@ class Options:
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
     log_decisions: bool = True
+    control: Path | None = control.PATH
+    """The control socket (``copgate status``, ``log``, ``stats``); None: none."""
 
 
 class Daemon:
@@ -106,7 +110,9 @@ class Daemon:
         self.resolver: SafeResolver | None = None
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
-        self.verdict_log = VerdictLog(time.time)
+        self.started = time.time()
+        self.observers = Observers(self.config.settings, options.control)
+        self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
         self.failures = 0
         """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
@@ -125,6 +131,7 @@ class Daemon:
             self._bind_queue(self.options.queue_num + offset, fail_open)
         self._start_blockpages()
         self._start_resolver()
+        self.observers.start(self.status, time.time)
         if self.options.firewall:
             self._apply_firewall(self.config)
             self.firewall = FirewallWorker(self._apply_spec)
@@ -327,6 +334,7 @@ class Daemon:
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
+        self.observers.reconfigure(config.settings)
         # The old config may sit in the frozen generation (see start): let a
         # collection see it once, then freeze what the new one is made of.
         gc.unfreeze()
@@ -361,6 +369,23 @@ class Daemon:
             self.resolver,
         )
 
+    def status(self) -> dict[str, object]:
+        """What ``copgate status`` shows (``copgate.daemon.status.status_report``).
+
+        Called from the control socket's thread: it only reads what the loop writes.
+        """
+        facts = Facts(
+            now=time.time(),
+            started=self.started,
+            config=self.config,
+            config_file=str(self.options.config),
+            lists=self.lists,
+            update=probes.last_update(),
+            offload=probes.flow_offload(),
+            extra=self.observers.section(),
+        )
+        return status_report(facts, self.counters())
+
     def shutdown(self, *, remove_rules: bool = True) -> int:
         """Answer what is held, unbind, remove the rules (unless told not to), close. Returns 0.
 
@@ -388,6 +413,7 @@ class Daemon:
             with _logged("removing the firewall rules"):
                 iptables.remove()
             self._firewall_applied = False
+        self.observers.close()
         for server in self.blockpages:
             server.close()
         self.blockpages = []
