@@ -30,6 +30,9 @@ COMMANDS = {
     "demo": "copgate.tools.demo_cmd",
     "run": "copgate.tools.run_cmd",
     "firewall": "copgate.tools.firewall_cmd",
+    "status": "copgate.tools.ops_cmd",
+    "log": "copgate.tools.ops_cmd",
+    "stats": "copgate.tools.ops_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""
 
