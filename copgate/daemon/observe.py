@@ -31,9 +31,16 @@ Status = Callable[[], dict[str, object]]
 class Observers:
     """The ring, and the control socket and metrics endpoint once ``start`` opened them."""
 
-    def __init__(self, settings: Settings, control_path: Path | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        control_path: Path | None,
+        control_uids: frozenset[int] = frozenset({0}),
+    ) -> None:
         self.ring = DecisionRing(settings.log_entries, settings.log_allowed)
         self.control_path = control_path
+        self.control_uids = control_uids
+        """Who may use the control socket: root (tests let their own uid in)."""
         self.control: ControlServer | None = None
         self.metrics: MetricsServer | None = None
         self._metrics_listen = settings.metrics_listen
@@ -50,7 +57,9 @@ class Observers:
                 **(more or {}),
             }
             try:
-                self.control = ControlServer(self.control_path, handlers)
+                self.control = ControlServer(
+                    self.control_path, handlers, allowed_uids=self.control_uids
+                )
             except (OSError, CopgateError) as exc:
                 LOG.error(
                     "control socket not opened: %s; copgate status/log/stats will not answer", exc
