@@ -31,11 +31,13 @@ import fnmatch
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 DEFAULT_CAPACITY = 1000
 """Entries kept when the config says nothing: a few hours of a family's blocks."""
 MAX_CAPACITY = 100_000
-"""Entries at most: ~300 bytes each, 30 MB, already a lot on a 128 MB router."""
+"""Entries at most: ~400 bytes each with distinct names and reasons (benchmarks/bench_ops.py),
+40 MB: already a lot on a 128 MB router, where the default is the sensible size."""
 MINUTES_KEPT = 60
 """Minutes of per-minute decision counts kept for ``copgate stats``."""
 ALLOW = "allow"
@@ -123,14 +125,33 @@ class MinuteCount:
         }
 
 
+_Row = tuple[int, float, str, str, str, str, str, str, str | None, str | None, str | None]
+"""A held entry: ``DecisionEntry``'s fields in order, as a plain tuple (cheaper to make)."""
+_SEQ: Final = 0
+_CLIENT: Final = 2
+_GROUP: Final = 3
+_KIND: Final = 4
+_NAME: Final = 5
+_VERDICT: Final = 6
+
+
 class DecisionRing:
-    """The newest ``capacity`` decisions, filtered on the way in by the privacy setting."""
+    """The newest ``capacity`` decisions, filtered on the way in by the privacy setting.
+
+    Entries are held as plain tuples and become ``DecisionEntry`` values when
+    read: recording is on the packet path, reading is not.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, keep_allowed: bool = True) -> None:
         _check_capacity(capacity)
         self._lock = threading.Lock()
-        self._entries: deque[DecisionEntry] = deque(maxlen=capacity)
+        self._rows: deque[_Row] = deque(maxlen=capacity)
+        self._capacity = capacity
         self._minutes: deque[MinuteCount] = deque(maxlen=MINUTES_KEPT)
+        self._minute = -1
+        """The newest minute counted (``_minutes[-1].minute``), -1 before the first."""
+        self._counts: dict[str, int] = {}
+        """``_minutes[-1].verdicts``, held apart for the packet path."""
         self._keep_allowed = keep_allowed
         self._seq = 0
         self.recorded = 0
@@ -141,9 +162,7 @@ class DecisionRing:
     @property
     def capacity(self) -> int:
         """Entries held at most."""
-        maxlen = self._entries.maxlen
-        assert maxlen is not None  # built with one, always
-        return maxlen
+        return self._capacity
 
     @property
     def keep_allowed(self) -> bool:
@@ -155,6 +174,9 @@ class DecisionRing:
         """The seq of the newest entry stored, 0 before the first."""
         return self._seq
 
+    def __len__(self) -> int:
+        return len(self._rows)
+
     def configure(self, capacity: int, keep_allowed: bool) -> None:
         """Apply a reloaded config: resize (keeping the newest) and apply the privacy setting.
 
@@ -163,8 +185,9 @@ class DecisionRing:
         """
         _check_capacity(capacity)
         with self._lock:
-            kept = [e for e in self._entries if keep_allowed or e.verdict != ALLOW]
-            self._entries = deque(kept, maxlen=capacity)
+            kept = [row for row in self._rows if keep_allowed or row[_VERDICT] != ALLOW]
+            self._rows = deque(kept, maxlen=capacity)
+            self._capacity = capacity
             self._keep_allowed = keep_allowed
 
     def record(
@@ -180,21 +203,44 @@ class DecisionRing:
         category: str | None = None,
         source: str | None = None,
         rule: str | None = None,
-    ) -> DecisionEntry | None:
+    ) -> int | None:
         """Count one decision and store it unless it is allowed and allowed names are
-        not kept; the entry stored (with its seq), or None. O(1)."""
+        not kept; the seq it was stored with, or None. O(1)."""
+        return self.add(time, client, group, kind, name, verdict, reason, category, source, rule)
+
+    def add(
+        self,
+        time: float,
+        client: str,
+        group: str,
+        kind: str,
+        name: str,
+        verdict: str,
+        reason: str,
+        category: str | None,
+        source: str | None,
+        rule: str | None,
+    ) -> int | None:
+        """``record`` with positional arguments, in ``DecisionEntry``'s order: the
+        packet path's form (keywords cost a third of a call here)."""
         with self._lock:
             self.recorded += 1
-            self._count_minute(time, verdict)
+            minute = int(time // 60)
+            # A clock stepped back counts in the newest minute rather than reordering them.
+            if minute > self._minute:
+                self._minute = minute
+                self._counts = {}
+                self._minutes.append(MinuteCount(minute, self._counts))
+            counts = self._counts
+            counts[verdict] = counts.get(verdict, 0) + 1
             if verdict == ALLOW and not self._keep_allowed:
                 self.not_kept += 1
                 return None
-            self._seq += 1
-            entry = DecisionEntry(
-                self._seq, time, client, group, kind, name, verdict, reason, category, source, rule
+            self._seq = seq = self._seq + 1
+            self._rows.append(
+                (seq, time, client, group, kind, name, verdict, reason, category, source, rule)
             )
-            self._entries.append(entry)
-            return entry
+            return seq
 
     def entries(
         self,
@@ -213,33 +259,25 @@ class DecisionRing:
         larger seq; ``limit`` keeps the newest ``limit`` of those that match.
         """
         with self._lock:
-            held = list(self._entries)
+            rows = list(self._rows)
         out = [
-            entry
-            for entry in held
-            if entry.seq > since
-            and (client is None or entry.client == client)
-            and (verdict is None or entry.verdict == verdict)
-            and (group is None or entry.group == group)
-            and (kind is None or entry.kind == kind)
-            and (name is None or name_matches(name, entry.name))
+            row
+            for row in rows
+            if row[_SEQ] > since
+            and (client is None or row[_CLIENT] == client)
+            and (verdict is None or row[_VERDICT] == verdict)
+            and (group is None or row[_GROUP] == group)
+            and (kind is None or row[_KIND] == kind)
+            and (name is None or name_matches(name, row[_NAME]))
         ]
         if limit is not None:
             out = out[-limit:] if limit > 0 else []
-        return out
+        return [DecisionEntry(*row) for row in out]
 
     def per_minute(self) -> list[MinuteCount]:
         """Copies of the per-minute counts held, oldest first."""
         with self._lock:
             return [MinuteCount(m.minute, dict(m.verdicts)) for m in self._minutes]
-
-    def _count_minute(self, time: float, verdict: str) -> None:
-        minute = int(time // 60)
-        # A clock stepped back lands in the newest minute rather than reordering the deque.
-        if not self._minutes or minute > self._minutes[-1].minute:
-            self._minutes.append(MinuteCount(minute))
-        counts = self._minutes[-1].verdicts
-        counts[verdict] = counts.get(verdict, 0) + 1
 
 
 def name_matches(pattern: str, name: str) -> bool:

@@ -70,17 +70,19 @@ class VerdictLog:
 
     def _record(self, question: Question, decision: Decision) -> None:
         assert self.ring is not None  # checked by the caller, once
-        self.ring.record(
-            time=self._clock(),
-            client=self._text(question.client[0]),
-            group=decision.group,
-            kind=question.kind.value,
-            name=question.name.text if question.name else NO_NAME,
-            verdict=decision.verdict.value,
-            reason=decision.reason,
-            category=decision.category,
-            source=decision.list_name,
-            rule=decision.rule.value,
+        name = question.name
+        # The enum members themselves: they are str, and ``.value`` costs a call each.
+        self.ring.add(
+            self._clock(),
+            self._text(question.client[0]),
+            decision.group,
+            question.kind,
+            name.text if name else NO_NAME,
+            decision.verdict,
+            decision.reason,
+            decision.category,
+            decision.list_name,
+            decision.rule,
         )
 
     def _text(self, packed: bytes) -> str:
