@@ -173,6 +173,10 @@ def run_log(
     try:
         while True:
             reply = _mapping(ask(args.socket, "log", {**params, "since": since}), "log")
+            if int(reply.get("last_seq", 0)) < since:  # the daemon restarted: its log did too
+                print("copgate log: the daemon restarted; its log starts again", file=sys.stderr)
+                since = 0
+                continue
             for entry in reply.get("entries", []):
                 print(json.dumps(entry) if args.json else log_line(entry), file=out, flush=True)
             since = max(since, int(reply.get("last_seq", since)))
