@@ -28,8 +28,11 @@ groups' rules pass their traffic (queue bypass) and closed groups' rules
 stop it, which is what the config says a failure should do. A restart
 replaces the leftover rules.
 
-Decision and drop lines are rate-limited (``copgate.daemon.lograte``)
-unless the log is at debug level, where every line is the point.
+Decisions go to the decision ring (``copgate.daemon.verdict_log``), which
+a reload keeps: ``copgate log``, ``status`` and ``stats`` read it over the
+control socket (``copgate.daemon.observe``). The log gets one line per
+start, reload and failure (repeated failures rate-limited by
+``copgate.daemon.lograte``), and every decision only at debug level.
 """
 
 from __future__ import annotations

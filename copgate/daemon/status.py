@@ -23,6 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from copgate import __version__
 from copgate.daemon.counters import Counters
 from copgate.daemon.probes import UNKNOWN
 from copgate.edges.blockpage import BlockPageServer, BlockPageStats
@@ -94,6 +95,7 @@ def status_report(facts: Facts, counters: Mapping[str, object]) -> dict[str, obj
     """``copgate status --json``: who, since when, with what, and what the queues did."""
     config = facts.config
     return {
+        "version": __version__,
         "pid": os.getpid(),
         "started": facts.started,
         "uptime": round(facts.now - facts.started, 3),

@@ -110,7 +110,8 @@ def status_lines(status: Mapping[str, Any], now: float) -> list[str]:
     config = status.get("config", {})
     queue = status.get("queue", {})
     lines = [
-        f"copgate running (pid {status.get('pid')}), up {duration(status.get('uptime', 0))}",
+        f"copgate {status.get('version', '')} running (pid {status.get('pid')}), "
+        f"up {duration(status.get('uptime', 0))}",
         f"config: {config.get('file')}; groups: {', '.join(config.get('groups', []))} "
         f"(default {config.get('default_group')})",
     ]

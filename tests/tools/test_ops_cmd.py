@@ -20,6 +20,7 @@ from copgate.tools.ops_cmd import duration, log_line, run_log
 NOW = 1_790_000_000.0
 ME = frozenset({os.geteuid()})
 STATUS: dict[str, object] = {
+    "version": "0.1.0",
     "pid": 4242,
     "uptime": 7500.0,
     "config": {
@@ -93,7 +94,7 @@ def test_status_json_is_what_the_daemon_said(
 def test_status_for_a_person(socket_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--socket", str(socket_path)]) == 0
     out = capsys.readouterr().out
-    assert "copgate running (pid 4242), up 2h 05m" in out
+    assert "copgate 0.1.0 running (pid 4242), up 2h 05m" in out
     assert "groups: pupils, staff (default pupils)" in out
     assert "lists: default release 42" in out
     assert "last update: unknown" in out and "flow offloading: unknown" in out
