@@ -33,6 +33,7 @@ COMMANDS = {
     "status": "copgate.tools.ops_cmd",
     "log": "copgate.tools.ops_cmd",
     "stats": "copgate.tools.ops_cmd",
+    "dist": "copgate.tools.dist_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""
 
