@@ -59,7 +59,7 @@ from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
 from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
-from copgate.edges import control, iptables
+from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
@@ -88,8 +88,9 @@ class Options:
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
     log_decisions: bool = True
-    control: Path | None = control.PATH
-    """The control socket (``copgate status``, ``log``, ``stats``); None: none."""
+    control: Path | None = None
+    """The control socket (``copgate status``, ``log``, ``stats``); None: none.
+    ``copgate run`` gives ``copgate.edges.control.PATH`` unless told otherwise."""
 
 
 class Daemon:
