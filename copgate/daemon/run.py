@@ -115,6 +115,7 @@ class Daemon:
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
         self.started = time.time()
+        self._started_monotonic = time.monotonic()
         self.observers = Observers(self.config.settings, options.control)
         self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
         self.failures = 0
@@ -381,6 +382,7 @@ class Daemon:
         facts = Facts(
             now=time.time(),
             started=self.started,
+            uptime=time.monotonic() - self._started_monotonic,
             config=self.config,
             config_file=str(self.options.config),
             lists=self.lists,

@@ -80,6 +80,10 @@ class Facts(NamedTuple):
 
     now: float
     started: float
+    """Wall-clock time of the start, as the clock said then."""
+    uptime: float
+    """Seconds since the start by the monotonic clock: a router without a
+    real-time clock steps its wall clock at the first NTP answer."""
     config: Config
     config_file: str
     lists: ListSet
@@ -98,7 +102,7 @@ def status_report(facts: Facts, counters: Mapping[str, object]) -> dict[str, obj
         "version": __version__,
         "pid": os.getpid(),
         "started": facts.started,
-        "uptime": round(facts.now - facts.started, 3),
+        "uptime": round(facts.uptime, 3),
         "config": {
             "file": facts.config_file,
             "groups": [group.name for group in config.groups],
