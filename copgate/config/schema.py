@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from copgate.config import values
+from copgate.daemon import ring
 from copgate.firewall.model import MAX_QUEUE_RATE, QUEUE_BURST, QUEUE_RATE
 from copgate.policy.model import (
     DnsBlockAnswer,
@@ -33,6 +34,8 @@ MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list upd
 DEFAULT_BLOCK_TTL = 300
 DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
 DEFAULT_TLS_PORTS = (443,)
+DEFAULT_LOG_ENTRIES = ring.DEFAULT_CAPACITY
+"""Decisions ``copgate log`` keeps: the ring's bound (``MAX_CAPACITY``) is the option's."""
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
 DEFAULT_QUEUE_RATE = QUEUE_RATE
@@ -91,6 +94,9 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "queue_rate": Spec(values.integer(0, MAX_QUEUE_RATE)),
         "queue_burst": Spec(values.integer(1, MAX_QUEUE_RATE)),
         "default_group": Spec(values.group_name),
+        "log_entries": Spec(values.integer(0, ring.MAX_CAPACITY)),
+        "log_allowed": Spec(values.boolean),
+        "metrics_listen": Spec(values.listen_address),
     }
 )
 

@@ -206,6 +206,9 @@ def _settings(given: Values, run: Run) -> Settings:
         lan_interfaces=strings(get(given, "lan_interfaces", schema.DEFAULT_LAN_INTERFACES)),
         queue_rate=get(given, "queue_rate", schema.DEFAULT_QUEUE_RATE),
         queue_burst=get(given, "queue_burst", schema.DEFAULT_QUEUE_BURST),
+        log_entries=get(given, "log_entries", schema.DEFAULT_LOG_ENTRIES),
+        log_allowed=get(given, "log_allowed", True),
+        metrics_listen=optional(given, "metrics_listen", tuple),
     )
 
 

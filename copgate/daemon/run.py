@@ -31,8 +31,11 @@ groups' rules pass their traffic (queue bypass) and closed groups' rules
 stop it, which is what the config says a failure should do. A restart
 replaces the leftover rules.
 
-Decision and drop lines are rate-limited (``copgate.daemon.lograte``)
-unless the log is at debug level, where every line is the point.
+Decisions go to the decision ring (``copgate.daemon.verdict_log``), which
+a reload keeps: ``copgate log``, ``status`` and ``stats`` read it over the
+control socket (``copgate.daemon.observe``). The log gets one line per
+start, reload and failure (repeated failures rate-limited by
+``copgate.daemon.lograte``), and every decision only at debug level.
 """
 
 from __future__ import annotations
@@ -53,11 +56,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from copgate.config.load import load_config
+from copgate.daemon import probes
 from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
+from copgate.daemon.observe import Observers
 from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
-from copgate.daemon.status import Loop, status_counters
+from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
 from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
@@ -91,6 +96,9 @@ class Options:
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
     log_decisions: bool = True
+    control: Path | None = None
+    """The control socket (``copgate status``, ``log``, ``stats``); None: none.
+    ``copgate run`` gives ``copgate.edges.control.PATH`` unless told otherwise."""
 
 
 class Daemon:
@@ -115,7 +123,10 @@ class Daemon:
         self.resolver: SafeResolver | None = None
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
-        self.verdict_log = VerdictLog(time.time)
+        self.started = time.time()
+        self._started_monotonic = time.monotonic()
+        self.observers = Observers(self.config.settings, options.control)
+        self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
         self.failures = 0
         """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
@@ -134,6 +145,7 @@ class Daemon:
             self._bind_queue(self.options.queue_num + offset, fail_open)
         self._start_blockpages()
         self._start_resolver()
+        self.observers.start(self.status, time.time)
         if self.options.firewall:
             self._apply_firewall(self.config)
             self.firewall = FirewallWorker(self._apply_spec)
@@ -342,6 +354,7 @@ class Daemon:
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
+        self.observers.reconfigure(config.settings)
         # The old config may sit in the frozen generation (see start): let a
         # collection see it once, then freeze what the new one is made of.
         gc.unfreeze()
@@ -390,6 +403,24 @@ class Daemon:
             self.resolver,
         )
 
+    def status(self) -> dict[str, object]:
+        """What ``copgate status`` shows (``copgate.daemon.status.status_report``).
+
+        Called from the control socket's thread: it only reads what the loop writes.
+        """
+        facts = Facts(
+            now=time.time(),
+            started=self.started,
+            uptime=time.monotonic() - self._started_monotonic,
+            config=self.config,
+            config_file=str(self.options.config),
+            lists=self.lists,
+            update=probes.last_update(),
+            offload=probes.flow_offload(),
+            extra=self.observers.section(),
+        )
+        return status_report(facts, self.counters())
+
     def shutdown(self, *, remove_rules: bool = True) -> int:
         """Answer what is held, unbind, remove the rules (unless told not to), close. Returns 0.
 
@@ -420,6 +451,7 @@ class Daemon:
             with _logged("removing the firewall rules"):
                 iptables.remove()
             self._firewall_applied = False
+        self.observers.close()
         for server in self.blockpages:
             server.close()
         self.blockpages = []

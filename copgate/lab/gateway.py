@@ -115,9 +115,16 @@ def write_config(
     return path
 
 
-def start_copgate(lab: Lab, config: Path, *, verbose: bool = True) -> LabProcess:
-    """``copgate run`` in the gateway namespace, returned once it is serving."""
+def start_copgate(
+    lab: Lab, config: Path, *, verbose: bool = True, extra_args: Sequence[str] = ()
+) -> LabProcess:
+    """``copgate run`` in the gateway namespace, returned once it is serving.
+
+    Its control socket is ``control_socket(lab)``, in the lab's work directory:
+    the host's /var/run is not the lab's to use.
+    """
     argv = [sys.executable, "-m", "copgate", "run", "--config", str(config)]
+    argv += ["--control", str(control_socket(lab)), "--log-target", "stderr", *extra_args]
     if verbose:
         argv.append("--verbose")
     # Each run logs to a file of its own: a restarted daemon must not be
@@ -129,3 +136,8 @@ def start_copgate(lab: Lab, config: Path, *, verbose: bool = True) -> LabProcess
     process = lab.spawn(lab.gateway, argv, name=name, env=lab.python_env())
     lab.wait_ready(process, lambda: READY_LINE in process.log_text(), START_TIMEOUT)
     return process
+
+
+def control_socket(lab: Lab) -> Path:
+    """Where the lab's copgate answers ``copgate status``, ``log`` and ``stats``."""
+    return lab.workdir / "run" / "control.sock"

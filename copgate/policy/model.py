@@ -292,6 +292,12 @@ class Settings:
     which is what enforces it."""
     queue_burst: int = QUEUE_BURST
     """Packets a client may hand over at once above ``queue_rate``."""
+    log_entries: int = 1000
+    """Decisions the daemon keeps in memory for ``copgate log`` (0: none)."""
+    log_allowed: bool = True
+    """Whether allowed names are kept in that log at all (privacy)."""
+    metrics_listen: tuple[IPv4Address | IPv6Address, int] | None = None
+    """(address, port) of the Prometheus endpoint on loopback or the LAN; None: off."""
 
 
 @dataclass(frozen=True, slots=True)
