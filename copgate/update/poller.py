@@ -24,11 +24,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from copgate.daemon import probes
 from copgate.update.fetch import Fetcher
 from copgate.update.installed import select_at_boot
 from copgate.update.model import UpdateSettings
 from copgate.update.store import CURRENT
-from copgate.update.updater import Updater
+from copgate.update.updater import Outcome, Updater
 
 LOG = logging.getLogger("copgate")
 JOIN_TIMEOUT = 5.0
@@ -92,12 +93,25 @@ class Poller:
             if self._stop.is_set():
                 return
             try:
-                self.updater.check()
+                report(self.updater.check(), self.updater.clock())
             except Exception:  # a bug: logged, and the next check still comes
                 LOG.exception("update: check failed; the release in force stays")
             self.checks += 1
             wait = next_wait(settings, self.draw())
             self.updater.plan(wait)
+
+
+def report(outcome: Outcome, now: float) -> None:
+    """Give ``copgate status`` the check's result (``copgate.daemon.probes``)."""
+    probes.report_update(
+        {
+            "result": outcome.result.value,
+            "release": outcome.release,
+            "via": outcome.via,
+            "line": outcome.line,
+            "checked": now,
+        }
+    )
 
 
 class ReleaseWatch:

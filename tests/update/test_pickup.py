@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from copgate.cli import main
+from copgate.daemon import probes
 from copgate.daemon.run import Daemon, Options
 from copgate.update.fetch import HttpFetcher
 from copgate.update.model import UpdateSettings
@@ -60,6 +61,9 @@ def test_the_poller_checks_in_its_thread_and_plans_the_next_check(world: World) 
     assert poller.stop()
     assert world.ram.current_link() == "1" and watch.changed() and not watch.changed()
     assert read_state(world.ram.root).next_check == world.clock.now + 60
+    shown = probes.last_update()  # what `copgate status` shows as the last check
+    assert shown is not None and shown["result"] == "installed" and shown["release"] == 1
+    probes.forget()
 
 
 def test_waits_are_jittered_around_the_interval() -> None:
