@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from copgate.config import values
+from copgate.firewall.backend import BackendChoice
 from copgate.firewall.model import MAX_QUEUE_RATE, QUEUE_BURST, QUEUE_RATE
 from copgate.policy.model import (
     DnsBlockAnswer,
@@ -31,7 +32,9 @@ from copgate.policy.model import (
 
 MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list update (RFC 2308 §5)
 DEFAULT_BLOCK_TTL = 300
-DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
+DEFAULT_LISTS = ("/usr/share/copgate/lists.cgc",)
+"""The package's built-in lists: on flash (``/usr/share``), so a router filters
+from its first boot and after every reboot; ``/var`` is RAM on OpenWrt."""
 DEFAULT_TLS_PORTS = (443,)
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
@@ -91,6 +94,8 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "queue_rate": Spec(values.integer(0, MAX_QUEUE_RATE)),
         "queue_burst": Spec(values.integer(1, MAX_QUEUE_RATE)),
         "default_group": Spec(values.group_name),
+        "enabled": Spec(values.boolean),
+        "firewall_backend": Spec(values.choice(BackendChoice)),
     }
 )
 

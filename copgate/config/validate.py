@@ -48,6 +48,7 @@ from copgate.config.document import (
 )
 from copgate.config.templates import TemplateStore
 from copgate.config.values import BadValueError, group_name
+from copgate.firewall.backend import BackendChoice
 from copgate.policy.model import (
     MODE_DEFAULTS,
     Bypass,
@@ -195,6 +196,8 @@ def _settings(given: Values, run: Run) -> Settings:
         lan_interfaces=strings(get(given, "lan_interfaces", schema.DEFAULT_LAN_INTERFACES)),
         queue_rate=get(given, "queue_rate", schema.DEFAULT_QUEUE_RATE),
         queue_burst=get(given, "queue_burst", schema.DEFAULT_QUEUE_BURST),
+        enabled=get(given, "enabled", True),
+        firewall_backend=get(given, "firewall_backend", BackendChoice.AUTO),
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from types import MappingProxyType
 
+from copgate.firewall.backend import BackendChoice
 from copgate.firewall.model import QUEUE_BURST, QUEUE_RATE
 from copgate.wire.names import name_from_bytes
 
@@ -291,6 +292,12 @@ class Settings:
     which is what enforces it."""
     queue_burst: int = QUEUE_BURST
     """Packets a client may hand over at once above ``queue_rate``."""
+    enabled: bool = True
+    """The service switch (``option enabled``): the init script starts copgate
+    only when it is on; ``copgate run`` refuses to start when it is off."""
+    firewall_backend: BackendChoice = BackendChoice.AUTO
+    """nft, iptables, or auto (``copgate.firewall.backend`` says how auto picks);
+    read at start, a reload keeps the backend in use."""
 
 
 @dataclass(frozen=True, slots=True)
