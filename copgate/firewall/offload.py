@@ -97,66 +97,60 @@ def decided_condition(decided_mark: int) -> str:
     return f"ct mark & {decided_mark:#010x} == {decided_mark:#010x}"
 
 
-def _unread(ports: Sequence[int]) -> str:
+def _unread(protocol: str, ports: Sequence[int]) -> str:
+    # One protocol per rule: nft types proto-dst as a port only when the
+    # protocol before it is a single one (with a set it stores the same
+    # bytes but cannot name their type).
     listed = ", ".join(str(port) for port in sorted(set(ports)))
-    return f"ct original proto-dst != {{ {listed} }}"
+    return f"meta l4proto {protocol} ct original proto-dst != {{ {listed} }}"
 
 
 def hold_back(
     rules: Sequence[OffloadRule], decided_mark: int, ports: Sequence[int]
 ) -> tuple[str, ...]:
-    """``nft`` commands that make fw4's offload rules wait for copgate's decision.
+    """``nft`` commands (one ``nft -f`` transaction) that make fw4's offload
+    rules wait for copgate's decision.
 
-    Each fw4 rule gets the decided condition; beside it, copgate adds a copy
-    for flows to ports copgate never reads (``ports`` are the ones it reads:
-    DNS, HTTP, TLS, QUIC), since those are never marked decided and would
-    otherwise never be offloaded (a VPN or a game must keep the fast path).
-    The conntrack's original destination port is the server's in both
-    directions. Nothing for a rule already held back; copgate's own copy is
-    replaced, so a changed port list takes effect.
+    Each fw4 rule gets the decided condition; after it, copgate adds a copy
+    per protocol for flows to ports copgate never reads (``ports`` are the
+    ones it reads: DNS, HTTP, TLS, QUIC), since those are never marked
+    decided and would otherwise never be offloaded (a VPN or a game keeps
+    the fast path). The conntrack's original destination port is the
+    server's, whichever direction the packet goes. Copies from an earlier
+    apply are deleted and made again, so a changed port list takes effect
+    and nothing is added twice.
     """
     condition = decided_condition(decided_mark)
-    commands: list[str] = []
+    where = f"{FW4_TABLE} {FW4_FORWARD}"
+    commands = [f"delete rule {where} handle {r.handle}" for r in rules if COMMENT in r.text]
     for rule in rules:
-        where = f"{FW4_TABLE} {FW4_FORWARD}"
-        statement = _statement(rule.text)
         if COMMENT in rule.text:
-            copy = f"{_unread(ports)} {_without(statement, _UNREAD)}"
-            commands.append(f'replace rule {where} handle {rule.handle} {copy} comment "{COMMENT}"')
-        elif condition not in rule.text:
-            commands.append(f"replace rule {where} handle {rule.handle} {condition} {rule.text}")
-            commands.append(
-                f"add rule {where} position {rule.handle} {_unread(ports)} {statement}"
-                f' comment "{COMMENT}"'
-            )
+            continue
+        if rule.text.startswith(condition + " "):
+            statement = rule.text.removeprefix(condition + " ")
+        else:
+            statement = rule.text
+            commands.append(f"replace rule {where} handle {rule.handle} {condition} {statement}")
+        commands += [
+            f"add rule {where} position {rule.handle} {_unread(protocol, ports)} {statement}"
+            f' comment "{COMMENT}"'
+            for protocol in ("udp", "tcp")
+        ]
     return tuple(commands)
 
 
 def release(rules: Sequence[OffloadRule], decided_mark: int) -> tuple[str, ...]:
     """``nft`` commands that give fw4's offload rules back as fw4 wrote them (copgate stops)."""
     condition = decided_condition(decided_mark) + " "
+    where = f"{FW4_TABLE} {FW4_FORWARD}"
     commands: list[str] = []
     for rule in rules:
-        where = f"{FW4_TABLE} {FW4_FORWARD}"
         if COMMENT in rule.text:
             commands.append(f"delete rule {where} handle {rule.handle}")
         elif rule.text.startswith(condition):
             text = rule.text.removeprefix(condition)
             commands.append(f"replace rule {where} handle {rule.handle} {text}")
     return tuple(commands)
-
-
-_UNREAD = re.compile(r"ct original proto-dst != \{[^}]*\} ")
-_COMMENT = re.compile(r'\s*comment "[^"]*"\s*$')
-
-
-def _statement(text: str) -> str:
-    """A rule's text without copgate's comment."""
-    return _COMMENT.sub("", text)
-
-
-def _without(text: str, pattern: re.Pattern[str]) -> str:
-    return pattern.sub("", text, count=1)
 
 
 def flowtables(listing: str) -> tuple[str, ...]:
