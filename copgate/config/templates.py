@@ -27,8 +27,9 @@ of the template's.
 Where the templates are (``default_templates_dir``): ``lists/templates`` beside
 the package in a source checkout (``Path(copgate.__file__).parent.parent``),
 else ``copgate/data/templates`` in an installed wheel, else
-``/usr/share/copgate/templates`` where the OpenWrt package installs them. ``copgate config check`` and the loaders take another
-directory as ``templates_dir``.
+``/usr/share/copgate/templates`` where the OpenWrt package installs them.
+``copgate config check`` and the loaders take another directory as
+``templates_dir``.
 
 This module reads template files; it never reads the config file itself.
 """
