@@ -67,3 +67,31 @@ def test_with_the_codec_the_same_name_is_punycode() -> None:
 
     assert idna_available()
     assert name_from_bytes("www.münchen.de".encode()) == ("www.xn--mnchen-3ya.de", True, None)
+
+
+def test_copgate_check_decides_such_a_name_by_the_groups_invalid_names_treatment(
+    tmp_path: Path,
+) -> None:
+    from copgate.lists.compile import build_cache
+    from copgate.lists.model import ListEntry
+
+    data, _ = build_cache([ListEntry("adult.example", frozenset({"adult"}))], build_time=1)
+    (tmp_path / "l.cgc").write_bytes(data)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[general]\nlists = ["{tmp_path / "l.cgc"}"]\n'
+        '[group.home]\nmode = "filter"\ninvalid_names = "refuse"\n'
+    )
+    out = _run(f"""
+import contextlib, io
+from copgate.cli import main
+buffer = io.StringIO()
+with contextlib.redirect_stdout(buffer):
+    status = main(["check", "www.münchen.de", "--config", {str(config)!r}])
+print(json.dumps([status, buffer.getvalue()]))
+""")
+    assert isinstance(out, list)
+    status, text = out
+    assert status == 0
+    assert "rule: invalid_name" in text and "python3-codecs" in text
+    assert text.rstrip().endswith("verdict: block")
