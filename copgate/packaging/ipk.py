@@ -14,7 +14,8 @@ The package is what OpenWrt's ``scripts/ipkg-build`` writes, which opkg on
   recipe's, resolved to the files the package has) and the ``postinst`` and
   ``prerm`` the SDK writes, which call OpenWrt's ``default_postinst`` (it
   runs the package's uci-defaults script and enables the init script) and
-  ``default_prerm``.
+  ``default_prerm`` (it stops and disables the service and runs
+  ``prerm-pkg``, the recipe's own ``Package/copgate/prerm``).
 
 The fields come from the recipe (``openwrt/copgate/Makefile``), so the SDK's
 package and this one say the same. Python 3.11 is both releases', and the
@@ -77,6 +78,9 @@ class Recipe:
     architecture: str
     description: str
     conffiles: tuple[str, ...]
+    prerm: str = ""
+    """The package's own removal script (``define Package/copgate/prerm``),
+    shipped as ``prerm-pkg``, which ``default_prerm`` runs."""
 
     def full_version(self, openwrt: str = "24.10") -> str:
         """23.05 writes ``0.1.0-1``; 24.10 ``0.1.0-r1`` (the form apk needs, kept for opkg)."""
@@ -110,6 +114,11 @@ def read_recipe(text: str) -> Recipe:
     conffiles = tuple(
         line.strip() for line in _block(text, "Package/copgate/conffiles") if line.strip()
     )
+    try:
+        # make's "$$" is one "$" in the script it writes.
+        prerm = "\n".join(_block(text, "Package/copgate/prerm")).replace("$$", "$") + "\n"
+    except RecipeError:
+        prerm = ""
     for key in ("PKG_NAME", "PKG_VERSION", "PKG_LICENSE", "PKG_MAINTAINER"):
         if key not in top:
             raise RecipeError(f"recipe: no {key}")
@@ -127,6 +136,7 @@ def read_recipe(text: str) -> Recipe:
         architecture=package.get("PKGARCH", "all"),
         description=description.strip("\n"),
         conffiles=conffiles,
+        prerm=prerm,
     )
 
 
@@ -221,6 +231,8 @@ def build_ipk(
         ("./postinst", POSTINST.encode(), 0o755),
         ("./prerm", PRERM.encode(), 0o755),
     ]
+    if recipe.prerm:
+        control_files.append(("./prerm-pkg", recipe.prerm.encode(), 0o755))
     control = _tar_gz(control_files, epoch)
     outer = _tar_gz(
         [

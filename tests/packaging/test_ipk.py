@@ -104,7 +104,18 @@ def test_24_10_writes_the_release_with_an_r() -> None:
 def test_control_archive_has_conffiles_and_the_sdks_scripts(built: tuple[Path, Path]) -> None:
     ipk, _ = built
     control = _members(_members(ipk.read_bytes())["./control.tar.gz"][1] or b"")
-    assert sorted(control) == [".", "./conffiles", "./control", "./postinst", "./prerm"]
+    assert sorted(control) == [
+        ".",
+        "./conffiles",
+        "./control",
+        "./postinst",
+        "./prerm",
+        "./prerm-pkg",
+    ]
+    removal = (control["./prerm-pkg"][1] or b"").decode()
+    assert "uci -q delete firewall.copgate" in removal
+    assert '[ -n "${IPKG_INSTROOT}" ] && exit 0' in removal  # make's $$ is one $
+    subprocess.run(["dash", "-n"], input=removal, text=True, check=True)
     assert control["./conffiles"][1] == b"/etc/config/copgate\n"
     assert b"default_postinst $0 $@" in (control["./postinst"][1] or b"")
     assert control["./postinst"][0].mode == 0o755
