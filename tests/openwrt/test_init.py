@@ -117,3 +117,24 @@ def test_an_edited_config_without_the_switch_is_on_and_watched_at_its_path(
 def test_the_shell_scripts_parse_in_a_posix_shell_and_are_executable(path: Path) -> None:
     subprocess.run([*_sh(), "-n", str(path)], check=True)
     assert path.stat().st_mode & 0o111
+
+
+def test_the_fw4_include_signals_copgates_instance_with_sighup(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc" / "init.d").mkdir(parents=True)
+    (root / "lib" / "functions").mkdir(parents=True)
+    init = root / "etc" / "init.d" / "copgate"
+    init.write_text("#!/bin/sh\n")
+    init.chmod(0o755)
+    (root / "lib" / "functions" / "procd.sh").write_text(
+        'procd_send_signal() { echo "signal $*" > "$IPKG_INSTROOT/sent"; }\n'
+    )
+    script = FILES / "usr" / "share" / "copgate" / "fw4-reload.sh"
+    env = {"IPKG_INSTROOT": str(root), "PATH": "/usr/bin:/bin"}
+    subprocess.run([*_sh(), str(script)], env=env, check=True)
+    assert (root / "sent").read_text() == "signal copgate copgate HUP\n"
+    # No copgate installed: nothing to signal, and fw4's reload must not fail.
+    init.unlink()
+    (root / "sent").unlink()
+    subprocess.run([*_sh(), str(script)], env=env, check=True)
+    assert not (root / "sent").exists()
