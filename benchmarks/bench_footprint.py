@@ -33,6 +33,7 @@ from copgate.lists.compile import EntryTable, build_cache  # noqa: E402
 from copgate.lists.model import ListEntry  # noqa: E402
 from copgate.packaging.ipk import build_ipk, read_recipe  # noqa: E402
 from copgate.packaging.stage import stage  # noqa: E402
+from copgate.packaging.wheel import build_wheel  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "lists" / "corpus_840k.txt.gz"
 SIZES = (100_000, None)
@@ -110,24 +111,7 @@ def main() -> int:
         ipk = build_ipk(recipe, staged.root, work / "out", BUILT, "24.10")
         installed = sum(p.stat().st_size for p in staged.root.rglob("*") if p.is_file())
         lists_size = staged.lists_cache.stat().st_size
-        wheel_dir = work / "wheel"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--no-deps",
-                "--no-build-isolation",
-                "-w",
-                str(wheel_dir),
-                str(ROOT),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        (wheel,) = wheel_dir.glob("*.whl")
+        wheel = build_wheel(ROOT, work / "wheel")
         ipk_size, wheel_size = ipk.stat().st_size, wheel.stat().st_size
 
     def mb(sample: object, key: str) -> float:

@@ -1,7 +1,9 @@
 """The wheel: built from the tree, installed into a fresh venv, run with the shipped defaults.
 
-The wheel is built with ``pip wheel --no-deps --no-build-isolation`` (the
-shared venv has setuptools and wheel: no network), then installed with pip
+The wheel is built with ``pip wheel --no-deps --no-build-isolation`` from a
+copy of the tree (``copgate.packaging.wheel``: the shared venv has
+setuptools and wheel, so no network, and the checkout gets no ``build/``),
+then installed with pip
 into a new virtual environment without system site packages. Its one
 dependency comes from the test's own environment: a ``.pth`` file names
 the directory cryptography is installed in (the wheel's metadata is checked
@@ -24,6 +26,8 @@ from pathlib import Path
 import cryptography
 import pytest
 
+from copgate.packaging.wheel import build_wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN = ROOT / "packaging" / "debian"
 
@@ -37,25 +41,7 @@ def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    built = _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        cwd=out,
-    )
-    assert built.returncode == 0, built.stderr
-    (path,) = out.glob("copgate-*.whl")
-    return path
+    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
