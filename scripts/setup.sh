@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
     dnsmasq-base unbound nginx-light                # real servers (lab, list benchmark)
     bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
     chromium chromium-driver                        # the headless browser in lab tests
+    dash systemd                                    # the OpenWrt init script's shell; systemd-analyze reads the unit
 )
 
 copgate_setup() {
