@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
     bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
     chromium chromium-driver                        # the headless browser in lab tests
     signify-openbsd                                 # release signatures: compatibility tests both ways
+    dash systemd                                    # the OpenWrt init script's shell; systemd-analyze reads the unit
 )
 
 copgate_setup() {

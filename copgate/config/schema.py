@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from copgate.config import values
 from copgate.daemon import ring
+from copgate.firewall.backend import BackendChoice
 from copgate.firewall.model import MAX_QUEUE_RATE, QUEUE_BURST, QUEUE_RATE
 from copgate.policy.model import (
     DnsBlockAnswer,
@@ -32,7 +33,9 @@ from copgate.policy.model import (
 
 MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list update (RFC 2308 §5)
 DEFAULT_BLOCK_TTL = 300
-DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
+DEFAULT_LISTS = ("/usr/share/copgate/lists.cgc",)
+"""The package's built-in lists: on flash (``/usr/share``), so a router filters
+from its first boot and after every reboot; ``/var`` is RAM on OpenWrt."""
 DEFAULT_TLS_PORTS = (443,)
 DEFAULT_LOG_ENTRIES = ring.DEFAULT_CAPACITY
 """Decisions ``copgate log`` keeps: the ring's bound (``MAX_CAPACITY``) is the option's."""
@@ -97,6 +100,8 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "log_entries": Spec(values.integer(0, ring.MAX_CAPACITY)),
         "log_allowed": Spec(values.boolean),
         "metrics_listen": Spec(values.listen_address),
+        "enabled": Spec(values.boolean),
+        "firewall_backend": Spec(values.choice(BackendChoice)),
     }
 )
 

@@ -26,9 +26,10 @@ of the template's.
 
 Where the templates are (``default_templates_dir``): ``lists/templates`` beside
 the package in a source checkout (``Path(copgate.__file__).parent.parent``),
-else ``/usr/share/copgate/templates`` where the OpenWrt and Debian packages
-install them. ``copgate config check`` and the loaders take another
-directory as ``templates_dir``.
+else ``copgate/data/templates`` in an installed wheel, else
+``/usr/share/copgate/templates`` where the OpenWrt package installs them.
+``copgate config check`` and the loaders take another directory as
+``templates_dir``.
 
 This module reads template files; it never reads the config file itself.
 """
@@ -51,9 +52,18 @@ SOURCE_TEMPLATES = Path(copgate.__file__).resolve().parent.parent / "lists" / "t
 _TEMPLATE_KEYS = ("name", "title", "description")
 
 
+WHEEL_TEMPLATES = Path(copgate.__file__).resolve().parent / "data" / "templates"
+"""copgate.data's templates in an installed wheel (``lists/`` packaged, see setup.py);
+a plain path, since importlib.resources of an unzipped wheel is this directory."""
+
+
 def default_templates_dir() -> Path:
-    """The source checkout's lists/templates if present, else the installed ones."""
-    return SOURCE_TEMPLATES if SOURCE_TEMPLATES.is_dir() else INSTALLED_TEMPLATES
+    """The source checkout's lists/templates if present, else a wheel's, else the
+    installed ones (the OpenWrt and Debian packages' /usr/share/copgate)."""
+    for candidate in (SOURCE_TEMPLATES, WHEEL_TEMPLATES):
+        if candidate.is_dir():
+            return candidate
+    return INSTALLED_TEMPLATES
 
 
 @dataclass(frozen=True, slots=True)

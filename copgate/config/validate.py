@@ -49,6 +49,7 @@ from copgate.config.document import (
 )
 from copgate.config.templates import TemplateStore
 from copgate.config.values import BadValueError, group_name
+from copgate.firewall.backend import BackendChoice
 from copgate.policy.model import (
     MODE_DEFAULTS,
     Bypass,
@@ -209,6 +210,8 @@ def _settings(given: Values, run: Run) -> Settings:
         log_entries=get(given, "log_entries", schema.DEFAULT_LOG_ENTRIES),
         log_allowed=get(given, "log_allowed", True),
         metrics_listen=optional(given, "metrics_listen", tuple),
+        enabled=get(given, "enabled", True),
+        firewall_backend=get(given, "firewall_backend", BackendChoice.AUTO),
     )
 
 

@@ -64,13 +64,13 @@ from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
 from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
-from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
+from copgate.edges.firewall import Firewall, open_firewall
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
 from copgate.edges.resolver import SafeResolver
 from copgate.errors import CopgateError
-from copgate.firewall import FirewallSpec, render_iptables
+from copgate.firewall import FirewallSpec
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
@@ -91,7 +91,8 @@ class Options:
     config: Path
     queue_num: int = 0
     firewall: bool = True
-    """Apply and remove copgate's iptables rules (off when the OS package does it)."""
+    """Apply and remove copgate's firewall rules (off when the OS package does it); the
+    backend (nft or iptables) is the config's ``firewall_backend``, chosen at start."""
     templates_dir: Path | None = None
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
@@ -122,6 +123,8 @@ class Daemon:
         self.blockpages: list[BlockPageServer] = []
         self.resolver: SafeResolver | None = None
         self.firewall: FirewallWorker | None = None
+        self.rules: Firewall | None = None
+        """The backend that applies the rules; chosen at start, kept until shutdown."""
         self._firewall_applied = False
         self.started = time.time()
         self._started_monotonic = time.monotonic()
@@ -147,6 +150,7 @@ class Daemon:
         self._start_resolver()
         self.observers.start(self.status, time.time)
         if self.options.firewall:
+            self.rules = open_firewall(self.config.settings.firewall_backend)
             self._apply_firewall(self.config)
             self.firewall = FirewallWorker(self._apply_spec)
             self.selector.register(self.firewall, selectors.EVENT_READ, self._on_firewall_done)
@@ -221,10 +225,9 @@ class Daemon:
         self._firewall_applied = True
         self._apply_spec(firewall_spec(config, self.options.queue_num))
 
-    @staticmethod
-    def _apply_spec(spec: FirewallSpec) -> None:
-        for family in spec.families:
-            iptables.apply(render_iptables(spec, family))
+    def _apply_spec(self, spec: FirewallSpec) -> None:
+        assert self.rules is not None
+        self.rules.apply(spec)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -447,9 +450,9 @@ class Daemon:
                 "copgate's rules are left in place: fail-open groups pass unjudged, "
                 "fail-closed groups are stopped until copgate runs again"
             )
-        elif self._firewall_applied:
+        elif self._firewall_applied and self.rules is not None:
             with _logged("removing the firewall rules"):
-                iptables.remove()
+                self.rules.remove()
             self._firewall_applied = False
         self.observers.close()
         for server in self.blockpages:
@@ -504,6 +507,11 @@ def run(options: Options) -> int:
     A start refused because a queue is bound elsewhere never touched them.
     """
     daemon = Daemon(options)
+    if not daemon.config.settings.enabled:
+        # The init script does not start a disabled copgate; this is for a
+        # manual start or a service manager that ignores the switch.
+        LOG.warning("copgate is switched off in %s (option enabled): not starting", options.config)
+        return daemon.shutdown(remove_rules=False)
     try:
         daemon.start()
     except BaseException:

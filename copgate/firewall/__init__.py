@@ -2,9 +2,9 @@
 
 Pure: a ``FirewallSpec`` in, rules out, as iptables/ip6tables argument lists
 (generic Linux gateways and the lab; applied by ``copgate.edges.iptables``)
-or as nftables text (OpenWrt 23.05+ with fw4; printed by ``copgate
-firewall``). It never runs iptables or nft, reads no file and knows nothing
-of the daemon's state.
+or as nftables text (OpenWrt 23.05+ with fw4; applied by
+``copgate.edges.nft``, printed by ``copgate firewall``). It never runs
+iptables or nft, reads no file and knows nothing of the daemon's state.
 
 - ``model``: the spec, its validation, and the backend-neutral rules of its
   chains (the refusals, the queue, the dispatch by client, each failure
@@ -13,6 +13,9 @@ of the daemon's state.
   reasons for their order.
 - ``iptables``: those rules as iptables arguments and ``iptables-restore`` text.
 - ``nft``: those rules as a table of copgate's own beside fw4's.
+- ``backend``: which of the two a host gets (``firewall_backend``), and
+  ``offload``: finding flow offloading and holding fw4's offload rule back
+  until copgate has decided a flow (imported from their modules).
 
 Every public name is re-exported here, so callers import from
 ``copgate.firewall``.

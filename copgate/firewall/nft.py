@@ -16,8 +16,10 @@ its table at every start, because the text first deletes any older copgate
 table. fw4's ``chain-pre/forward/*.nft`` snippets were not used: fw4 puts its
 ``flow offload`` statement before those includes, and a snippet cannot be
 replaced without reloading the whole firewall. With flow offloading on,
-offloaded flows bypass every hook, copgate's included: see the daemon's
-detection of it.
+offloaded flows bypass every hook, copgate's included: the daemon's nft
+backend (``copgate.edges.firewall``) finds it at every apply, logs it, and
+makes fw4's offload rule wait for copgate's decision
+(``copgate.firewall.offload`` says how and why).
 
 Chains: ``refuse`` and ``from_lan`` (the model's two for packets in from a
 LAN interface, jumped to from the forward and input base chains),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from types import MappingProxyType
 
+from copgate.firewall.backend import BackendChoice
 from copgate.firewall.model import QUEUE_BURST, QUEUE_RATE
 from copgate.update.model import UpdateSettings
 from copgate.wire.names import name_from_bytes
@@ -298,6 +299,12 @@ class Settings:
     """Whether allowed names are kept in that log at all (privacy)."""
     metrics_listen: tuple[IPv4Address | IPv6Address, int] | None = None
     """(address, port) of the Prometheus endpoint on loopback or the LAN; None: off."""
+    enabled: bool = True
+    """The service switch (``option enabled``): the init script starts copgate
+    only when it is on; ``copgate run`` refuses to start when it is off."""
+    firewall_backend: BackendChoice = BackendChoice.AUTO
+    """nft, iptables, or auto (``copgate.firewall.backend`` says how auto picks);
+    read at start, a reload keeps the backend in use."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ SRV names, ``-foo.blogspot.com``), and refusing them would break real sites.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import NamedTuple
 
@@ -102,11 +103,43 @@ def _slow_path(lowered: bytes) -> Name:
         return Name(escape(lowered), False, "bytes that are neither ASCII nor UTF-8")
     if text.isascii():
         return Name(escape(lowered), False, _ascii_reason(lowered))
+    if not idna_available():
+        return Name(escape(lowered), False, NO_IDNA_CODEC)
     try:
         labels = [_idn_label(label) for label in text.split(".")]
     except UnicodeError:
         return Name(escape(lowered), False, "an IDN label that cannot be encoded")
     return name_from_bytes(b".".join(labels))
+
+
+NO_IDNA_CODEC = "an IDN label, and this Python has no idna codec (OpenWrt: python3-codecs)"
+"""The reason given for a name in UTF-8 when the codec is missing. Without
+nameprep (RFC 3491, which needs ``unicodedata``) a UTF-8 label cannot be put
+in the one punycode form the lists hold, and a guess could let a blocked
+name pass: the name is refused as invalid, so the group's ``invalid_names``
+treatment decides, as for any name copgate cannot read. Punycode names
+(``xn--...``), what clients send, are ASCII and never need the codec."""
+
+_IDNA: list[bool] = []
+"""Whether the idna codec loads, learned on the first UTF-8 name (a cache of one)."""
+
+
+def idna_available() -> bool:
+    """True when ``str.encode("idna")`` works here.
+
+    OpenWrt's python3-light has no ``unicodedata`` (python3-codecs has), and
+    the codec's module imports it: ``encode("idna")`` then raises
+    ``LookupError``, which would escape every caller that expects badness
+    as data.
+    """
+    if not _IDNA:
+        try:
+            codecs.lookup("idna")
+        except LookupError:
+            _IDNA.append(False)
+        else:
+            _IDNA.append(True)
+    return _IDNA[0]
 
 
 def _idn_label(label: str) -> bytes:

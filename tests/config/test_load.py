@@ -21,7 +21,7 @@ from copgate.policy.model import Config, Mode
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TOML = ROOT / "examples" / "copgate.toml"
-EXAMPLE_UCI = ROOT / "openwrt" / "files" / "etc" / "config" / "copgate"
+EXAMPLE_UCI = ROOT / "examples" / "school.uci"
 FIXTURE_TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
 GOOD_TOML = '[group.g]\ninterfaces = ["br-lan"]\n'
 GOOD_UCI = "config group 'g'\n\tlist interfaces 'br-lan'\n"

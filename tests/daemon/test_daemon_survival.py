@@ -29,6 +29,7 @@ import pytest
 from copgate.daemon import reload, run
 from copgate.daemon.run import Daemon, Options
 from copgate.edges import iptables
+from copgate.edges.firewall import IptablesFirewall
 from copgate.edges.nfqueue import QueueBusyError
 from copgate.edges.queue import QueueStats
 from copgate.lists.compile import EntryTable, build_cache
@@ -154,7 +155,8 @@ def test_serve_always_shuts_down_and_a_death_leaves_the_rules(
     daemon: Daemon, monkeypatch: pytest.MonkeyPatch, dies: bool
 ) -> None:
     removed: list[bool] = []
-    monkeypatch.setattr(iptables, "remove", lambda: removed.append(True))
+    monkeypatch.setattr(iptables, "remove", lambda **_k: removed.append(True))
+    daemon.rules = IptablesFirewall()
     daemon._firewall_applied = True
     daemon.running = True
 

@@ -12,7 +12,7 @@ from copgate.lists.compile import build_cache
 from copgate.lists.model import ListEntry
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_UCI = ROOT / "openwrt" / "files" / "etc" / "config" / "copgate"
+EXAMPLE_UCI = ROOT / "examples" / "school.uci"
 BUILT = 1_700_000_000  # 2023-11-14: the lists' build time, for clock plausibility
 
 
