@@ -33,7 +33,7 @@ from copgate.policy.model import (
 
 MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list update (RFC 2308 §5)
 DEFAULT_BLOCK_TTL = 300
-DEFAULT_LISTS = ("/usr/share/copgate/lists.cgc",)
+DEFAULT_LISTS = ("/usr/share/copgate/lists.cache",)
 """The package's built-in lists: on flash (``/usr/share``), so a router filters
 from its first boot and after every reboot; ``/var`` is RAM on OpenWrt."""
 DEFAULT_TLS_PORTS = (443,)

@@ -5,8 +5,9 @@ fw4 runs the firewall, iptables on other Linux gateways) and returns an
 object with ``apply(spec)`` and ``remove()``, which the daemon calls at
 start, on SIGHUP (in its firewall worker thread) and at shutdown. The nft
 backend also looks for flow offloading at every apply, logs what it found
-once, and holds fw4's offload rule back until copgate has decided a flow
-(``copgate.firewall.offload`` says why); the iptables backend can only warn.
+once, tells ``copgate status`` (``copgate.daemon.probes``), and holds fw4's
+offload rule back until copgate has decided a flow (``copgate.firewall.offload``
+says why); the iptables backend has no fw4 to hold back.
 
 Never judges a packet; the config reaches it only as a ``FirewallSpec``.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from copgate.daemon import probes
 from copgate.edges import iptables, nft
 from copgate.firewall import DECIDED_MARK, FirewallSpec, render_iptables, render_nft
 from copgate.firewall.backend import Backend, BackendChoice, Host, choose_backend
@@ -87,6 +89,7 @@ class NftFirewall:
             else:
                 LOG.warning("%s (found in %s)", OFFLOAD_WARNING, where)
         self._told = offload.found
+        probes.report_offload(offload.found)
 
     def remove(self) -> None:
         try:

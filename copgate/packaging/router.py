@@ -8,7 +8,8 @@ the commands a router is used with:
 - ``copgate run`` (the daemon), ``copgate firewall`` (the rules as text),
   ``copgate config check`` and ``copgate check`` (an operator checking a
   config and a name), ``copgate compile`` and ``copgate lookup`` (an
-  operator's own lists, on a router with room for them);
+  operator's own lists, on a router with room for them), ``copgate update``
+  (list releases), ``copgate status``, ``log`` and ``stats``;
 
 and not the others: ``inspect`` and ``demo`` read captures and build the
 lab (scapy, network namespaces), and ``copgate.lab`` and
@@ -35,6 +36,8 @@ ROUTER_ENTRIES = (
     "copgate.tools.firewall_cmd",
     "copgate.tools.policy_cmd",
     "copgate.tools.lists_cmd",
+    "copgate.tools.update_cmd",
+    "copgate.tools.ops_cmd",
 )
 """The modules a router starts from (see the module docstring)."""
 NEVER_ON_A_ROUTER = ("copgate.lab", "copgate.packaging", "scapy", "django", "aioquic")

@@ -7,8 +7,10 @@
   OpenWrt's python packages ship: smaller, and nothing compiled into the
   overlay at the first start) or as ``.py``;
 - ``/usr/bin/copgate``: the command;
-- ``/usr/share/copgate/``: the built-in lists compiled (``lists.cgc``), the
-  policy templates, ``site-content.toml`` and the lists' licences;
+- ``/usr/share/copgate/``: the built-in lists compiled (``lists.cache``:
+  the name ``copgate.update`` gives a release's cache, so the updater
+  takes this directory as its release of last resort), the policy
+  templates, ``site-content.toml`` and the lists' licences;
 - ``openwrt/copgate/files/`` as it stands: the UCI config, the procd init
   script, the uci-defaults script, the keep.d entry, the fw4 include and
   the capabilities file.
@@ -104,7 +106,7 @@ def stage(
     for licence in sorted((source / "lists").glob("LICENSE*")):
         (share / "licenses").mkdir(exist_ok=True)
         shutil.copyfile(licence, share / "licenses" / licence.name)
-    cache = share / "lists.cgc"
+    cache = share / "lists.cache"
     if lists_cache is not None:
         shutil.copyfile(lists_cache, cache)
     else:

@@ -56,7 +56,7 @@ def warnings(text: str, syntax: str = "toml") -> list[str]:
 def test_a_minimal_config_takes_the_defaults() -> None:
     config = load(MINIMAL).config
     settings = config.settings
-    assert settings.lists == ("/usr/share/copgate/lists.cgc",)
+    assert settings.lists == ("/usr/share/copgate/lists.cache",)
     assert settings.timezone == ""
     assert settings.dns_block is DnsBlockAnswer.NXDOMAIN
     assert (settings.blockpage_ipv4, settings.blockpage_ipv6) == (None, None)

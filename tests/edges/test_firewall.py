@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
+from copgate.daemon import probes
 from copgate.edges import firewall, nft
 from copgate.firewall import FirewallSpec
 from copgate.firewall.backend import Backend, BackendChoice, Host
@@ -14,6 +15,12 @@ from copgate.firewall.offload import OffloadRule
 
 SPEC = FirewallSpec(("br-lan",), tls_ports=(443, 8443))
 FW4_RULE = OffloadRule(7, "meta l4proto { tcp, udp } flow add @ft", "ft")
+
+
+@pytest.fixture(autouse=True)
+def _status_facts_forgotten() -> Iterator[None]:
+    yield
+    probes.forget()  # what these tests reported must not reach another test's status
 
 
 @pytest.fixture
@@ -58,6 +65,7 @@ def test_nft_apply_loads_the_table_and_holds_offloading_back_logging_it_once(
     assert len(warnings) == 1
     assert "flow offloading is on (inet fw4 ft)" in warnings[0]
     assert "waits for copgate's decision" in warnings[0]
+    assert probes.flow_offload() is True  # `copgate status` shows it on
     backend.remove()
     assert calls[-2:] == [("release", SPEC.decided_mark), ("remove",)]
 
@@ -84,3 +92,4 @@ def test_no_offloading_no_warning(
     with caplog.at_level(logging.WARNING, logger="copgate"):
         firewall.NftFirewall().apply(SPEC)
     assert caplog.records == []
+    assert probes.flow_offload() is False

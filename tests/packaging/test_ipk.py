@@ -139,7 +139,7 @@ def test_data_holds_the_router_modules_the_lists_and_the_service(built: tuple[Pa
         ("./usr/bin/copgate", 0o755),
         ("./etc/config/copgate", 0o644),
         ("./lib/upgrade/keep.d/copgate", 0o644),
-        (f"./{SHARE.as_posix()}/lists.cgc", 0o644),
+        (f"./{SHARE.as_posix()}/lists.cache", 0o644),
         (f"./{SHARE.as_posix()}/templates/school.toml", 0o644),
         (f"./{SHARE.as_posix()}/site-content.toml", 0o644),
     ]:
@@ -176,7 +176,7 @@ def test_the_packaged_modules_run_the_routers_commands(
     share = staged / SHARE
     config = tmp_path / "copgate"
     shipped = (staged / "etc" / "config" / "copgate").read_text()
-    config.write_text(shipped.replace("/usr/share/copgate/lists.cgc", str(share / "lists.cgc")))
+    config.write_text(shipped.replace("/usr/share/copgate/lists.cache", str(share / "lists.cache")))
     templates = ("--templates", str(share / "templates"))
     checked = _copgate(staged, "config", "check", str(config), *templates)
     assert checked.returncode == 0, checked.stderr
