@@ -35,6 +35,10 @@ DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
 DEFAULT_TLS_PORTS = (443,)
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
+DEFAULT_PAGE_NAME = "blocked.copgate.lan"
+"""The block page's own name (``copgate.requests.pagename``)."""
+DEFAULT_REPORTS_DIR = "/etc/copgate/reports"
+"""Flash: requests and reports survive a reboot (``copgate.requests.store``)."""
 DEFAULT_QUEUE_RATE = QUEUE_RATE
 DEFAULT_QUEUE_BURST = QUEUE_BURST
 """The per-client rate in front of the queue: the firewall's defaults and bound
@@ -91,6 +95,10 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "queue_rate": Spec(values.integer(0, MAX_QUEUE_RATE)),
         "queue_burst": Spec(values.integer(1, MAX_QUEUE_RATE)),
         "default_group": Spec(values.group_name),
+        "page_name": Spec(values.host_name),
+        "reports_dir": Spec(values.path_text),
+        "reports_url": Spec(values.http_url),
+        "reports_token": Spec(values.text),
     }
 )
 

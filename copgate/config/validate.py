@@ -195,6 +195,10 @@ def _settings(given: Values, run: Run) -> Settings:
         lan_interfaces=strings(get(given, "lan_interfaces", schema.DEFAULT_LAN_INTERFACES)),
         queue_rate=get(given, "queue_rate", schema.DEFAULT_QUEUE_RATE),
         queue_burst=get(given, "queue_burst", schema.DEFAULT_QUEUE_BURST),
+        page_name=get(given, "page_name", schema.DEFAULT_PAGE_NAME),
+        reports_dir=get(given, "reports_dir", schema.DEFAULT_REPORTS_DIR),
+        reports_url=optional(given, "reports_url", str),
+        reports_token=optional(given, "reports_token", str),
     )
 
 

@@ -350,3 +350,15 @@ def address(value: object) -> IPv4Address | IPv6Address:
         return ip_address(found)
     except ValueError:
         raise BadValueError("an IP address") from None
+
+
+def http_url(value: object) -> str:
+    """An ``http://`` or ``https://`` URL with a host (the distributor's report intake)."""
+    expected = "an http:// or https:// URL"
+    found = _string(value, expected)
+    scheme, sep, rest = found.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest.split("/")[0]:
+        raise BadValueError(expected)
+    if any(ch.isspace() or not ch.isprintable() for ch in found):
+        raise BadValueError(expected, "no spaces or control characters")
+    return found

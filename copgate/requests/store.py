@@ -201,9 +201,10 @@ class Store:
         self._replace(f"{number}.closed", answer.encode("ascii"))
         return Entry(entry.record, answer, entry.sent)
 
-    def mark_sent(self, number: int) -> None:
-        """The distributor acknowledged record ``number``: never send it again."""
-        self._replace(f"{number}.sent", b"")
+    def mark_sent(self, number: int, note: str = "") -> None:
+        """The distributor answered record ``number`` for good (acknowledged it, or
+        refused it as malformed, which ``note`` says): never send it again."""
+        self._replace(f"{number}.sent", note.encode("ascii", "replace"))
 
     # -- files ---------------------------------------------------------------------------
 
