@@ -30,6 +30,9 @@ COMMANDS = {
     "demo": "copgate.tools.demo_cmd",
     "run": "copgate.tools.run_cmd",
     "firewall": "copgate.tools.firewall_cmd",
+    "requests": "copgate.tools.requests_cmd",
+    "allow": "copgate.tools.requests_cmd",
+    "deny": "copgate.tools.requests_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""
 
