@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import ipaddress
 import json
 import logging
 import selectors
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.config.load import load_config
-from copgate.daemon.engine import Engine, IpAddress
+from copgate.daemon.engine import Engine, IpAddress, PacketVerdict
 from copgate.daemon.firewall_spec import firewall_spec
 from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
@@ -58,6 +59,7 @@ from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
+from copgate.edges.requests_edge import RequestsEdge
 from copgate.edges.resolver import SafeResolver
 from copgate.errors import CopgateError
 from copgate.firewall import FirewallSpec, render_iptables
@@ -107,6 +109,8 @@ class Daemon:
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
         self.verdict_log = VerdictLog(time.time)
+        self.requests = RequestsEdge(self.config, self._group_name, local.tz)
+        """The block page's forms, "recently blocked", grants and report forwarding."""
         self.failures = 0
         """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
@@ -149,7 +153,7 @@ class Daemon:
                 queue_num,
                 self.engine.judge,
                 self.injector,
-                on_verdict=self.verdict_log if self.options.log_decisions else None,
+                on_verdict=self._on_verdict,
                 fail_open=fail_open,
             )
         except QueueBusyError as exc:
@@ -160,6 +164,18 @@ class Daemon:
             ) from exc
         self.queues.append(queue)
         self.selector.register(queue, selectors.EVENT_READ, queue.drain)
+
+    def _on_verdict(self, verdict: PacketVerdict) -> None:
+        self.requests.note(verdict)
+        if self.options.log_decisions:
+            self.verdict_log(verdict)
+
+    def _group_name(self, client: str) -> str | None:
+        """The group the config puts a block-page client in (by address: the page has no MAC)."""
+        try:
+            return self.config.group_for(None, ipaddress.ip_address(client), None).name
+        except ValueError:
+            return None
 
     def _install_signals(self) -> None:
         self._wake_r.setblocking(False)
@@ -175,7 +191,7 @@ class Daemon:
     def _start_blockpages(self) -> None:
         """Listen on the block-page addresses (``copgate.daemon.startup``), in the loop."""
         served: list[IpAddress] = []
-        listen = functools.partial(BlockPageServer, on_close=self._forget)
+        listen = functools.partial(BlockPageServer, on_close=self._forget, app=self.requests.app)
         for address, server in open_blockpages(self.config.settings, BLOCKPAGE_PORT, listen):
             self.blockpages.append(server)
             served.append(address)
@@ -185,6 +201,7 @@ class Daemon:
         # Nobody is redirected to an address that is not served: its family's
         # clients get the page in the server's place instead (see the engine).
         self.engine.blockpage_served = frozenset(served)
+        self.engine.page_name = self.config.settings.page_name if served else None
 
     def _start_resolver(self) -> None:
         self.resolver = open_resolver(self.options.upstream)
@@ -296,6 +313,9 @@ class Daemon:
             self.resolver.tick(now)
         for server in self.blockpages:
             server.expire()
+        grants = self.requests.tick()
+        if grants is not None:
+            self.engine.grants = grants
         self.verdict_log.flush(now)
 
     # -- reload, status, shutdown ----------------------------------------------------
@@ -324,6 +344,8 @@ class Daemon:
         self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()
+        if self.engine.page_name is not None:
+            self.engine.page_name = config.settings.page_name
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
@@ -391,6 +413,8 @@ class Daemon:
         for server in self.blockpages:
             server.close()
         self.blockpages = []
+        with _logged("stopping the report forwarder"):
+            self.requests.close()
         if self.resolver is not None:
             self.resolver.close()
             self.resolver = None

@@ -113,7 +113,9 @@ class BlockPageApp:
         recent: RecentSource | None = None,
         group_of: GroupOf | None = None,
         clock: Callable[[float], str] | None = None,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
+        """``on_stored`` is called after a record is stored (the forwarder wakes up)."""
         self.catalogue = catalogue
         self.store = store
         self.page_url = page_url
@@ -122,6 +124,7 @@ class BlockPageApp:
         self.recent = recent
         self.group_of = group_of
         self.clock = clock
+        self.on_stored = on_stored
         self.stats = AppStats()
 
     def handle(self, request: Request, body: bytes, client: str, now: float) -> bytes:
@@ -199,6 +202,8 @@ class BlockPageApp:
             self.stats.refused_full += 1
             return Answer(503, message_page(messages, "refused_full", self.page_url))
         self.stats.stored += 1
+        if self.on_stored is not None and kind.forwarded:
+            self.on_stored()
         LOG.info("block page: %s request %d for %s from %s", kind, record.id, name, client)
         key = "sent_access" if kind is RecordKind.ACCESS else "sent_report"
         return Answer(200, message_page(messages, key, self.page_url))

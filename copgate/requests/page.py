@@ -101,7 +101,7 @@ def recent_page(
     if entries:
         rows = "".join(
             f"<tr><td>{_e(clock(entry.time))}</td><td>{_e(entry.name, MAX_NAME)}</td>"
-            f"<td>{_e(entry.reason)}</td>"
+            f"<td>{_e(messages.category(entry.reason))}</td>"
             f"<td>{_e(messages.category(entry.category) if entry.category else '')}</td></tr>"
             for entry in entries
         )
