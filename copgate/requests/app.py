@@ -119,8 +119,8 @@ class BlockPageApp:
         self.catalogue = catalogue
         self.store = store
         self.page_url = page_url
-        self.key = key or CsrfKey()
-        self.limit = limit or RateLimit()
+        self.key = key if key is not None else CsrfKey()
+        self.limit = limit if limit is not None else RateLimit()
         self.recent = recent
         self.group_of = group_of
         self.clock = clock

@@ -11,7 +11,9 @@ NOW = 1_800_000_000.0
 
 
 def _block(rule: RuleKind, group: str = "kids") -> Decision:
-    return Decision(Verdict.BLOCK, group, rule, "casino.example is in gambling", "default", "gambling")
+    return Decision(
+        Verdict.BLOCK, group, rule, "casino.example is in gambling", "default", "gambling"
+    )
 
 
 GRANTS = Grants([Grant("casino.example", "kids", NOW + 60, "7")])
@@ -32,7 +34,13 @@ def test_a_grant_opens_a_policy_block_and_keeps_the_old_reason(rule: RuleKind) -
 
 @pytest.mark.parametrize(
     "rule",
-    [RuleKind.BYPASS, RuleKind.SAFESEARCH, RuleKind.INVALID_NAME, RuleKind.EVASION, RuleKind.FAILURE],
+    [
+        RuleKind.BYPASS,
+        RuleKind.SAFESEARCH,
+        RuleKind.INVALID_NAME,
+        RuleKind.EVASION,
+        RuleKind.FAILURE,
+    ],
 )
 def test_a_grant_never_opens_a_bypass_or_safe_search_or_failure(rule: RuleKind) -> None:
     block = _block(rule)
