@@ -49,6 +49,7 @@ dns_block = "nxdomain"
 blockpage_ipv4 = "192.0.2.1"
 blockpage_ipv6 = "2001:db8:1::1"
 lan_interfaces = ["br-lan", "lan2"]
+reports_dir = "{reports}"
 default_group = "pupils"
 
 [group.pupils]
@@ -104,7 +105,8 @@ def write_config(
     """
     path = workdir / "copgate.toml"
     quoted = ", ".join(f'"{p}"' for p in lists)
-    text = CONFIG.format(lists=quoted, extra=extra)
+    # Requests, reports and grants stay in the lab's directory, never in /etc.
+    text = CONFIG.format(lists=quoted, extra=extra, reports=workdir / "reports")
     for group, names in (block or {}).items():
         header = f"[group.{group}]\n"
         if header not in text:
