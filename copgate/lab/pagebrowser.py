@@ -11,6 +11,7 @@ list, a result per step:
 - ``{"text": CSS}`` -> the element's innerText (None if there is none)
 - ``{"count": CSS}`` -> how many elements match
 - ``{"fill": CSS, "value": TEXT}``, ``{"click": CSS}`` -> None (or an error)
+- ``{"wait": CSS}`` -> whether an element matched within ``WAIT`` seconds
 - ``{"screenshot": PATH}`` -> PATH, the page saved there as PNG
 
 Same driver and switches as ``copgate.lab.browser``; nothing is downloaded.
@@ -24,13 +25,16 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from copgate.lab.browser import BASE_ARGS, CHROMIUM, WebDriverError, _call, _driver
 
-ELEMENT = "element-6066-11e4-a5ab-163c7df8ac7c"
+WAIT = 10.0
+"""Seconds a ``wait`` step waits for its element."""
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 """W3C WebDriver's key of an element reference."""
 Step = dict[str, str]
 
@@ -95,8 +99,20 @@ def _count(session: str, step: Step) -> Any:
     return _script(session, "return document.querySelectorAll(arguments[0]).length;", step["count"])
 
 
+def _wait(session: str, step: Step) -> Any:
+    """Until an element matches (a click's navigation may finish after the click returns)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if _script(session, "return document.querySelector(arguments[0]) !== null;", step["wait"]):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _element(session: str, css: str) -> str:
     found = _call(session, "POST", "/element", {"using": "css selector", "value": css})
+    if not isinstance(found, dict) or ELEMENT not in found:
+        raise WebDriverError(f"no element {css!r}: {found!r}")
     return str(found[ELEMENT])
 
 
@@ -123,6 +139,7 @@ STEPS: dict[str, Callable[[str, Step], Any]] = {
     "count": _count,
     "fill": _fill,
     "click": _click,
+    "wait": _wait,
     "screenshot": _screenshot,
 }
 
