@@ -9,9 +9,9 @@
 
 A form is refused, in this order: a body that is not a small urlencoded form
 (400, 413, 415), a missing or stale CSRF token (403), a client over its rate
-(429), a queue that is full (503). Access requests name the group the
+(429), a queue that is full (503). Requests and reports name the group the
 daemon puts the client in (a child cannot ask on another group's behalf);
-reports name the group the page showed. Every response says ``no-store``
+the form's own group is used only when the daemon does not know the client. Every response says ``no-store``
 and carries a Content-Security-Policy that allows no script and no outside
 resource. The page is rendered by ``copgate.requests.page``; the server
 that does the I/O is ``copgate.edges.blockpage``. The time comes in.
@@ -176,9 +176,8 @@ class BlockPageApp:
         client: str,
         now: float,
     ) -> Answer:
-        group = form.get("group", "")
-        if kind is RecordKind.ACCESS and self.group_of is not None:
-            group = self.group_of(client) or group
+        known = self.group_of(client) if self.group_of is not None else None
+        group = known or form.get("group", "")
         if self.store is None:
             self.stats.refused_full += 1
             return Answer(503, message_page(messages, "refused_full", self.page_url))

@@ -38,7 +38,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             status = 409 if key in self.server.keys else 202
             self.server.keys.add(key)
-        line = {"status": status, "key": key, "body": json.loads(body or b"null")}
+        line = {
+            "status": status,
+            "key": key,
+            "authorization": self.headers.get("Authorization"),
+            "body": json.loads(body or b"null"),
+        }
         with open(self.server.out, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
             out.flush()

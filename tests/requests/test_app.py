@@ -158,7 +158,7 @@ def test_report_a_site_takes_a_typed_url(app: BlockPageApp, store: Store) -> Non
     assert (entry.record.kind, entry.record.name, entry.record.group) == (
         RecordKind.SITE,
         "bad.example",
-        "teens",
+        "kids",  # the client's group, not the form's
     )
 
 
@@ -226,3 +226,14 @@ def test_without_a_store_forms_get_503_and_the_page_still_works(store: Store) ->
     assert _split(app.handle(_get(_blocked_url("a.example")), b"", CLIENT, NOW))[0] == 403
     body = _form(app, kind="access")
     assert _split(app.handle(_post(body), body, CLIENT, NOW))[0] == 503
+
+
+def test_a_client_the_daemon_does_not_know_keeps_the_forms_group(
+    app: BlockPageApp, store: Store
+) -> None:
+    page = _split(app.handle(_get(_blocked_url("casino.example")), b"", "192.0.2.77", NOW))[2]
+    body = urlencode(
+        {"csrf": _token(page), "kind": "mistake", "name": "casino.example", "group": "teens"}
+    ).encode()
+    assert _split(app.handle(_post(body), body, "192.0.2.77", NOW))[0] == 200
+    assert [e.record.group for e in store.entries()] == ["teens"]
