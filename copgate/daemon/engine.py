@@ -90,7 +90,7 @@ from copgate.forge.tcp_reply import http_redirect, reply_and_close, resets_for
 from copgate.lists.model import NameLookup
 from copgate.policy.decide import decide, decide_evasion, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
-from copgate.policy.grants import NO_GRANTS, Grants, granted
+from copgate.policy.grants import Grants, granted
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
 from copgate.requests.pagename import is_page_name, page_name_decision, page_name_reply
@@ -173,8 +173,9 @@ class Engine:
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
         self.blocked = BlockedFlows()
-        self.grants: Grants = NO_GRANTS
-        """The administrator's grants (``copgate allow``), refreshed by the edge."""
+        self.grants: Grants | None = None
+        """The administrator's grants (``copgate allow``), refreshed by the edge; None: none
+        (checked with ``is``: the hot path pays no call when there are none)."""
         self.page_name: str | None = None
         """The block page's own name (``page_name``), answered with its address; None: off."""
         self._replies: dict[int, tuple[Decision, Settings, DnsReply]] = {}
@@ -273,7 +274,7 @@ class Engine:
             if self.page_name is not None and is_page_name(question, self.page_name):
                 return self._page_name(packet, question, group, meta.now)
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            if self.grants:
+            if self.grants is not None:
                 decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             return self._act(packet, question, decision, meta.now)
@@ -281,7 +282,7 @@ class Engine:
         last: PacketVerdict | None = None
         for question in questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            if self.grants:
+            if self.grants is not None:
                 decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             verdict = self._act(packet, question, decision, meta.now)

@@ -315,7 +315,7 @@ class Daemon:
             server.expire()
         grants = self.requests.tick()
         if grants is not None:
-            self.engine.grants = grants
+            self.engine.grants = grants or None
         self.verdict_log.flush(now)
 
     # -- reload, status, shutdown ----------------------------------------------------
@@ -346,6 +346,7 @@ class Daemon:
         old.close()
         if self.engine.page_name is not None:
             self.engine.page_name = config.settings.page_name
+        self.requests.reconfigure(config)
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)

@@ -38,7 +38,7 @@ class RequestsEdge:
     """Everything the block page's forms need beside the loop."""
 
     def __init__(self, config: Config, group_of: Callable[[str], str | None], tz: PosixTz) -> None:
-        settings = config.settings
+        settings = self.settings = config.settings
         directory = Path(settings.reports_dir)
         self.store: Store | None
         try:
@@ -64,6 +64,13 @@ class RequestsEdge:
             clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
             on_stored=self.worker.poke if self.worker is not None else None,
         )
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: where requests go is set at start; say so if the new config moves it."""
+        new = config.settings
+        for option in ("reports_dir", "reports_url", "reports_token"):
+            if getattr(new, option) != getattr(self.settings, option):
+                LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
 
     def note(self, verdict: PacketVerdict) -> None:
         """Remember a block for "recently blocked" (called for every verdict)."""

@@ -11,9 +11,9 @@ A form is refused, in this order: a body that is not a small urlencoded form
 (400, 413, 415), a missing or stale CSRF token (403), a client over its rate
 (429), a queue that is full (503). Requests and reports name the group the
 daemon puts the client in (a child cannot ask on another group's behalf);
-the form's own group is used only when the daemon does not know the client. Every response says ``no-store``
-and carries a Content-Security-Policy that allows no script and no outside
-resource. The page is rendered by ``copgate.requests.page``; the server
+the form's own group is used only when the daemon does not know the client.
+Every response says ``no-store`` and carries a Content-Security-Policy that
+allows no script and no outside resource. The page is rendered by ``copgate.requests.page``; the server
 that does the I/O is ``copgate.edges.blockpage``. The time comes in.
 """
 

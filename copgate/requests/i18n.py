@@ -105,10 +105,24 @@ def _messages(
         if key == "categories":
             categories.update(_table(value))
         elif isinstance(value, str):
+            _check_placeholders(where / f"{language}.toml", key, value)
             texts[key] = value
         else:
             raise ConfigError(f"{where / language}.toml: '{key}' is not a text")
     return Messages(language, MappingProxyType(texts), MappingProxyType(categories))
+
+
+PLACEHOLDERS = {"name": "", "group": "", "page": ""}
+"""What a text may ask copgate to fill in; any other ``{...}`` is a mistake in the file."""
+
+
+def _check_placeholders(path: Path, key: str, text: str) -> None:
+    try:
+        text.format(**PLACEHOLDERS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: '{key}': only {{name}}, {{group}} and {{page}} may be filled in ({exc!r})"
+        ) from exc
 
 
 def _table(value: object) -> dict[str, str]:

@@ -66,3 +66,11 @@ def test_a_bad_catalogue_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "en.toml").write_text("heading = \n")
     with pytest.raises(ConfigError, match=r"en\.toml"):
         Catalogue.load(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["{nmae} is blocked", "{0}", "{", "}"])
+def test_a_text_with_a_stray_placeholder_is_refused_at_load(tmp_path: Path, text: str) -> None:
+    (tmp_path / "en.toml").write_bytes((MESSAGES_DIR / "en.toml").read_bytes())
+    (tmp_path / "xx.toml").write_text(f"blocked = {text!r}\n".replace("'", '"'), "utf-8")
+    with pytest.raises(ConfigError, match=r"xx\.toml: 'blocked'"):
+        Catalogue.load(tmp_path)
