@@ -13,8 +13,9 @@ A form is refused, in this order: a body that is not a small urlencoded form
 daemon puts the client in (a child cannot ask on another group's behalf);
 the form's own group is used only when the daemon does not know the client.
 Every response says ``no-store`` and carries a Content-Security-Policy that
-allows no script and no outside resource. The page is rendered by ``copgate.requests.page``; the server
-that does the I/O is ``copgate.edges.blockpage``. The time comes in.
+allows no script and no outside resource. The page is rendered by
+``copgate.requests.page``; the server that does the I/O is
+``copgate.edges.blockpage``. The time comes in.
 """
 
 from __future__ import annotations
