@@ -33,6 +33,9 @@ COMMANDS = {
     "requests": "copgate.tools.requests_cmd",
     "allow": "copgate.tools.requests_cmd",
     "deny": "copgate.tools.requests_cmd",
+    "status": "copgate.tools.ops_cmd",
+    "log": "copgate.tools.ops_cmd",
+    "stats": "copgate.tools.ops_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""
 

@@ -33,3 +33,15 @@ class BudgetError(CacheError):
 
 class ConfigError(CopgateError):
     """A configuration file is invalid; the message names file, line and option."""
+
+
+class ControlProtocolError(CopgateError):
+    """A control-socket request or reply is malformed or refused: the other end's fault."""
+
+
+class DaemonUnreachableError(CopgateError):
+    """The daemon's control socket cannot be reached: not running, or not ours to use."""
+
+
+class ControlSocketError(CopgateError):
+    """The control socket cannot be set up safely where the daemon was told to put it."""

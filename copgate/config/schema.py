@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from copgate.config import values
+from copgate.daemon import ring
 from copgate.firewall.model import MAX_QUEUE_RATE, QUEUE_BURST, QUEUE_RATE
 from copgate.policy.model import (
     DnsBlockAnswer,
@@ -33,6 +34,8 @@ MAX_BLOCK_TTL = 86400  # a day: a longer negative cache would outlive a list upd
 DEFAULT_BLOCK_TTL = 300
 DEFAULT_LISTS = ("/var/lib/copgate/lists.cgc",)
 DEFAULT_TLS_PORTS = (443,)
+DEFAULT_LOG_ENTRIES = ring.DEFAULT_CAPACITY
+"""Decisions ``copgate log`` keeps: the ring's bound (``MAX_CAPACITY``) is the option's."""
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
 DEFAULT_PAGE_NAME = "blocked.copgate.lan"
@@ -99,6 +102,9 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "reports_dir": Spec(values.path_text),
         "reports_url": Spec(values.http_url),
         "reports_token": Spec(values.text),
+        "log_entries": Spec(values.integer(0, ring.MAX_CAPACITY)),
+        "log_allowed": Spec(values.boolean),
+        "metrics_listen": Spec(values.listen_address),
     }
 )
 

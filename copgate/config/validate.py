@@ -199,6 +199,9 @@ def _settings(given: Values, run: Run) -> Settings:
         reports_dir=get(given, "reports_dir", schema.DEFAULT_REPORTS_DIR),
         reports_url=optional(given, "reports_url", str),
         reports_token=optional(given, "reports_token", str),
+        log_entries=get(given, "log_entries", schema.DEFAULT_LOG_ENTRIES),
+        log_allowed=get(given, "log_allowed", True),
+        metrics_listen=optional(given, "metrics_listen", tuple),
     )
 
 

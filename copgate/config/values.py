@@ -352,6 +352,47 @@ def address(value: object) -> IPv4Address | IPv6Address:
         raise BadValueError("an IP address") from None
 
 
+METRICS_PORT = 9119
+"""The Prometheus endpoint's port when ``metrics_listen`` names none."""
+
+
+def listen_address(value: object) -> tuple[IPv4Address | IPv6Address, int]:
+    """``ADDRESS``, ``ADDRESS:PORT`` or ``[IPV6]:PORT`` on loopback or the LAN, never the WAN.
+
+    The metrics endpoint has no authentication: it is served on loopback or on
+    a private (RFC 1918, RFC 4193 ULA, documentation) address of the router,
+    never on a global address or on every address (0.0.0.0, ::), which would
+    include the WAN.
+    """
+    expected = "a loopback or LAN address like 127.0.0.1, 192.168.1.1:9119 or [fd00::1]:9119"
+    text = _string(value, expected).strip()
+    host, port = text, METRICS_PORT
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise BadValueError(expected)
+        if rest:
+            port = _listen_port(rest[1:], expected)
+    elif text.count(":") == 1:
+        host, _, rest = text.partition(":")
+        port = _listen_port(rest, expected)
+    try:
+        found = ip_address(host)
+    except ValueError:
+        raise BadValueError(expected) from None
+    if found.is_unspecified or found.is_multicast:
+        raise BadValueError(expected, " (that is not one address: the WAN would be served too)")
+    if not (found.is_loopback or found.is_private):
+        raise BadValueError(expected, " (a global address: the metrics would reach the WAN)")
+    return found, port
+
+
+def _listen_port(text: str, expected: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PORT:
+        raise BadValueError(expected, f" (port {text!r} is not within 1..{MAX_PORT})")
+    return int(text)
+
+
 def http_url(value: object) -> str:
     """An ``http://`` or ``https://`` URL with a host (the distributor's report intake)."""
     expected = "an http:// or https:// URL"

@@ -49,17 +49,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.config.load import load_config
-from copgate.daemon.engine import Engine, IpAddress, PacketVerdict
+from copgate.daemon import probes
+from copgate.daemon.engine import Engine, IpAddress
 from copgate.daemon.firewall_spec import firewall_spec
+from copgate.daemon.observe import Observers
 from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
-from copgate.daemon.status import Loop, status_counters
+from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
-from copgate.edges import iptables
+from copgate.edges import control, iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
-from copgate.edges.requests_edge import RequestsEdge
+from copgate.edges.requests_edge import RequestsEdge, recent_from_ring
 from copgate.edges.resolver import SafeResolver
 from copgate.errors import CopgateError
 from copgate.firewall import FirewallSpec, render_iptables
@@ -85,6 +87,8 @@ class Options:
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
     log_decisions: bool = True
+    control: Path | None = control.PATH
+    """The control socket (``copgate status``, ``log``, ``stats``); None: none."""
 
 
 class Daemon:
@@ -108,9 +112,13 @@ class Daemon:
         self.resolver: SafeResolver | None = None
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
-        self.verdict_log = VerdictLog(time.time)
-        self.requests = RequestsEdge(self.config, self._group_name, local.tz)
-        """The block page's forms, "recently blocked", grants and report forwarding."""
+        self.started = time.time()
+        self.observers = Observers(self.config.settings, options.control)
+        self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
+        self.requests = RequestsEdge(
+            self.config, self._group_name, local.tz, recent_from_ring(self.observers.ring)
+        )
+        """The block page's forms, "recently blocked" (from the ring), grants, reports."""
         self.failures = 0
         """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
@@ -129,6 +137,7 @@ class Daemon:
             self._bind_queue(self.options.queue_num + offset, fail_open)
         self._start_blockpages()
         self._start_resolver()
+        self.observers.start(self.status, time.time)
         if self.options.firewall:
             self._apply_firewall(self.config)
             self.firewall = FirewallWorker(self._apply_spec)
@@ -153,7 +162,7 @@ class Daemon:
                 queue_num,
                 self.engine.judge,
                 self.injector,
-                on_verdict=self._on_verdict,
+                on_verdict=self.verdict_log if self.options.log_decisions else None,
                 fail_open=fail_open,
             )
         except QueueBusyError as exc:
@@ -164,11 +173,6 @@ class Daemon:
             ) from exc
         self.queues.append(queue)
         self.selector.register(queue, selectors.EVENT_READ, queue.drain)
-
-    def _on_verdict(self, verdict: PacketVerdict) -> None:
-        self.requests.note(verdict)
-        if self.options.log_decisions:
-            self.verdict_log(verdict)
 
     def _group_name(self, client: str) -> str | None:
         """The group the config puts a block-page client in (by address: the page has no MAC)."""
@@ -350,6 +354,7 @@ class Daemon:
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
+        self.observers.reconfigure(config.settings)
         # The old config may sit in the frozen generation (see start): let a
         # collection see it once, then freeze what the new one is made of.
         gc.unfreeze()
@@ -384,6 +389,23 @@ class Daemon:
             self.resolver,
         )
 
+    def status(self) -> dict[str, object]:
+        """What ``copgate status`` shows (``copgate.daemon.status.status_report``).
+
+        Called from the control socket's thread: it only reads what the loop writes.
+        """
+        facts = Facts(
+            now=time.time(),
+            started=self.started,
+            config=self.config,
+            config_file=str(self.options.config),
+            lists=self.lists,
+            update=probes.last_update(),
+            offload=probes.flow_offload(),
+            extra=self.observers.section(),
+        )
+        return status_report(facts, self.counters())
+
     def shutdown(self, *, remove_rules: bool = True) -> int:
         """Answer what is held, unbind, remove the rules (unless told not to), close. Returns 0.
 
@@ -411,6 +433,7 @@ class Daemon:
             with _logged("removing the firewall rules"):
                 iptables.remove()
             self._firewall_applied = False
+        self.observers.close()
         for server in self.blockpages:
             server.close()
         self.blockpages = []

@@ -1,15 +1,19 @@
-"""The daemon's decision and drop lines: what the lab reads and an operator greps.
+"""Where each decision goes: the decision ring always, the log at debug level only.
 
-Each decision names its verdict, kind, name, client address and port,
-group, rule, list, category, match and reason; at debug level each packet
-held for the rest of its hello names its flow (``tests.lab.daemon_lab``
-parses both). Below debug level, allowed names are not logged and repeats
-are summarised (``copgate.daemon.lograte``): a flood from one client costs
-one line and one count per window, keyed by (what, client address, group,
-rule and category). At debug level every line is written: that is what
-debug is for.
+Every verdict that carries a decision about a name (a DNS question, a TLS or
+QUIC hello, an HTTP Host) becomes one ``copgate.daemon.ring.DecisionEntry``:
+``copgate log``, ``copgate stats`` and the block page read them from there.
+The log gets no line per packet below debug level: on a router the log is
+logd's small ring in RAM (or the journal), and a line per query would push
+out the start, reload, update and failure lines an admin looks for.
 
-It never decides anything; it only writes what a verdict says.
+When the log is at debug level (``copgate run --verbose``) each decision is also logged
+with its verdict, kind, name, client address and port, group, rule, list,
+category, match and reason, and each packet held for the rest of its hello
+or dropped without a decision names its flow or its reason
+(``tests.lab.daemon_lab`` parses both): that is what debug is for.
+
+It never decides anything; it only writes down what a verdict says.
 """
 
 from __future__ import annotations
@@ -20,69 +24,112 @@ from collections.abc import Callable
 
 from copgate.daemon.engine import Action, PacketVerdict
 from copgate.daemon.lograte import LogRate, Summary
+from copgate.daemon.ring import DecisionRing
+from copgate.policy.decision import Decision
+from copgate.wire.question import Question
 
 LOG = logging.getLogger("copgate")
+MAX_ADDRESS_TEXTS = 4096
+"""Client addresses whose text form is remembered: a LAN's clients, and then some."""
+NO_NAME = "(no name)"
 
 
 class VerdictLog:
-    """Writes the log line of each verdict, rate-limited; ``flush`` writes the summaries due."""
+    """Records each decision in the ring and, at debug level, logs each verdict.
 
-    def __init__(self, clock: Callable[[], float], rate: LogRate | None = None) -> None:
+    ``rate`` limits the daemon's other repeated lines (handler failures); the
+    loop calls ``flush`` once a second to write the summaries due.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        rate: LogRate | None = None,
+        ring: DecisionRing | None = None,
+    ) -> None:
         self._clock = clock
         self.rate = rate if rate is not None else LogRate()
+        self.ring = ring
+        """Where decisions go; None records nothing (``copgate run`` always has one)."""
+        self._texts: dict[bytes, str] = {}
 
     def __call__(self, verdict: PacketVerdict) -> None:
         question, decision = verdict.question, verdict.decision
-        if question is None or decision is None:
-            packet = verdict.packet
-            if verdict.action is Action.DROP:
-                client = _address(packet.src) if packet is not None else "?"
-                if self._admit(("drop", f"client={client}", verdict.note)):
-                    LOG.info("drop: %s", verdict.note)
-            elif packet is not None and LOG.isEnabledFor(logging.DEBUG):
-                LOG.debug(
-                    "pending %s > %s: %s",
-                    endpoint(packet.src, packet.sport),
-                    endpoint(packet.dst, packet.dport),
-                    verdict.note,
-                )
-            return
-        if verdict.action is not Action.DROP and not LOG.isEnabledFor(logging.DEBUG):
-            return
-        what = f"{decision.verdict.value} {question.kind.value}"
-        detail = f"group={decision.group} rule={decision.rule.value} category={decision.category}"
-        if not self._admit((what, f"client={_address(question.client[0])}", detail)):
-            return
-        LOG.info(
-            "%s %s %s client=%s group=%s rule=%s list=%s category=%s match=%s: %s",
-            decision.verdict.value,
-            question.kind.value,
-            question.name.text if question.name else "(no name)",
-            endpoint(*question.client),
-            decision.group,
-            decision.rule.value,
-            decision.list_name,
-            decision.category,
-            decision.match,
-            decision.reason,
-        )
+        if question is not None and decision is not None:
+            if self.ring is not None:
+                self._record(question, decision)
+            if LOG.isEnabledFor(logging.DEBUG):
+                _log_decision(question, decision)
+        elif LOG.isEnabledFor(logging.DEBUG):
+            _log_other(verdict)
 
     def flush(self, now: float) -> None:
         """Write the summaries of the windows that have ended."""
         for summary in self.rate.flush(now):
             log_summary(summary)
 
-    def _admit(self, key: tuple[str, str, str]) -> bool:
-        if LOG.isEnabledFor(logging.DEBUG):
-            return True
-        write, summary = self.rate.admit(key, self._clock())
-        if summary is not None:
-            log_summary(summary)
-        return write
+    def _record(self, question: Question, decision: Decision) -> None:
+        assert self.ring is not None  # checked by the caller, once
+        name = question.name
+        # The enum members themselves: they are str, and ``.value`` costs a call each.
+        self.ring.add(
+            self._clock(),
+            self._text(question.client[0]),
+            decision.group,
+            question.kind,
+            name.text if name else NO_NAME,
+            decision.verdict,
+            decision.reason,
+            decision.category,
+            decision.list_name,
+            decision.rule,
+        )
+
+    def _text(self, packed: bytes) -> str:
+        # ipaddress costs microseconds per call; a LAN has few clients, so
+        # their texts are kept, and forgotten all at once if spoofing floods them.
+        text = self._texts.get(packed)
+        if text is None:
+            if len(self._texts) >= MAX_ADDRESS_TEXTS:
+                self._texts.clear()
+            text = self._texts[packed] = _address(packed)
+        return text
+
+
+def _log_decision(question: Question, decision: Decision) -> None:
+    # At info level, as before there was a ring: the lab and ``copgate demo``
+    # read these lines, and --verbose is how they are asked for.
+    LOG.info(
+        "%s %s %s client=%s group=%s rule=%s list=%s category=%s match=%s: %s",
+        decision.verdict.value,
+        question.kind.value,
+        question.name.text if question.name else NO_NAME,
+        endpoint(*question.client),
+        decision.group,
+        decision.rule.value,
+        decision.list_name,
+        decision.category,
+        decision.match,
+        decision.reason,
+    )
+
+
+def _log_other(verdict: PacketVerdict) -> None:
+    """A packet held for the rest of its hello, or dropped without a decision about a name."""
+    packet = verdict.packet
+    if packet is not None and verdict.decision is None:
+        LOG.debug(
+            "pending %s > %s: %s",
+            endpoint(packet.src, packet.sport),
+            endpoint(packet.dst, packet.dport),
+            verdict.note,
+        )
+    elif verdict.action is Action.DROP:
+        LOG.debug("drop: %s", verdict.note)
 
 
 def log_summary(summary: Summary) -> None:
-    """``repeats: block dns client=192.0.2.10 group=..: and 4,096 more like it in 10 s``.
+    """``repeats: failure handler KeyError: and 4,096 more like it in 10 s``.
 
     It starts with ``repeats:`` so that no reader takes it for a decision.
     """

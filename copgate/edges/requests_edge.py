@@ -3,32 +3,31 @@
 Built once at start from the config: the request queue in ``reports_dir``
 (a directory that cannot be opened is logged and the forms answer 503; the
 page itself still works), the message catalogue, the per-boot CSRF secret,
-"recently blocked" fed from the queue edges' verdicts (``note``), the
-grants file watched once a second (``tick``), and the forwarder thread
-when ``reports_url`` is set. ``copgate.daemon.run`` holds one and calls it;
+"recently blocked" read from the daemon's decision ring
+(``recent_from_ring``), the grants file watched once a second (``tick``),
+and the forwarder thread when ``reports_url`` is set. ``copgate.daemon.run`` holds one and calls it;
 it never judges a packet.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from copgate.daemon.engine import Action, PacketVerdict
+from copgate.daemon.ring import DecisionRing
 from copgate.edges.report_post import ForwardWorker, http_post
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.policy.grants import Grants
 from copgate.policy.model import Config
 from copgate.policy.tz import PosixTz
-from copgate.requests.app import BlockPageApp
+from copgate.requests.app import MAX_RECENT, BlockPageApp, RecentSource
 from copgate.requests.forward import Forwarder
 from copgate.requests.grantfile import GRANTS_FILE, GrantWatch
 from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent
-from copgate.requests.recent import RecentBlocks
+from copgate.requests.recent import recent_rows
 from copgate.requests.store import Store, StoreError
 
 LOG = logging.getLogger("copgate")
@@ -37,7 +36,13 @@ LOG = logging.getLogger("copgate")
 class RequestsEdge:
     """Everything the block page's forms need beside the loop."""
 
-    def __init__(self, config: Config, group_of: Callable[[str], str | None], tz: PosixTz) -> None:
+    def __init__(
+        self,
+        config: Config,
+        group_of: Callable[[str], str | None],
+        tz: PosixTz,
+        recent: RecentSource | None = None,
+    ) -> None:
         settings = self.settings = config.settings
         directory = Path(settings.reports_dir)
         self.store: Store | None
@@ -46,7 +51,6 @@ class RequestsEdge:
         except StoreError as exc:
             LOG.error("requests and reports not taken: %s", exc)
             self.store = None
-        self.recent = RecentBlocks()
         self.watch = GrantWatch(directory / GRANTS_FILE)
         self.worker: ForwardWorker | None = None
         if settings.reports_url and self.store is not None:
@@ -59,7 +63,7 @@ class RequestsEdge:
             Catalogue.load(),
             self.store,
             page_url=f"http://{settings.page_name}:{BLOCKPAGE_PORT}/recent",
-            recent=self.recent,
+            recent=recent,
             group_of=group_of,
             clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
             on_stored=self.worker.poke if self.worker is not None else None,
@@ -71,17 +75,6 @@ class RequestsEdge:
         for option in ("reports_dir", "reports_url", "reports_token"):
             if getattr(new, option) != getattr(self.settings, option):
                 LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
-
-    def note(self, verdict: PacketVerdict) -> None:
-        """Remember a block for "recently blocked" (called for every verdict)."""
-        decision, question = verdict.decision, verdict.question
-        if verdict.action is not Action.DROP or decision is None or question is None:
-            return
-        if question.name is None:
-            return
-        client = str(ipaddress.ip_address(question.client[0]))
-        block = Recent(time.time(), question.name.text, str(decision.rule), decision.category or "")
-        self.recent.note(client, block)
 
     def tick(self) -> Grants | None:
         """New grants if the grants file changed; a bad file is logged and None."""
@@ -98,3 +91,18 @@ class RequestsEdge:
         if self.worker is not None and not self.worker.close():
             LOG.warning("shutdown: a report was still being posted")
         self.worker = None
+
+
+BLOCK = "block"
+"""The ring's verdict word of a block (``copgate.policy.decision.Verdict.BLOCK``)."""
+
+
+def recent_from_ring(ring: DecisionRing) -> RecentSource:
+    """The block page's "recently blocked" for a client, read from the decision ring."""
+
+    def recent(client: str) -> list[Recent]:
+        entries = ring.entries(client=client, verdict=BLOCK, limit=4 * MAX_RECENT)
+        blocks = (Recent(e.time, e.name, e.rule or "", e.category or "") for e in entries)
+        return recent_rows(blocks)[:MAX_RECENT]
+
+    return recent

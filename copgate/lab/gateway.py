@@ -49,7 +49,6 @@ dns_block = "nxdomain"
 blockpage_ipv4 = "192.0.2.1"
 blockpage_ipv6 = "2001:db8:1::1"
 lan_interfaces = ["br-lan", "lan2"]
-reports_dir = "{reports}"
 default_group = "pupils"
 
 [group.pupils]
@@ -105,8 +104,10 @@ def write_config(
     """
     path = workdir / "copgate.toml"
     quoted = ", ".join(f'"{p}"' for p in lists)
+    text = CONFIG.format(lists=quoted, extra=extra)
     # Requests, reports and grants stay in the lab's directory, never in /etc.
-    text = CONFIG.format(lists=quoted, extra=extra, reports=workdir / "reports")
+    reports = f'reports_dir = "{workdir / "reports"}"\n'
+    text = text.replace("[general]\n", f"[general]\n{reports}", 1)
     for group, names in (block or {}).items():
         header = f"[group.{group}]\n"
         if header not in text:
@@ -117,9 +118,16 @@ def write_config(
     return path
 
 
-def start_copgate(lab: Lab, config: Path, *, verbose: bool = True) -> LabProcess:
-    """``copgate run`` in the gateway namespace, returned once it is serving."""
+def start_copgate(
+    lab: Lab, config: Path, *, verbose: bool = True, extra_args: Sequence[str] = ()
+) -> LabProcess:
+    """``copgate run`` in the gateway namespace, returned once it is serving.
+
+    Its control socket is ``control_socket(lab)``, in the lab's work directory:
+    the host's /var/run is not the lab's to use.
+    """
     argv = [sys.executable, "-m", "copgate", "run", "--config", str(config)]
+    argv += ["--control", str(control_socket(lab)), "--log-target", "stderr", *extra_args]
     if verbose:
         argv.append("--verbose")
     # Each run logs to a file of its own: a restarted daemon must not be
@@ -131,3 +139,8 @@ def start_copgate(lab: Lab, config: Path, *, verbose: bool = True) -> LabProcess
     process = lab.spawn(lab.gateway, argv, name=name, env=lab.python_env())
     lab.wait_ready(process, lambda: READY_LINE in process.log_text(), START_TIMEOUT)
     return process
+
+
+def control_socket(lab: Lab) -> Path:
+    """Where the lab's copgate answers ``copgate status``, ``log`` and ``stats``."""
+    return lab.workdir / "run" / "control.sock"

@@ -299,6 +299,12 @@ class Settings:
     """The distributor's report intake (``docs/reports.md``); None: reports stay here."""
     reports_token: str | None = None
     """Bearer token for ``reports_url``."""
+    log_entries: int = 1000
+    """Decisions the daemon keeps in memory for ``copgate log`` (0: none)."""
+    log_allowed: bool = True
+    """Whether allowed names are kept in that log at all (privacy)."""
+    metrics_listen: tuple[IPv4Address | IPv6Address, int] | None = None
+    """(address, port) of the Prometheus endpoint on loopback or the LAN; None: off."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
+
+from copgate.edges.control import PATH as CONTROL_PATH
 
 
 def register(subparsers: Any) -> None:
@@ -48,6 +49,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--upstream", metavar="IP", help="resolver for safe-search endpoints")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    parser.add_argument(
+        "--control",
+        type=Path,
+        default=CONTROL_PATH,
+        metavar="PATH",
+        help="control socket for copgate status/log/stats (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-target",
+        choices=("auto", "syslog", "stderr"),
+        default="auto",
+        help="syslog (/dev/log), stderr, or auto: syslog unless stderr is a terminal or a "
+        "file (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,17 +71,15 @@ def run(args: argparse.Namespace) -> int:
     # which the offline tools (inspect, compile, check) never load.
     from copgate.daemon.run import Options  # noqa: PLC0415
     from copgate.daemon.run import run as run_daemon  # noqa: PLC0415
+    from copgate.edges.logtarget import Target, configure  # noqa: PLC0415
 
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    configure(Target(args.log_target), logging.DEBUG if args.verbose else logging.INFO)
     options = Options(
         config=args.config,
         queue_num=args.queue,
         firewall=not args.no_firewall,
         templates_dir=args.templates,
         upstream=args.upstream,
+        control=args.control,
     )
     return run_daemon(options)

@@ -1,7 +1,7 @@
-"""copgate.daemon.verdict_log: a flood of blocked queries is one line and one count, not a flood.
+"""copgate.daemon.verdict_log: every decision goes to the ring; lines only at debug level.
 
 The lines themselves are read back with the lab's parser in
-``tests.daemon.test_run``; here, how many are written.
+``tests.daemon.test_run``; here, where decisions go and how many lines are written.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import logging
 
 import pytest
 
+from copgate.daemon.ring import DecisionRing
 from copgate.daemon.run import LOG
 from copgate.daemon.verdict_log import VerdictLog
+from copgate.tools.samples import client_hello
 from tests.daemon.test_engine import META, engine
 from tests.lab.daemon_lab import decisions
-from tests.wire.builders import SERVER4, dns_query, ipv4, udp, udp4
+from tests.wire.builders import SERVER4, dns_query, ipv4, tcp4, udp, udp4
 
 
 class Clock:
@@ -31,11 +33,11 @@ def _text(caplog: pytest.LogCaptureFixture) -> str:
     )
 
 
-def test_a_flood_of_one_blocked_name_is_one_line_and_a_count(
+def test_a_flood_of_blocked_queries_is_in_the_ring_and_not_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = Clock()
-    log = VerdictLog(clock)
+    ring = DecisionRing(capacity=100, keep_allowed=True)
+    log = VerdictLog(Clock(), ring=ring)
     eng = engine()
     verdicts = [
         eng.judge(udp4(dns_query("casino.example"), sport=40000 + n), META) for n in range(50)
@@ -43,40 +45,65 @@ def test_a_flood_of_one_blocked_name_is_one_line_and_a_count(
     with caplog.at_level(logging.INFO, logger=LOG.name):
         for verdict in verdicts:
             log(verdict)
-        assert len(decisions(_text(caplog))) == 1
-        clock.now += 10.0
-        log.flush(clock.now)
-    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("repeats:")]
-    assert summary.startswith("repeats: block dns client=192.0.2.10 group=pupils rule=category")
-    assert summary.endswith(": and 49 more like it in 10 s")
-    assert len(decisions(_text(caplog))) == 1  # a summary is not read as a decision
-
-
-def test_other_clients_and_reasons_get_their_own_line(caplog: pytest.LogCaptureFixture) -> None:
-    log = VerdictLog(Clock())
-    eng = engine()
-    blocked = eng.judge(udp4(dns_query("casino.example")), META)
-    other = bytes([192, 0, 2, 99])
-    other_client = eng.judge(
-        ipv4(other, SERVER4, 17, udp(40000, 53, dns_query("casino.example"))), META
+    assert caplog.records == []
+    entries = ring.entries()
+    assert len(entries) == 50
+    first = entries[0]
+    assert (first.seq, first.time, first.client, first.group) == (1, 1000.0, "192.0.2.10", "pupils")
+    assert (first.kind, first.name, first.verdict, first.rule) == (
+        "dns",
+        "casino.example",
+        "block",
+        "category",
     )
-    other_reason = eng.judge(udp4(dns_query("adult.example")), META)
-    with caplog.at_level(logging.INFO, logger=LOG.name):
-        for verdict in (blocked, other_client, other_reason, blocked):
-            log(verdict)
-    written = [(d.client_address, d.name) for d in decisions(_text(caplog))]
-    assert written == [
-        ("192.0.2.10", "casino.example"),
-        ("192.0.2.99", "casino.example"),
-        ("192.0.2.10", "adult.example"),
+    assert first.category is not None and first.source is not None and first.reason
+
+
+def test_each_client_and_kind_is_recorded_as_it_was(caplog: pytest.LogCaptureFixture) -> None:
+    ring = DecisionRing(capacity=100, keep_allowed=True)
+    log = VerdictLog(Clock(), ring=ring)
+    eng = engine()
+    other = bytes([192, 0, 2, 99])
+    for verdict in (
+        eng.judge(udp4(dns_query("casino.example")), META),
+        eng.judge(ipv4(other, SERVER4, 17, udp(40000, 53, dns_query("casino.example"))), META),
+        eng.judge(tcp4(1, client_hello("www.example.org")), META),
+    ):
+        log(verdict)
+    assert [(e.client, e.kind, e.name, e.verdict) for e in ring.entries()] == [
+        ("192.0.2.10", "dns", "casino.example", "block"),
+        ("192.0.2.99", "dns", "casino.example", "block"),
+        ("192.0.2.10", "tls", "www.example.org", "allow"),
     ]
 
 
-def test_at_debug_level_every_line_is_written(caplog: pytest.LogCaptureFixture) -> None:
-    log = VerdictLog(Clock())
+def test_packets_without_a_decision_are_not_recorded() -> None:
+    ring = DecisionRing(capacity=100, keep_allowed=True)
+    log = VerdictLog(Clock(), ring=ring)
+    hello = client_hello("adult.example", padding=1700)
+    held = engine().judge(tcp4(1, hello[:1400]), META)
+    assert held.decision is None
+    log(held)
+    assert ring.entries() == [] and ring.recorded == 0
+
+
+def test_at_debug_level_every_decision_is_also_written(caplog: pytest.LogCaptureFixture) -> None:
+    ring = DecisionRing(capacity=100, keep_allowed=False)
+    log = VerdictLog(Clock(), ring=ring)
     eng = engine()
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         for n in range(20):
             log(eng.judge(udp4(dns_query("casino.example"), sport=40000 + n), META))
-    assert len(decisions(_text(caplog))) == 20
-    assert log.rate.suppressed == 0
+        log(eng.judge(tcp4(1, client_hello("www.example.org")), META))
+    assert len(decisions(_text(caplog))) == 21
+    assert len(ring.entries()) == 20  # the allowed one is logged at debug, never kept
+
+
+def test_summaries_of_other_lines_are_flushed(caplog: pytest.LogCaptureFixture) -> None:
+    log = VerdictLog(Clock())
+    log.rate.admit(("failure", "handler", "KeyError"), 0.0)
+    log.rate.admit(("failure", "handler", "KeyError"), 1.0)
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        log.flush(20.0)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == "repeats: failure handler KeyError: and 1 more like it in 10 s"
