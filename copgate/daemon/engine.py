@@ -93,7 +93,7 @@ from copgate.policy.decision import Decision, Verdict
 from copgate.policy.grants import Grants, granted
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
-from copgate.requests.pagename import is_page_name, page_name_decision, page_name_reply
+from copgate.requests.pagename import page_name_decision, page_name_reply
 from copgate.wire.flows import DNS_PORT, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
 from copgate.wire.question import Kind, Question
@@ -271,10 +271,11 @@ class Engine:
         questions = observation.questions
         if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
             question = questions[0]
-            if self.page_name is not None and is_page_name(question, self.page_name):
+            name = question.name
+            if name is not None and name.text == self.page_name and question.kind is Kind.DNS:
                 return self._page_name(packet, question, group, meta.now)
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            if self.grants is not None:
+            if self.grants is not None and decision.verdict is Verdict.BLOCK:
                 decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             return self._act(packet, question, decision, meta.now)
@@ -282,7 +283,7 @@ class Engine:
         last: PacketVerdict | None = None
         for question in questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
-            if self.grants is not None:
+            if self.grants is not None and decision.verdict is Verdict.BLOCK:
                 decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             verdict = self._act(packet, question, decision, meta.now)

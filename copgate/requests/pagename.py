@@ -5,7 +5,8 @@ certificate), so a child or parent opens the page by a fixed name instead,
 where "recently blocked on this device" lists what was refused. The
 gateway's own DNS decision answers that name, for every group and before
 any list, with the block page's addresses: the name belongs to the router,
-not to any list. Pure: builds a decision and the forged answer's shape.
+not to any list. The engine tells the name itself (a string compare on its
+hot path); this module builds the decision and the forged answer's shape. Pure.
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from __future__ import annotations
 from copgate.forge.dns_reply import DnsReply, ReplyKind
 from copgate.policy.decision import Decision, RuleKind, Verdict
 from copgate.policy.model import Settings
-from copgate.wire.question import Kind, Question
 
 DEFAULT_PAGE_NAME = "blocked.copgate.lan"
 PAGE_NAME_TTL = 60
 """Seconds: short, so that a changed block-page address is picked up soon."""
-
-
-def is_page_name(question: Question, page_name: str) -> bool:
-    """A DNS question for exactly the page's name."""
-    name = question.name
-    return question.kind is Kind.DNS and name is not None and name.text == page_name
 
 
 def page_name_decision(group: str, page_name: str) -> Decision:
