@@ -153,9 +153,7 @@ def main() -> int:
         config, lists = lab_config(Path(workdir))
         try:
             hooks(config, lists, args.repeats)
-            print(
-                f"median of {args.repeats} batches of {BATCH} packets, hooks off and on in turn"
-            )
+            print(f"median of {args.repeats} batches of {BATCH} packets, hooks off and on in turn")
             app(Path(workdir), args.repeats)
         finally:
             lists.close()
