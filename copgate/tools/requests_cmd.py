@@ -12,8 +12,9 @@
 - ``copgate deny ID`` closes access request ID as denied.
 
 The reports directory comes from ``--config`` (``reports_dir``), else
-``--dir``, else ``/etc/copgate/reports``. With ``--config``, the group must
-be one of the config's.
+``--dir``, else the config at ``/etc/config/copgate`` or
+``/etc/copgate/copgate.toml``, else ``/etc/copgate/reports``. With a
+config, the group must be one of the config's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from copgate.wire.names import name_from_bytes
 
 DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 UNITS = (86400, 3600, 60, 1)
+DEFAULT_CONFIGS = (Path("/etc/config/copgate"), Path("/etc/copgate/copgate.toml"))
+"""Read for ``reports_dir`` when neither --config nor --dir is given (OpenWrt, then others)."""
 MAX_DURATION = 366 * 86400
 """A grant longer than a year is an allow entry: put it in the config."""
 
@@ -81,8 +84,11 @@ def duration(text: str) -> float:
 
 def _directory(args: argparse.Namespace) -> tuple[Path, frozenset[str] | None]:
     """The reports directory and, with --config, the config's group names."""
-    if args.config is not None:
-        config = load_config(args.config)
+    path = args.config
+    if path is None and args.dir is None:
+        path = next((p for p in DEFAULT_CONFIGS if p.is_file()), None)
+    if path is not None:
+        config = load_config(path)
         groups = frozenset(group.name for group in config.groups)
         return Path(config.settings.reports_dir), groups
     return (args.dir or Path(DEFAULT_REPORTS_DIR)), None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from copgate.requests.store import RecordKind, Store
+from copgate.tools import requests_cmd
 from copgate.tools.requests_cmd import duration
 from tests.tools.test_policy_cmd import cache, run  # noqa: F401  (the cache fixture)
 
@@ -137,3 +138,15 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         duration(text)
+
+
+def test_without_config_or_dir_the_routers_config_is_read(
+    capsys: pytest.CaptureFixture[str],
+    config: Path,
+    reports: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(requests_cmd, "DEFAULT_CONFIGS", (config.with_name("absent"), config))
+    Store(reports).add(RecordKind.ACCESS, "a.example", "kids", "192.0.2.10", time.time())
+    status, out = run(capsys, "requests")
+    assert status == 0 and "a.example group=kids" in out
