@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_engine import (  # noqa: E402
+from bench_engine import (  # noqa: E402  (this script's directory is on sys.path)
     BATCH,
     IFACE,
     NAMES,
@@ -45,6 +45,7 @@ from benchmarks.bench_engine import (  # noqa: E402
     lab_config,
     new_engine,
 )
+
 from copgate.daemon.engine import PacketMeta, PacketVerdict  # noqa: E402
 from copgate.http1.request import Request, read_request  # noqa: E402
 from copgate.lists.listset import ListSet  # noqa: E402
