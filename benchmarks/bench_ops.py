@@ -188,7 +188,7 @@ def socket_times(sizes: Sequence[int], repeats: int) -> None:
             finally:
                 server.close()
     for title, times in results.items():
-        cells = " | ".join(f"{t * 1000:>6.1f} ms" for t in times)
+        cells = " | ".join(f"{t * 1000:>6.2f} ms" for t in times)
         print(f"| {title:<34} | {cells} |")
 
 

@@ -30,12 +30,14 @@ COMMANDS = {
     "demo": "copgate.tools.demo_cmd",
     "run": "copgate.tools.run_cmd",
     "firewall": "copgate.tools.firewall_cmd",
+    "update": "copgate.tools.update_cmd",
     "requests": "copgate.tools.requests_cmd",
     "allow": "copgate.tools.requests_cmd",
     "deny": "copgate.tools.requests_cmd",
     "status": "copgate.tools.ops_cmd",
     "log": "copgate.tools.ops_cmd",
     "stats": "copgate.tools.ops_cmd",
+    "dist": "copgate.tools.dist_cmd",
 }
 """Command name -> the module that registers it (a module may register several)."""
 

@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
     dnsmasq-base unbound nginx-light                # real servers (lab, list benchmark)
     bind9-dnsutils knot-dnsutils curl openssl dnsperf  # real clients: dig, kdig, curl, s_client
     chromium chromium-driver                        # the headless browser in lab tests
+    signify-openbsd                                 # release signatures: compatibility tests both ways
 )
 
 copgate_setup() {

@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from copgate.config.schema import BYPASS_SWITCHES
 from copgate.policy.model import DAYS, Config, Group, Mode, TimeWindow
+from copgate.update.model import UpdateSettings
 
 
 def describe(config: Config) -> list[str]:
@@ -36,6 +37,8 @@ def describe(config: Config) -> list[str]:
         f"LAN interfaces: {_join(settings.lan_interfaces)}",
         f"default group: {config.default_group}",
     ]
+    if config.update is not None:
+        lines.append(f"updates: {describe_update(config.update)}")
     for group in config.groups:
         lines.append("")
         lines.extend(describe_group(group, default=group.name == config.default_group))
@@ -138,3 +141,14 @@ def _clock(minutes: int) -> str:
 
 def _join(items: Iterable[str]) -> str:
     return ", ".join(items) or "none"
+
+
+def describe_update(update: UpdateSettings) -> str:
+    """The ``[update]`` section in one line."""
+    return (
+        f"signed releases from {update.url}, every {update.interval} s "
+        f"(+-{update.jitter:.0%}), {len(update.root_keys)} root key(s), "
+        f"RAM {update.ram_dir}, flash {update.flash_dir} (a copy at most every "
+        f"{update.flash_copy_interval} s), built-in {update.builtin_dir}, "
+        f"at most {update.max_size} bytes"
+    )

@@ -20,6 +20,7 @@ This module never reads files except the templates, through ``TemplateStore``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -60,8 +61,10 @@ from copgate.policy.model import (
     TimeWindow,
     Treatment,
 )
+from copgate.update.model import UpdateSettings
+from copgate.update.settings import read_update
 
-_KINDS = ("general", "group", "window")
+_KINDS = ("general", "group", "window", "update")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,10 @@ def validate(
     general, group_sections, window_sections = _sort_sections(document, run)
     settings_values = convert(general, schema.GENERAL, "section 'general'", run)
     settings = _settings(settings_values, run)
+    update = _update(document, run)
+    if update is not None and "lists" not in settings_values:
+        # The release in force is the list set unless the config names others.
+        settings = dataclasses.replace(settings, lists=(update.lists_path,))
     windows = _windows_by_group(window_sections, run)
     groups: list[BuiltGroup] = []
     for section in group_sections:
@@ -106,7 +113,9 @@ def validate(
         raise ConfigErrors(
             sorted(run.problems, key=lambda p: (p.file != run.file, p.file, p.line or 0))
         )
-    config = Config(settings, tuple(group for group, _, _ in groups), default, document.file)
+    config = Config(
+        settings, tuple(group for group, _, _ in groups), default, document.file, update
+    )
     return Loaded(config, tuple(run.warnings))
 
 
@@ -130,11 +139,13 @@ def _sort_sections(
             _add_group(section, groups, run)
         elif section.kind == "window":
             windows.append(section)
+        elif section.kind == "update":
+            pass  # read by _update
         else:
             run.error(
                 section.file,
                 section.line,
-                f"unknown section type '{section.kind}': expected general, group or window"
+                f"unknown section type '{section.kind}': expected general, group, window or update"
                 f"{did_you_mean(section.kind, _KINDS)}",
             )
     return general, list(groups.values()), windows
@@ -391,3 +402,15 @@ def _template(
             result = values, tuple(window for window in windows if window is not None)
     run.converted_templates[name] = result
     return result
+
+
+def _update(document: Document, run: Run) -> UpdateSettings | None:
+    """The ``update`` section's settings (``copgate.update.settings``); one at most."""
+    sections = [section for section in document.sections if section.kind == "update"]
+    for extra in sections[1:]:
+        run.error(
+            extra.file,
+            extra.line,
+            f"section 'update' is given twice (first on line {sections[0].line})",
+        )
+    return read_update(sections[0], run) if sections else None

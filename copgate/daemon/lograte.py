@@ -1,11 +1,12 @@
-"""Rate-limited log lines: a flood of packets must not become a flood of log lines.
+"""Rate-limited log lines: a storm of repeats must not become a flood of log lines.
 
-A LAN client can send tens of thousands of queries a second, each of which
-the daemon would log as a decision or a drop. ``LogRate`` lets the first
-line of each kind pass and counts the repeats: a line is keyed by
-``(kind, client, reason)``, the first of a key in a window is written, the
-rest of that window are counted, and when the window ends one summary says
-how many were left out ("... and 4,096 more like it in 10 s").
+Decisions go to the decision ring, not the log; what can still repeat at
+packet rate is a failure (a handler that raises on every packet of a
+hostile client). ``LogRate`` lets the first line of each kind pass and
+counts the repeats: a line is keyed by a tuple such as ``("failure",
+handler, exception)``, the first of a key in a window is written, the rest
+of that window are counted, and when the window ends one summary says how
+many were left out ("... and 4,096 more like it in 10 s").
 
 Invariants:
 - a key is in ``_windows`` from its first admitted line until the first

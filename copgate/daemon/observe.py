@@ -88,7 +88,7 @@ class Observers:
         ring = self.ring
         return {
             "log": {
-                "entries": len(ring.entries()),
+                "entries": len(ring),
                 "capacity": ring.capacity,
                 "keep_allowed": ring.keep_allowed,
                 "recorded": ring.recorded,

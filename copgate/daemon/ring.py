@@ -57,9 +57,12 @@ class DecisionEntry:
     group: str
     """The client group whose policy decided."""
     kind: str
-    """Where the name was read: ``dns``, ``tls``, ``quic`` or ``http``."""
+    """Where the name was read: ``dns``, ``tls``, ``quic`` or ``http``; for a flow
+    refused without a name, the rule that refused it (``unreadable``, ``evasion``,
+    ``failure``)."""
     name: str
-    """The name asked for, lower case; ``(no name)`` when the flow carried none."""
+    """The name asked for, lower case; ``(no name)`` when the hello carried none; the
+    server's address and port (``198.51.100.7:443``) for a flow refused without one."""
     verdict: str
     """The engine's verdict word: ``allow``, ``block``, ``safesearch``."""
     reason: str

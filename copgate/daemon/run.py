@@ -17,6 +17,9 @@ packets, never in the middle of one.
   progress, unbind the queues, remove copgate's firewall rules, close
   everything, exit 0. The service manager restarts the daemon when it
   should run again.
+- With an ``[update]`` section, signed list releases are polled by a thread
+  (``copgate.update``); the loop looks at the release link once a second and
+  swaps a new release's cache in between two packets, without a signal.
 - SIGUSR1 logs the counters: the engine's (packets, verdicts, evasion...),
   flows held and blocked, both queues' kernel and user-space counts, handler
   failures, log lines left out.
@@ -28,8 +31,11 @@ groups' rules pass their traffic (queue bypass) and closed groups' rules
 stop it, which is what the config says a failure should do. A restart
 replaces the leftover rules.
 
-Decision and drop lines are rate-limited (``copgate.daemon.lograte``)
-unless the log is at debug level, where every line is the point.
+Decisions go to the decision ring (``copgate.daemon.verdict_log``), which
+a reload keeps: ``copgate log``, ``status`` and ``stats`` read it over the
+control socket (``copgate.daemon.observe``). The log gets one line per
+start, reload and failure (repeated failures rate-limited by
+``copgate.daemon.lograte``), and every decision only at debug level.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import gc
 import ipaddress
 import json
 import logging
+import random
 import selectors
 import signal
 import socket
@@ -47,6 +54,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copgate.config.load import load_config
 from copgate.daemon import probes
@@ -57,7 +65,7 @@ from copgate.daemon.reload import FirewallWorker, local_tz, prepare, unserved
 from copgate.daemon.startup import open_blockpages, open_resolver
 from copgate.daemon.status import Facts, Loop, status_counters, status_report
 from copgate.daemon.verdict_log import VerdictLog, endpoint
-from copgate.edges import control, iptables
+from copgate.edges import iptables
 from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
@@ -68,6 +76,9 @@ from copgate.firewall import FirewallSpec, render_iptables
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.lists.listset import ListSet
 from copgate.policy.model import Config
+
+if TYPE_CHECKING:
+    from copgate.update.poller import DaemonUpdates
 
 LOG = logging.getLogger("copgate")
 TICK = 1.0  # seconds between housekeeping rounds (resolver, flow expiry, block page)
@@ -87,8 +98,9 @@ class Options:
     upstream: str | None = None
     """The resolver for safe-search endpoints; default: /etc/resolv.conf's first."""
     log_decisions: bool = True
-    control: Path | None = control.PATH
-    """The control socket (``copgate status``, ``log``, ``stats``); None: none."""
+    control: Path | None = None
+    """The control socket (``copgate status``, ``log``, ``stats``); None: none.
+    ``copgate run`` gives ``copgate.edges.control.PATH`` unless told otherwise."""
 
 
 class Daemon:
@@ -97,6 +109,7 @@ class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.config = load_config(options.config, templates_dir=options.templates_dir)
+        self.updates = _updates(self.config)  # before the lists: it picks the release in force
         self.lists = ListSet.open(self.config.settings.lists)
         local = local_tz(self.config)
         LOG.info("timezone %s (from %s)", local.tz.text, local.source)
@@ -113,6 +126,7 @@ class Daemon:
         self.firewall: FirewallWorker | None = None
         self._firewall_applied = False
         self.started = time.time()
+        self._started_monotonic = time.monotonic()
         self.observers = Observers(self.config.settings, options.control)
         self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
         self.requests = RequestsEdge(
@@ -147,6 +161,8 @@ class Daemon:
         # what packets made, so a burst of new flows meets shorter pauses.
         gc.collect()
         gc.freeze()
+        if self.updates is not None:
+            self.updates.start()
         self.running = True
         LOG.info(
             "copgate running: queues %d (fail open) and %d (fail closed), %d groups, lists %s",
@@ -321,6 +337,8 @@ class Daemon:
         if grants is not None:
             self.engine.grants = grants or None
         self.verdict_log.flush(now)
+        if self.updates is not None and self.updates.changed():
+            self._take_release()
 
     # -- reload, status, shutdown ----------------------------------------------------
 
@@ -345,6 +363,8 @@ class Daemon:
             return False
         old = self.lists
         config, lists = prepared.config, prepared.lists
+        if config.update != self.config.update:
+            LOG.warning("reload: [update] changes take effect when copgate restarts")
         self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()
@@ -362,6 +382,20 @@ class Daemon:
         gc.freeze()
         LOG.info("reloaded: %d groups, lists built %d", len(config.groups), lists.built)
         return True
+
+    def _take_release(self) -> None:
+        """The updater swapped in a release: open it, swap the engine's lists between packets.
+
+        The config is unchanged; its list paths go through the store's
+        ``current`` link, which now names the new release. A cache that does
+        not open leaves the running lists in force (logged by ``_guarded``).
+        """
+        lists = ListSet.open(self.config.settings.lists)
+        old = self.lists
+        self.engine.reconfigure(self.config, lists, float(lists.built), tz=self.engine.tz)
+        self.lists = lists
+        old.close()
+        LOG.info("lists: new release in force (built %d)", lists.built)
 
     def _warn_unserved_blockpage(self, config: Config) -> None:
         """Listeners are bound once, at start: a block-page address new in a reload is not."""
@@ -397,6 +431,7 @@ class Daemon:
         facts = Facts(
             now=time.time(),
             started=self.started,
+            uptime=time.monotonic() - self._started_monotonic,
             config=self.config,
             config_file=str(self.options.config),
             lists=self.lists,
@@ -415,6 +450,9 @@ class Daemon:
         for queue in self.queues:
             with _logged(f"draining queue {queue.queue_num}"):
                 queue.drain()
+        if self.updates is not None:
+            self.updates.stop()
+            self.updates = None
         if self.firewall is not None:
             if not self.firewall.close():
                 LOG.error("shutdown: a firewall apply is still running")
@@ -467,6 +505,17 @@ def _logged(step: str) -> Iterator[None]:
         yield
     except Exception:
         LOG.exception("shutdown: %s failed", step)
+
+
+def _updates(config: Config) -> DaemonUpdates | None:
+    """The updater when the config has an ``[update]`` section (see ``copgate.update``)."""
+    if config.update is None:
+        return None
+    # Imported here: a gateway without updates never loads the updater.
+    from copgate.update.fetch import HttpFetcher  # noqa: PLC0415
+    from copgate.update.poller import DaemonUpdates  # noqa: PLC0415
+
+    return DaemonUpdates(config.update, HttpFetcher(time.monotonic), time.time, random.random)
 
 
 def run(options: Options) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from copgate.daemon.ring import DecisionEntry, MinuteCount
+from copgate.daemon.ring import MINUTES_KEPT, DecisionEntry, MinuteCount
 
 _Key = Callable[[DecisionEntry], str]
 
@@ -46,14 +46,20 @@ def ring_stats(
 
 
 def queries_per_minute(minutes: Sequence[MinuteCount], now: float) -> dict[str, float | int]:
-    """``average`` over the minutes from the first counted to now's (idle ones count as
-    zero), ``last`` (the minute now is in) and ``minutes`` (the span averaged over)."""
+    """``average`` over the last hour's minutes from the first counted to now's (idle ones
+    count as zero), ``last`` (the minute now is in) and ``minutes`` (the span averaged over).
+
+    Minutes older than ``MINUTES_KEPT`` before now are left out: after the wall clock
+    stepped forward (a router's first NTP answer), the minutes before the step are not
+    "the last hour".
+    """
     current = int(now // 60)
-    if not minutes:
+    recent = [m for m in minutes if current - MINUTES_KEPT < m.minute <= current]
+    if not recent:
         return {"average": 0.0, "last": 0, "minutes": 0}
-    span = max(1, current - minutes[0].minute + 1)
-    total = sum(sum(minute.verdicts.values()) for minute in minutes)
-    last = sum(minutes[-1].verdicts.values()) if minutes[-1].minute == current else 0
+    span = current - recent[0].minute + 1
+    total = sum(sum(minute.verdicts.values()) for minute in recent)
+    last = sum(recent[-1].verdicts.values()) if recent[-1].minute == current else 0
     return {"average": round(total / span, 2), "last": last, "minutes": span}
 
 

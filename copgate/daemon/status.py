@@ -23,6 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from copgate import __version__
 from copgate.daemon.counters import Counters
 from copgate.daemon.probes import UNKNOWN
 from copgate.edges.blockpage import BlockPageServer, BlockPageStats
@@ -79,6 +80,10 @@ class Facts(NamedTuple):
 
     now: float
     started: float
+    """Wall-clock time of the start, as the clock said then."""
+    uptime: float
+    """Seconds since the start by the monotonic clock: a router without a
+    real-time clock steps its wall clock at the first NTP answer."""
     config: Config
     config_file: str
     lists: ListSet
@@ -94,9 +99,10 @@ def status_report(facts: Facts, counters: Mapping[str, object]) -> dict[str, obj
     """``copgate status --json``: who, since when, with what, and what the queues did."""
     config = facts.config
     return {
+        "version": __version__,
         "pid": os.getpid(),
         "started": facts.started,
-        "uptime": round(facts.now - facts.started, 3),
+        "uptime": round(facts.uptime, 3),
         "config": {
             "file": facts.config_file,
             "groups": [group.name for group in config.groups],

@@ -3,6 +3,9 @@
 Every verdict that carries a decision about a name (a DNS question, a TLS or
 QUIC hello, an HTTP Host) becomes one ``copgate.daemon.ring.DecisionEntry``:
 ``copgate log``, ``copgate stats`` and the block page read them from there.
+So does a flow refused without a name (unreadable, evasion, a failure), when
+the verdict names its packet: its kind is the rule, its name the server's
+address and port.
 The log gets no line per packet below debug level: on a router the log is
 logd's small ring in RAM (or the journal), and a line per query would push
 out the start, reload, update and failure lines an admin looks for.
@@ -26,6 +29,7 @@ from copgate.daemon.engine import Action, PacketVerdict
 from copgate.daemon.lograte import LogRate, Summary
 from copgate.daemon.ring import DecisionRing
 from copgate.policy.decision import Decision
+from copgate.wire.packet import Packet
 from copgate.wire.question import Question
 
 LOG = logging.getLogger("copgate")
@@ -60,7 +64,15 @@ class VerdictLog:
                 self._record(question, decision)
             if LOG.isEnabledFor(logging.DEBUG):
                 _log_decision(question, decision)
-        elif LOG.isEnabledFor(logging.DEBUG):
+            return
+        if (
+            decision is not None
+            and verdict.packet is not None
+            and verdict.action is Action.DROP
+            and self.ring is not None
+        ):
+            self._record_refusal(verdict.packet, decision)
+        if LOG.isEnabledFor(logging.DEBUG):
             _log_other(verdict)
 
     def flush(self, now: float) -> None:
@@ -78,6 +90,23 @@ class VerdictLog:
             decision.group,
             question.kind,
             name.text if name else NO_NAME,
+            decision.verdict,
+            decision.reason,
+            decision.category,
+            decision.list_name,
+            decision.rule,
+        )
+
+    def _record_refusal(self, packet: Packet, decision: Decision) -> None:
+        """A flow refused without a name (unreadable, evasion, a failure): its kind is
+        the rule that refused it, its name the server's address and port."""
+        assert self.ring is not None  # checked by the caller
+        self.ring.add(
+            self._clock(),
+            self._text(packet.src),
+            decision.group,
+            decision.rule,
+            endpoint(packet.dst, packet.dport),
             decision.verdict,
             decision.reason,
             decision.category,
@@ -117,7 +146,7 @@ def _log_decision(question: Question, decision: Decision) -> None:
 def _log_other(verdict: PacketVerdict) -> None:
     """A packet held for the rest of its hello, or dropped without a decision about a name."""
     packet = verdict.packet
-    if packet is not None and verdict.decision is None:
+    if packet is not None and verdict.decision is None and verdict.action is not Action.DROP:
         LOG.debug(
             "pending %s > %s: %s",
             endpoint(packet.src, packet.sport),

@@ -19,6 +19,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from types import MappingProxyType
 
 from copgate.firewall.model import QUEUE_BURST, QUEUE_RATE
+from copgate.update.model import UpdateSettings
 from copgate.wire.names import name_from_bytes
 
 MINUTES_PER_DAY = 24 * 60
@@ -322,6 +323,8 @@ class Config:
     so that a spoofed or unknown device lands there."""
     source: str
     """The file the configuration was read from, for messages."""
+    update: UpdateSettings | None = None
+    """Signed list releases (``[update]``); None: the gateway never polls."""
     _index: _GroupIndex = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:

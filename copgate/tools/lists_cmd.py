@@ -61,20 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "proxy -> redirector) applies to every category given here."
         ),
     )
-    compile_parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    add_source_arguments(compile_parser)
     compile_parser.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
-    compile_parser.add_argument("--category", metavar="NAME", help="category of plain sources")
-    compile_parser.add_argument(
-        "--white", action="store_true", help="plain sources are white (exception) entries"
-    )
-    compile_parser.add_argument(
-        "--format",
-        choices=[fmt.value for fmt in SourceFormat],
-        help="format of plain sources (default: detect)",
-    )
-    compile_parser.add_argument(
-        "--budget", type=parse_size, metavar="BYTES", help="refuse a cache larger than this (8M)"
-    )
     compile_parser.add_argument(
         "--release", type=int, default=0, help="release number to record (0: local build)"
     )
@@ -89,6 +77,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lookup_parser.add_argument("names", nargs="+", metavar="NAME")
     lookup_parser.add_argument("--json", action="store_true", help="one JSON object per line")
     lookup_parser.set_defaults(func=run_lookup)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sources and their options, shared by ``compile`` and ``dist build``."""
+    parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    parser.add_argument("--category", metavar="NAME", help="category of plain sources")
+    parser.add_argument(
+        "--white", action="store_true", help="plain sources are white (exception) entries"
+    )
+    parser.add_argument(
+        "--format",
+        choices=[fmt.value for fmt in SourceFormat],
+        help="format of plain sources (default: detect)",
+    )
+    parser.add_argument(
+        "--budget", type=parse_size, metavar="BYTES", help="refuse a cache larger than this (8M)"
+    )
 
 
 def parse_size(text: str) -> int:
@@ -142,6 +147,25 @@ class PlainSource:
 def run_compile(args: argparse.Namespace) -> int:
     """Read every source, build, check the budget, install, report."""
     started = time.perf_counter()
+    table, catalogue = read_sources(args)
+    data, report = build_cache(table, catalogue, build_time=int(time.time()), release=args.release)
+    check_budget(report, args.budget, args.output)
+    install_cache(data, args.output)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{args.output}: {report.names} names ({report.black_names} black, "
+        f"{report.white_names} white, {report.categories} categories), {report.size} bytes, "
+        f"{report.bytes_per_name:.2f} bytes/name, {elapsed:.2f} s"
+    )
+    return 0
+
+
+def read_sources(args: argparse.Namespace) -> tuple[EntryTable, dict[str, Category]]:
+    """The entries and catalogue of every SOURCE, each import report printed.
+
+    The one reader of list sources: ``compile`` and ``dist build`` both use it,
+    so the package's built-in lists and a distributed release are the same build.
+    """
     table = EntryTable()
     catalogue: dict[str, Category] = {}
     aliases: dict[str, str] = {}
@@ -157,16 +181,7 @@ def run_compile(args: argparse.Namespace) -> int:
     # A manifest later on the line still names the aliases of an earlier source.
     for source in plain:
         _add_plain(source, args.white, aliases, table, catalogue)
-    data, report = build_cache(table, catalogue, build_time=int(time.time()), release=args.release)
-    check_budget(report, args.budget, args.output)
-    install_cache(data, args.output)
-    elapsed = time.perf_counter() - started
-    print(
-        f"{args.output}: {report.names} names ({report.black_names} black, "
-        f"{report.white_names} white, {report.categories} categories), {report.size} bytes, "
-        f"{report.bytes_per_name:.2f} bytes/name, {elapsed:.2f} s"
-    )
-    return 0
+    return table, catalogue
 
 
 def _read_ut1(

@@ -110,7 +110,8 @@ def status_lines(status: Mapping[str, Any], now: float) -> list[str]:
     config = status.get("config", {})
     queue = status.get("queue", {})
     lines = [
-        f"copgate running (pid {status.get('pid')}), up {duration(status.get('uptime', 0))}",
+        f"copgate {status.get('version', '')} running (pid {status.get('pid')}), "
+        f"up {duration(status.get('uptime', 0))}",
         f"config: {config.get('file')}; groups: {', '.join(config.get('groups', []))} "
         f"(default {config.get('default_group')})",
     ]
@@ -173,6 +174,10 @@ def run_log(
     try:
         while True:
             reply = _mapping(ask(args.socket, "log", {**params, "since": since}), "log")
+            if int(reply.get("last_seq", 0)) < since:  # the daemon restarted: its log did too
+                print("copgate log: the daemon restarted; its log starts again", file=sys.stderr)
+                since = 0
+                continue
             for entry in reply.get("entries", []):
                 print(json.dumps(entry) if args.json else log_line(entry), file=out, flush=True)
             since = max(since, int(reply.get("last_seq", since)))

@@ -493,7 +493,7 @@ GROUP = '[group.g]\ninterfaces = ["br-lan"]\n'  # lines 1-2; the case's own line
         ),
         (
             f"{GROUP}[genral]\n",
-            "c.toml:3: unknown section type 'genral': expected general, group or window "
+            "c.toml:3: unknown section type 'genral': expected general, group, window or update "
             "(did you mean 'general'?)",
         ),
         # groups
@@ -721,7 +721,7 @@ def test_each_error_names_file_line_and_option(text: str, expected: str) -> None
         ),
         (
             "config group 'g'\n\toption interfaces 'x'\nconfig grop 'g'\n",
-            "copgate:3: unknown section type 'grop': expected general, group or window "
+            "copgate:3: unknown section type 'grop': expected general, group, window or update "
             "(did you mean 'group'?)",
         ),
         (

@@ -89,3 +89,18 @@ def test_without_allowed_names_the_minutes_still_count_every_decision() -> None:
     per_minute = stats["per_minute"]
     assert isinstance(per_minute, list)
     assert per_minute[0] == {"minute": MINUTE - 2, "total": 2, "verdicts": {"allow": 1, "block": 1}}
+
+
+def test_minutes_before_a_clock_step_are_not_the_last_hour() -> None:
+    ring = DecisionRing(capacity=10, keep_allowed=True)
+    for time in (300.0, 310.0):  # 1970: before the first NTP answer
+        ring.record(
+            time=time, client="192.0.2.10", group="g", kind="dns", name="a.example",
+            verdict="allow", reason="r",
+        )  # fmt: skip
+    ring.record(
+        time=NOW, client="192.0.2.10", group="g", kind="dns", name="a.example",
+        verdict="allow", reason="r",
+    )  # fmt: skip
+    assert queries_per_minute(ring.per_minute(), NOW) == {"average": 1.0, "last": 1, "minutes": 1}
+    assert queries_per_minute(ring.per_minute(), NOW + 3600 * 2)["minutes"] == 0

@@ -51,6 +51,7 @@ def _facts(update: dict[str, object] | None, offload: bool | None) -> Facts:
     return Facts(
         now=1_700_003_600.0,
         started=1_700_003_000.0,
+        uptime=600.0,
         config=config(),
         config_file="/etc/config/copgate",
         lists=ListSet([cache]),

@@ -13,10 +13,12 @@ import pytest
 from copgate.daemon.ring import DecisionRing
 from copgate.daemon.run import LOG
 from copgate.daemon.verdict_log import VerdictLog
+from copgate.policy.model import Mode
 from copgate.tools.samples import client_hello
+from copgate.wire.packet import read_ip
 from tests.daemon.test_engine import META, engine
 from tests.lab.daemon_lab import decisions
-from tests.wire.builders import SERVER4, dns_query, ipv4, tcp4, udp, udp4
+from tests.wire.builders import SERVER4, dns_query, ipv4, syn4, tcp4, udp, udp4
 
 
 class Clock:
@@ -107,3 +109,25 @@ def test_summaries_of_other_lines_are_flushed(caplog: pytest.LogCaptureFixture) 
         log.flush(20.0)
     (line,) = [r.getMessage() for r in caplog.records]
     assert line == "repeats: failure handler KeyError: and 1 more like it in 10 s"
+
+
+def test_a_flow_refused_without_a_name_is_recorded_when_its_packet_is_named() -> None:
+    ssh = b"SSH-2.0-OpenSSH_9.2\r\n"
+    garden = engine(Mode.WHITELIST)
+    garden.judge(syn4(0, dport=22), META)
+    packet = tcp4(1, ssh, dport=22)
+    refused = garden.judge(packet, META)
+    assert refused.decision is not None and refused.question is None
+    ring = DecisionRing(capacity=10, keep_allowed=True)
+    log = VerdictLog(Clock(), ring=ring)
+    log(refused._replace(packet=None))  # as the engine answers today: no client to name
+    assert ring.entries() == []
+    log(refused._replace(packet=read_ip(packet)))  # once the engine names the packet
+    (entry,) = ring.entries()
+    assert (entry.client, entry.kind, entry.verdict, entry.rule) == (
+        "192.0.2.10",
+        "unreadable",
+        "block",
+        "unreadable",
+    )
+    assert entry.name.endswith(":22") and entry.group == "pupils"

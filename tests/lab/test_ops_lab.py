@@ -197,3 +197,11 @@ def test_the_metrics_endpoint_on_the_lan_serves_the_counters(probed: Gateway) ->
         lab.gateway, ["curl", "-sS", "-m", "2", f"http://127.0.0.1:{METRICS_PORT}/metrics"]
     )
     assert refused.returncode != 0
+
+
+def test_the_log_survives_a_reload(probed: Gateway) -> None:
+    probed.sighup(expect="reloaded: ")
+    entries = [json.loads(line) for line in _copgate(probed, "log").splitlines()]
+    assert [(e["seq"], e["name"]) for e in entries] == [
+        (seq, name) for seq, (_, _, _, name, _, _) in enumerate(PROBES, start=1)
+    ]

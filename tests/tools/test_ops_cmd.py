@@ -18,7 +18,9 @@ from copgate.edges.control import ControlServer
 from copgate.tools.ops_cmd import duration, log_line, run_log
 
 NOW = 1_790_000_000.0
+ME = frozenset({os.geteuid()})
 STATUS: dict[str, object] = {
+    "version": "0.1.0",
     "pid": 4242,
     "uptime": 7500.0,
     "config": {
@@ -92,7 +94,7 @@ def test_status_json_is_what_the_daemon_said(
 def test_status_for_a_person(socket_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--socket", str(socket_path)]) == 0
     out = capsys.readouterr().out
-    assert "copgate running (pid 4242), up 2h 05m" in out
+    assert "copgate 0.1.0 running (pid 4242), up 2h 05m" in out
     assert "groups: pupils, staff (default pupils)" in out
     assert "lists: default release 42" in out
     assert "last update: unknown" in out and "flow offloading: unknown" in out
@@ -168,3 +170,36 @@ def test_a_log_line_shows_dashes_for_what_is_missing() -> None:
          "name": "a.example", "category": None, "source": None, "reason": "not listed"}
     )  # fmt: skip
     assert line.endswith("192.0.2.10  g  dns  allow  a.example  -  -  not listed")
+
+
+def test_follow_starts_again_when_the_daemon_restarts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rings = [DecisionRing(10, True) for _ in range(2)]
+    for ring, names in zip(rings, (["a.example", "b.example"], ["c.example"]), strict=True):
+        for name in names:
+            ring.record(
+                time=NOW, client="192.0.2.10", group="g", kind="dns", name=name, verdict="block",
+                reason="r",
+            )  # fmt: skip
+    path = tmp_path / "control.sock"
+    servers = [ControlServer(path, ring_handlers(rings[0], lambda: NOW), allowed_uids=ME)]
+    servers[0].start()
+
+    def restart(_seconds: float) -> None:
+        servers[-1].close()
+        servers.append(ControlServer(path, ring_handlers(rings[1], lambda: NOW), allowed_uids=ME))
+        servers[-1].start()
+
+    args = argparse.Namespace(
+        socket=path, json=True, follow=True, client=None, name=None, verdict=None, group=None,
+        limit=0,
+    )  # fmt: skip
+    out = io.StringIO()
+    try:
+        assert run_log(args, out, sleep=restart, rounds=3) == 0
+    finally:
+        servers[-1].close()
+    names = [json.loads(line)["name"] for line in out.getvalue().splitlines()]
+    assert names == ["a.example", "b.example", "c.example"]
+    assert "the daemon restarted" in capsys.readouterr().err

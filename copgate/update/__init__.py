@@ -1,0 +1,1 @@
+"""The gateway side of signed list releases: poll, verify, store, swap (issue 11)."""
