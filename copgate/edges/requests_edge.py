@@ -20,7 +20,7 @@ from copgate.daemon.ring import DecisionRing
 from copgate.edges.report_post import ForwardWorker, http_post
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.policy.grants import Grants
-from copgate.policy.model import Config
+from copgate.policy.model import Config, Settings
 from copgate.policy.tz import PosixTz
 from copgate.requests.app import MAX_RECENT, BlockPageApp, RecentSource
 from copgate.requests.forward import Forwarder
@@ -62,16 +62,20 @@ class RequestsEdge:
         self.app = BlockPageApp(
             Catalogue.load(),
             self.store,
-            page_url=f"http://{settings.page_name}:{BLOCKPAGE_PORT}/recent",
+            page_url=page_url(settings),
             recent=recent,
             group_of=group_of,
             clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
             on_stored=self.worker.poke if self.worker is not None else None,
+            hosts=page_hosts(settings),
         )
 
     def reconfigure(self, config: Config) -> None:
-        """A reload: where requests go is set at start; say so if the new config moves it."""
+        """A reload: the page's name and addresses follow it; where requests go is set
+        at start, and a new config that moves it is told so."""
         new = config.settings
+        self.app.hosts = page_hosts(new)
+        self.app.page_url = page_url(new)
         for option in ("reports_dir", "reports_url", "reports_token"):
             if getattr(new, option) != getattr(self.settings, option):
                 LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
@@ -91,6 +95,17 @@ class RequestsEdge:
         if self.worker is not None and not self.worker.close():
             LOG.warning("shutdown: a report was still being posted")
         self.worker = None
+
+
+def page_url(settings: Settings) -> str:
+    """Where "recently blocked" is: the page's own name, on the page's port."""
+    return f"http://{settings.page_name}:{BLOCKPAGE_PORT}/recent"
+
+
+def page_hosts(settings: Settings) -> frozenset[str]:
+    """The Host values the page answers to: its name and its addresses."""
+    addresses = (settings.blockpage_ipv4, settings.blockpage_ipv6)
+    return frozenset({settings.page_name, *(str(a) for a in addresses if a is not None)})
 
 
 BLOCK = "block"

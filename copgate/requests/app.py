@@ -7,6 +7,9 @@
 | POST   | /request   | a form: stored, then 200 with a one-line answer            |
 | other  |            | 404                                                        |
 
+A request whose Host is not one of the page's own (``hosts``) gets 421:
+no DNS rebinding of a site's name onto the router.
+
 A form is refused, in this order: a body that is not a small urlencoded form
 (400, 413, 415), a missing or stale CSRF token (403), a client over its rate
 (429), a queue that is full (503). Requests and reports name the group the
@@ -62,6 +65,7 @@ STATUS_TEXT = {
     404: "Not Found",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    421: "Misdirected Request",
     429: "Too Many Requests",
     503: "Service Unavailable",
 }
@@ -115,8 +119,15 @@ class BlockPageApp:
         group_of: GroupOf | None = None,
         clock: Callable[[float], str] | None = None,
         on_stored: Callable[[], None] | None = None,
+        hosts: frozenset[str] | None = None,
     ) -> None:
-        """``on_stored`` is called after a record is stored (the forwarder wakes up)."""
+        """``on_stored`` is called after a record is stored (the forwarder wakes up).
+
+        ``hosts`` are the names the page answers to (its own name, its
+        addresses); a request whose Host is another gets 421, so a site that
+        rebinds its own name to the router's address (DNS rebinding) cannot
+        read a child's "recently blocked" or its form tokens. None: any Host.
+        """
         self.catalogue = catalogue
         self.store = store
         self.page_url = page_url
@@ -126,11 +137,14 @@ class BlockPageApp:
         self.group_of = group_of
         self.clock = clock
         self.on_stored = on_stored
+        self.hosts = hosts
         self.stats = AppStats()
 
     def handle(self, request: Request, body: bytes, client: str, now: float) -> bytes:
         """The whole response to ``request`` (a HEAD gets the same head; the server cuts it)."""
         messages = self.catalogue.negotiate(request.field("accept-language"))
+        if self.hosts is not None and host_of(request.field("host")) not in self.hosts:
+            return Answer(421, message_page(messages, "refused_form", self.page_url)).encode()
         path, _, query = request.target.partition("?")
         method = "GET" if request.method == "HEAD" else request.method
         if (method, path) == ("GET", "/blocked"):
@@ -207,6 +221,16 @@ class BlockPageApp:
         LOG.info("block page: %s request %d for %s from %s", kind, record.id, name, client)
         key = "sent_access" if kind is RecordKind.ACCESS else "sent_report"
         return Answer(200, message_page(messages, key, self.page_url))
+
+
+def host_of(field: str | None) -> str:
+    """The host of a Host field, lower case, without port or brackets (RFC 9110 §7.2)."""
+    text = (field or "").strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    if text.count(":") == 1:
+        return text.partition(":")[0]
+    return text.rstrip(".")
 
 
 def _blocked(query: str) -> Blocked:

@@ -24,7 +24,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from copgate.config.load import load_config
 from copgate.config.schema import DEFAULT_REPORTS_DIR
@@ -82,20 +82,31 @@ def duration(text: str) -> float:
     return float(seconds)
 
 
-def _directory(args: argparse.Namespace) -> tuple[Path, frozenset[str] | None]:
-    """The reports directory and, with --config, the config's group names."""
+class Where(NamedTuple):
+    """Where the requests are, and what the config says about them."""
+
+    directory: Path
+    groups: frozenset[str] | None
+    """The config's group names; None without a config."""
+    forwarding: bool | None
+    """Whether reports go to a distributor (``reports_url``); None without a config."""
+
+
+def _directory(args: argparse.Namespace) -> Where:
+    """The reports directory from --config, --dir, or the router's own config."""
     path = args.config
     if path is None and args.dir is None:
         path = next((p for p in DEFAULT_CONFIGS if p.is_file()), None)
     if path is not None:
         config = load_config(path)
         groups = frozenset(group.name for group in config.groups)
-        return Path(config.settings.reports_dir), groups
-    return (args.dir or Path(DEFAULT_REPORTS_DIR)), None
+        settings = config.settings
+        return Where(Path(settings.reports_dir), groups, settings.reports_url is not None)
+    return Where(args.dir or Path(DEFAULT_REPORTS_DIR), None, None)
 
 
 def run_requests(args: argparse.Namespace) -> int:
-    directory, _ = _directory(args)
+    directory, _, forwarding = _directory(args)
     now = time.time()
     entries = [e for e in Store(directory).entries() if args.all or e.open]
     grants = [g for g in read_grants(directory / GRANTS_FILE) if g.active(now)]
@@ -103,7 +114,7 @@ def run_requests(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "requests": [_entry_json(e) for e in entries],
+                    "requests": [_entry_json(e, forwarding) for e in entries],
                     "grants": [
                         {"name": g.name, "group": g.group, "until": g.until, "request": g.request}
                         for g in grants
@@ -115,7 +126,7 @@ def run_requests(args: argparse.Namespace) -> int:
     if not entries:
         print("no open requests" if not args.all else "no requests")
     for entry in entries:
-        print(_entry_line(entry, now))
+        print(_entry_line(entry, now, forwarding))
     for grant in grants:
         until = "until withdrawn" if grant.until is None else f"{grant.until - now:.0f}s left"
         print(f"grant {grant.name} for group {grant.group} ({until})")
@@ -123,7 +134,7 @@ def run_requests(args: argparse.Namespace) -> int:
 
 
 def run_allow(args: argparse.Namespace) -> int:
-    directory, groups = _directory(args)
+    directory, groups, _ = _directory(args)
     name = _name(args.name)
     if groups is not None and args.group not in groups:
         raise CopgateError(
@@ -153,7 +164,7 @@ def run_allow(args: argparse.Namespace) -> int:
 
 
 def run_deny(args: argparse.Namespace) -> int:
-    directory, _ = _directory(args)
+    directory, _, _ = _directory(args)
     store = Store(directory, time.time())
     entry = store.get(args.id)
     if entry is None or entry.record.kind is not RecordKind.ACCESS:
@@ -170,23 +181,25 @@ def _name(text: str) -> str:
     return name.text
 
 
-def _state(entry: Entry) -> str:
+def _state(entry: Entry, forwarding: bool | None) -> str:
     if entry.closed is not None:
         return entry.closed
-    if entry.record.kind.forwarded:
-        return "forwarded" if entry.sent else "waiting to be forwarded"
-    return "open"
+    if not entry.record.kind.forwarded:
+        return "open"
+    if entry.sent:
+        return "forwarded"
+    return "kept here (no reports_url)" if forwarding is False else "waiting to be forwarded"
 
 
-def _entry_line(entry: Entry, now: float) -> str:
+def _entry_line(entry: Entry, now: float, forwarding: bool | None) -> str:
     record = entry.record
     age = max(0, int(now - record.created))
     comment = f" comment={record.comment!r}" if record.comment else ""
     return (
         f"{record.id:>4} {record.kind:<8} {record.name} group={record.group} "
-        f"client={record.client} age={age}s state={_state(entry)}{comment}"
+        f"client={record.client} age={age}s state={_state(entry, forwarding)}{comment}"
     )
 
 
-def _entry_json(entry: Entry) -> dict[str, object]:
-    return {**entry.record.to_json(), "state": _state(entry)}
+def _entry_json(entry: Entry, forwarding: bool | None) -> dict[str, object]:
+    return {**entry.record.to_json(), "state": _state(entry, forwarding)}

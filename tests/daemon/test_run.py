@@ -29,7 +29,7 @@ from copgate.daemon.engine import PacketVerdict
 from copgate.daemon.run import LOG, Daemon
 from copgate.daemon.verdict_log import VerdictLog
 from copgate.daemon.verdict_log import endpoint as _endpoint
-from copgate.edges.requests_edge import RequestsEdge
+from copgate.edges.requests_edge import RequestsEdge, page_hosts
 from copgate.policy.tz import parse_tz
 from copgate.tools.samples import client_hello
 from tests.daemon.test_engine import META, engine, settings
@@ -115,6 +115,7 @@ def _start(daemon: Daemon, v4: IPv4Address | None, v6: IPv6Address | None) -> No
     daemon.config = dataclasses.replace(
         daemon.config, settings=settings(blockpage_ipv4=v4, blockpage_ipv6=v6)
     )
+    daemon.requests.app.hosts = page_hosts(daemon.config.settings)
     daemon._start_blockpages()
 
 

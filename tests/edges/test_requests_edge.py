@@ -60,3 +60,12 @@ def test_a_reload_that_moves_the_reports_says_it_needs_a_restart(
         edge.reconfigure(_config(tmp_path, reports_url="https://lists.example.org/v1/reports"))
     assert "reports_url changed; it takes effect when copgate restarts" in caplog.text
     edge.close()
+
+
+def test_a_reload_moves_the_pages_hosts_and_url(tmp_path: Path) -> None:
+    edge = RequestsEdge(_config(tmp_path), lambda client: None, parse_tz("UTC0"))
+    assert edge.app.hosts == frozenset({"blocked.copgate.lan", "192.0.2.1"})
+    edge.reconfigure(_config(tmp_path, page_name="why.home.arpa"))
+    assert edge.app.hosts == frozenset({"why.home.arpa", "192.0.2.1"})
+    assert edge.app.page_url == "http://why.home.arpa:8099/recent"
+    edge.close()

@@ -237,3 +237,30 @@ def test_a_client_the_daemon_does_not_know_keeps_the_forms_group(
     ).encode()
     assert _split(app.handle(_post(body), body, "192.0.2.77", NOW))[0] == 200
     assert [e.record.group for e in store.entries()] == ["teens"]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("192.0.2.1:8099", 403),
+        ("Blocked.Copgate.Lan:8099", 403),
+        ("[2001:db8:1::1]:8099", 403),
+        ("evil.example:8099", 421),
+        ("evil.example", 421),
+        ("192.0.2.1.evil.example", 421),
+    ],
+)
+def test_only_the_pages_own_hosts_are_answered(store: Store, host: str, status: int) -> None:
+    """A site that rebinds its own name to the router's address gets nothing to read."""
+    app = BlockPageApp(
+        Catalogue.load(),
+        store,
+        hosts=frozenset({"blocked.copgate.lan", "192.0.2.1", "2001:db8:1::1"}),
+    )
+    head = f"GET /blocked?host=a.example HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    request = read_request(head)
+    assert request is not None
+    response = app.handle(request, b"", CLIENT, NOW)
+    assert _split(response)[0] == status
+    if status == 421:
+        assert b'name="csrf"' not in response

@@ -150,3 +150,11 @@ def test_without_config_or_dir_the_routers_config_is_read(
     Store(reports).add(RecordKind.ACCESS, "a.example", "kids", "192.0.2.10", time.time())
     status, out = run(capsys, "requests")
     assert status == 0 and "a.example group=kids" in out
+
+
+def test_reports_without_a_distributor_are_kept_here(
+    capsys: pytest.CaptureFixture[str], config: Path, reports: Path
+) -> None:
+    Store(reports).add(RecordKind.SITE, "bad.example", "kids", "192.0.2.10", time.time())
+    status, out = run(capsys, "requests", "--config", str(config))
+    assert status == 0 and "state=kept here (no reports_url)" in out
