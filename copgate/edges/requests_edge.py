@@ -13,6 +13,7 @@ it never judges a packet.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -78,6 +79,16 @@ class RequestsEdge:
         for option in ("reports_dir", "reports_url", "reports_token"):
             if getattr(new, option) != getattr(self.settings, option):
                 LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
+
+    def counters(self) -> dict[str, int]:
+        """What the forms and the forwarder did since start (in memory: no file is read)."""
+        forwarded = self.worker.forwarder.stats if self.worker is not None else None
+        return {
+            **dataclasses.asdict(self.app.stats),
+            "forwarded": forwarded.sent if forwarded else 0,
+            "forward_refused": forwarded.refused if forwarded else 0,
+            "forward_failed": forwarded.failed if forwarded else 0,
+        }
 
     def tick(self) -> Grants | None:
         """New grants if the grants file changed; a bad file is logged and None."""
