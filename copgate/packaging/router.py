@@ -9,7 +9,8 @@ the commands a router is used with:
   ``copgate config check`` and ``copgate check`` (an operator checking a
   config and a name), ``copgate compile`` and ``copgate lookup`` (an
   operator's own lists, on a router with room for them), ``copgate update``
-  (list releases), ``copgate status``, ``log`` and ``stats``;
+  (list releases), ``copgate status``, ``log`` and ``stats``, and
+  ``copgate requests``, ``allow`` and ``deny`` (the block page's requests);
 
 and not the others: ``inspect`` and ``demo`` read captures and build the
 lab (scapy, network namespaces), and ``copgate.lab`` and
@@ -38,6 +39,7 @@ ROUTER_ENTRIES = (
     "copgate.tools.lists_cmd",
     "copgate.tools.update_cmd",
     "copgate.tools.ops_cmd",
+    "copgate.tools.requests_cmd",
 )
 """The modules a router starts from (see the module docstring)."""
 NEVER_ON_A_ROUTER = ("copgate.lab", "copgate.packaging", "scapy", "django", "aioquic")

@@ -27,6 +27,8 @@ import py_compile
 import shutil
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +98,10 @@ def stage(
             )
         else:
             shutil.copyfile(path, out)
+    for data in package_data(source, modules.values()):
+        out = target / data.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data, out)
     launcher = dest / "usr" / "bin" / "copgate"
     launcher.parent.mkdir(parents=True)
     launcher.write_text(LAUNCHER, encoding="utf-8")
@@ -114,6 +120,22 @@ def stage(
     overlay = source / "openwrt" / "copgate" / "files"
     shutil.copytree(overlay, dest, dirs_exist_ok=True)
     return Staged(dest, len(modules), cache)
+
+
+def package_data(source: Path, modules: Iterable[Path]) -> list[Path]:
+    """The data files (``[tool.setuptools.package-data]`` of ``pyproject.toml``,
+    the wheel's own list) of the packages that hold router modules, e.g. the
+    block page's message catalogues. ``copgate.data`` (the lists) is not one:
+    the package ships its lists compiled, in ``/usr/share/copgate``."""
+    table = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = table["tool"]["setuptools"]["package-data"]
+    routed = {path.parent for path in modules}
+    found: list[Path] = []
+    for package, patterns in wanted.items():
+        directory = source.joinpath(*package.split("."))
+        if directory in routed:
+            found.extend(sorted(p for pattern in patterns for p in directory.glob(pattern)))
+    return found
 
 
 def compile_lists(source: Path, out: Path) -> None:

@@ -132,6 +132,8 @@ def test_data_holds_the_router_modules_the_lists_and_the_service(built: tuple[Pa
     }
     assert pyc == expected
     assert not any(name.endswith(".py") for name in data)
+    for language in ("en", "ru"):  # the block page's catalogues ride with its modules
+        assert f"{site}copgate/requests/messages/{language}.toml" in data
     assert not any("/lab/" in name or "/packaging/" in name for name in data)
     for name, mode in [
         ("./etc/init.d/copgate", 0o755),
@@ -184,6 +186,8 @@ def test_the_packaged_modules_run_the_routers_commands(
     blocked = _copgate(staged, "check", "www.adult.example", "--config", str(config), *templates)
     assert blocked.returncode == 0, blocked.stderr
     assert "block" in blocked.stdout.lower()
+    requests = _copgate(staged, "requests", "--dir", str(tmp_path / "reports"))
+    assert requests.returncode == 0, requests.stderr
     rules = _copgate(staged, "firewall", "--config", str(config), *templates)
     assert rules.returncode == 0, rules.stderr
     assert "table inet copgate {" in rules.stdout
