@@ -175,12 +175,19 @@ def client(db: Backend) -> Client:
 
 @pytest.fixture
 def make_user(django_backend: Backend) -> Callable[..., AbstractBaseUser]:
-    """``make_user("alice", "expert")``: a user with password ``"pw-" + name``, in a role."""
+    """``make_user("alice", "expert")``: a user in a role.
+
+    With ``password=True`` the password is ``"pw-" + name``; without, none is
+    usable (hashing one costs a quarter second: most tests sign in with
+    ``Client.force_login``).
+    """
     from django.contrib.auth import get_user_model
 
-    def make(name: str, *roles: str) -> AbstractBaseUser:
+    def make(name: str, *roles: str, password: bool = False) -> AbstractBaseUser:
         user = get_user_model().objects.create_user(
-            username=name, password=f"pw-{name}", email=f"{name}@example.org"
+            username=name,
+            password=f"pw-{name}" if password else None,
+            email=f"{name}@example.org",
         )
         for role in roles:
             Group.objects.get(name=role).user_set.add(user)

@@ -93,8 +93,8 @@ def test_expert_proposes_and_administrator_approves_and_publishes(
     live_service: LiveService, browser: WebDriver, make_user: Callable[..., Any]
 ) -> None:
     categories = make_categories()
-    make_user("erin", "expert")
-    make_user("ada", "administrator")
+    make_user("erin", "expert", password=True)
+    make_user("ada", "administrator", password=True)
     gateway = Gateway.objects.create(name="school-1", token_hash="1" * 64)
     for key, comment in (("a" * 32, HOSTILE), ("b" * 32, "maths lessons")):
         Report.objects.create(
