@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from copgate.config import schema
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -51,3 +53,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; a skip is a failure in CI")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def _reports_tmp(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(autouse=True)
+def _reports_dir_in_tmp(_reports_tmp: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config without ``reports_dir`` keeps requests in a temporary directory, not
+    in /etc/copgate/reports: a test that starts a daemon must not write to the host."""
+    monkeypatch.setattr(schema, "DEFAULT_REPORTS_DIR", _reports_tmp)

@@ -41,6 +41,10 @@ DEFAULT_LOG_ENTRIES = ring.DEFAULT_CAPACITY
 """Decisions ``copgate log`` keeps: the ring's bound (``MAX_CAPACITY``) is the option's."""
 DEFAULT_LAN_INTERFACES = ("br-lan",)
 """OpenWrt's LAN bridge."""
+DEFAULT_PAGE_NAME = "blocked.copgate.lan"
+"""The block page's own name (``copgate.requests.pagename``)."""
+DEFAULT_REPORTS_DIR = "/etc/copgate/reports"
+"""Flash: requests and reports survive a reboot (``copgate.requests.store``)."""
 DEFAULT_QUEUE_RATE = QUEUE_RATE
 DEFAULT_QUEUE_BURST = QUEUE_BURST
 """The per-client rate in front of the queue: the firewall's defaults and bound
@@ -97,6 +101,10 @@ GENERAL: Mapping[str, Spec] = MappingProxyType(
         "queue_rate": Spec(values.integer(0, MAX_QUEUE_RATE)),
         "queue_burst": Spec(values.integer(1, MAX_QUEUE_RATE)),
         "default_group": Spec(values.group_name),
+        "page_name": Spec(values.host_name),
+        "reports_dir": Spec(values.path_text),
+        "reports_url": Spec(values.http_url),
+        "reports_token": Spec(values.text),
         "log_entries": Spec(values.integer(0, ring.MAX_CAPACITY)),
         "log_allowed": Spec(values.boolean),
         "metrics_listen": Spec(values.listen_address),

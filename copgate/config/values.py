@@ -391,3 +391,15 @@ def _listen_port(text: str, expected: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_PORT:
         raise BadValueError(expected, f" (port {text!r} is not within 1..{MAX_PORT})")
     return int(text)
+
+
+def http_url(value: object) -> str:
+    """An ``http://`` or ``https://`` URL with a host (the distributor's report intake)."""
+    expected = "an http:// or https:// URL"
+    found = _string(value, expected)
+    scheme, sep, rest = found.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest.split("/")[0]:
+        raise BadValueError(expected)
+    if any(ch.isspace() or not ch.isprintable() for ch in found):
+        raise BadValueError(expected, "no spaces or control characters")
+    return found

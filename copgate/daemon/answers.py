@@ -70,6 +70,8 @@ def blockpage_location(
     name: str,
     why: str,
     served: frozenset[IpAddress] | None = None,
+    *,
+    decision: Decision | None = None,
 ) -> str | None:
     """The block page's URL for a request that came over IP ``version`` (4 or 6).
 
@@ -81,7 +83,16 @@ def blockpage_location(
     address = settings.blockpage_ipv6 if version == 6 else settings.blockpage_ipv4
     if address is None or (served is not None and address not in served):
         return None
-    return block_page_url(address, name, why)
+    if decision is None:
+        return block_page_url(address, name, why)
+    return block_page_url(
+        address,
+        name,
+        why,
+        group=decision.group,
+        category=decision.category or "",
+        list_name=decision.list_name or "",
+    )
 
 
 def tcp_query(payload: bytes, query: DnsQuery) -> bytes | None:

@@ -90,8 +90,10 @@ from copgate.forge.tcp_reply import http_redirect, reply_and_close, resets_for
 from copgate.lists.model import NameLookup
 from copgate.policy.decide import decide, decide_evasion, decide_unreadable, failure_decision
 from copgate.policy.decision import Decision, Verdict
+from copgate.policy.grants import Grants, granted
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
+from copgate.requests.pagename import page_name_decision, page_name_reply
 from copgate.wire.flows import DNS_PORT, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
 from copgate.wire.question import Kind, Question
@@ -171,6 +173,11 @@ class Engine:
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
         self.blocked = BlockedFlows()
+        self.grants: Grants | None = None
+        """The administrator's grants (``copgate allow``), refreshed by the edge; None: none
+        (checked with ``is``: the hot path pays no call when there are none)."""
+        self.page_name: str | None = None
+        """The block page's own name (``page_name``), answered with its address; None: off."""
         self._replies: dict[int, tuple[Decision, Settings, DnsReply]] = {}
         self._groups: dict[tuple[str | None, bytes, str | None], Group] = {}
         self._groups_config = config
@@ -264,13 +271,20 @@ class Engine:
         questions = observation.questions
         if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
             question = questions[0]
+            name = question.name
+            if name is not None and name.text == self.page_name and question.kind is Kind.DNS:
+                return self._page_name(packet, question, group, meta.now)
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
+            if self.grants is not None and decision.verdict is Verdict.BLOCK:
+                decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             return self._act(packet, question, decision, meta.now)
         blocked: PacketVerdict | None = None
         last: PacketVerdict | None = None
         for question in questions:
             decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
+            if self.grants is not None and decision.verdict is Verdict.BLOCK:
+                decision = granted(decision, _name_text(question), self.grants, meta.now)
             self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             verdict = self._act(packet, question, decision, meta.now)
             last = verdict
@@ -311,18 +325,34 @@ class Engine:
         name = question.name.text if question.name else ""
         why = decision.category or decision.rule.value
         settings = self.config.settings
-        location = blockpage_location(settings, packet.version, name, why, self.blockpage_served)
+        location = blockpage_location(
+            settings, packet.version, name, why, self.blockpage_served, decision=decision
+        )
         response = http_redirect(location) if location else page_response(name, why)
         self.blocked.add(flow_key(packet), now)
         return PacketVerdict(Action.DROP, reply_and_close(packet, response), question, decision)
 
+    def _page_name(
+        self, packet: Packet, question: Question, group: Group, now: float
+    ) -> PacketVerdict:
+        """The block page's own name: answered with the page's addresses, for every group."""
+        decision = page_name_decision(group.name, self.page_name or "")
+        self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
+        reply = page_name_reply(self.config.settings)
+        return self._dns_answer(packet, question, decision, now, reply)
+
     def _dns_answer(
-        self, packet: Packet, question: Question, decision: Decision, now: float
+        self,
+        packet: Packet,
+        question: Question,
+        decision: Decision,
+        now: float,
+        reply: DnsReply | None = None,
     ) -> PacketVerdict:
         query = question.dns
         if query is None:
             raise ValueError("a DNS question without its query")
-        reply = self._dns_reply(decision)
+        reply = reply or self._dns_reply(decision)
         if packet.proto == PROTO_UDP:
             answer = forge_dns_reply(packet.payload, query, reply)
             datagram = udp_datagram((packet.dst, packet.dport), (packet.src, packet.sport), answer)
@@ -454,6 +484,10 @@ class Engine:
             self._local_second = second
             self._local_time = self.tz.local(now)
         return self._local_time, now >= self.lists_built
+
+
+def _name_text(question: Question) -> str | None:
+    return question.name.text if question.name else None
 
 
 def _unframed(packet: Packet, reason: str, group: Group) -> bool:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import ipaddress
 import json
 import logging
 import random
@@ -68,6 +69,7 @@ from copgate.edges.blockpage import BlockPageServer
 from copgate.edges.firewall import Firewall, open_firewall
 from copgate.edges.inject import Injector
 from copgate.edges.queue import QueueBusyError, QueueEdge
+from copgate.edges.requests_edge import RequestsEdge, recent_from_ring
 from copgate.edges.resolver import SafeResolver
 from copgate.errors import CopgateError
 from copgate.firewall import FirewallSpec
@@ -130,6 +132,10 @@ class Daemon:
         self._started_monotonic = time.monotonic()
         self.observers = Observers(self.config.settings, options.control)
         self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
+        self.requests = RequestsEdge(
+            self.config, self._group_name, local.tz, recent_from_ring(self.observers.ring)
+        )
+        """The block page's forms, "recently blocked" (from the ring), grants, reports."""
         self.failures = 0
         """Exceptions caught in handlers, reloads and housekeeping."""
         self.running = False
@@ -188,6 +194,13 @@ class Daemon:
         self.queues.append(queue)
         self.selector.register(queue, selectors.EVENT_READ, queue.drain)
 
+    def _group_name(self, client: str) -> str | None:
+        """The group the config puts a block-page client in (by address: the page has no MAC)."""
+        try:
+            return self.config.group_for(None, ipaddress.ip_address(client), None).name
+        except ValueError:
+            return None
+
     def _install_signals(self) -> None:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -202,7 +215,7 @@ class Daemon:
     def _start_blockpages(self) -> None:
         """Listen on the block-page addresses (``copgate.daemon.startup``), in the loop."""
         served: list[IpAddress] = []
-        listen = functools.partial(BlockPageServer, on_close=self._forget)
+        listen = functools.partial(BlockPageServer, on_close=self._forget, app=self.requests.app)
         for address, server in open_blockpages(self.config.settings, BLOCKPAGE_PORT, listen):
             self.blockpages.append(server)
             served.append(address)
@@ -212,6 +225,7 @@ class Daemon:
         # Nobody is redirected to an address that is not served: its family's
         # clients get the page in the server's place instead (see the engine).
         self.engine.blockpage_served = frozenset(served)
+        self.engine.page_name = self.config.settings.page_name if served else None
 
     def _start_resolver(self) -> None:
         self.resolver = open_resolver(self.options.upstream)
@@ -322,6 +336,9 @@ class Daemon:
             self.resolver.tick(now)
         for server in self.blockpages:
             server.expire()
+        grants = self.requests.tick()
+        if grants is not None:
+            self.engine.grants = grants or None
         self.verdict_log.flush(now)
         if self.updates is not None and self.updates.changed():
             self._take_release()
@@ -354,6 +371,9 @@ class Daemon:
         self.engine.reconfigure(config, lists, float(lists.built), tz=prepared.tz)
         self.config, self.lists = config, lists
         old.close()
+        if self.engine.page_name is not None:
+            self.engine.page_name = config.settings.page_name
+        self.requests.reconfigure(config)
         if prepared.spec is not None and self.firewall is not None:
             self.firewall.submit(prepared.spec)  # beside the loop; _on_firewall_done logs it
         self._warn_unserved_blockpage(config)
@@ -458,6 +478,8 @@ class Daemon:
         for server in self.blockpages:
             server.close()
         self.blockpages = []
+        with _logged("stopping the report forwarder"):
+            self.requests.close()
         if self.resolver is not None:
             self.resolver.close()
             self.resolver = None

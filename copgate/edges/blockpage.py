@@ -2,11 +2,16 @@
 
 Blocked plain-HTTP requests are redirected here (``copgate.forge.tcp_reply``).
 One server listens on one address; the daemon runs one per configured
-block-page address (IPv4 and IPv6) in its event loop. It serves one page
-(``copgate.forge.blockpage.render_page``, from the query string's ``host``
-and ``why``) and nothing else, without blocking: each connection gets one
-request, read strictly (``copgate.http1.request``), then the page or an
-error status, then close.
+block-page address (IPv4 and IPv6) in its event loop. Without an ``app`` it
+serves one page (``copgate.forge.blockpage.render_page``, from the query
+string's ``host`` and ``why``); with one (``copgate.requests.app``) the app
+answers: the block page with its forms, "recently blocked", and the forms'
+posts. Either way without blocking: each connection gets one request, read
+strictly (``copgate.http1.request``), with the body of a POST of at most
+``MAX_BODY`` bytes (Content-Length only: a chunked form gets 411), then the
+answer or an error status, then close. An answer is at most ``MAX_PAGE``
+bytes and the socket's send buffer is set larger, so one non-blocking send
+on the fresh connection takes it whole whatever the client's window.
 
 Every LAN client can reach it, so no client may take it from the others:
 
@@ -33,7 +38,8 @@ from dataclasses import dataclass, field
 
 from copgate.errors import CopgateError
 from copgate.forge.blockpage import error_response, render_page
-from copgate.http1.request import MAX_HEAD, RequestError, read_request
+from copgate.http1.request import MAX_HEAD, Request, RequestError, head_size, read_request
+from copgate.requests.app import MAX_BODY, MAX_PAGE, BlockPageApp
 
 LOG = logging.getLogger("copgate.blockpage")
 MAX_CONNECTIONS = 64
@@ -43,7 +49,12 @@ IDLE_TIMEOUT = 10.0
 """Seconds a connection may take to send its request (a browser sends it at once)."""
 READ_SIZE = 4096
 SERVED_METHODS = frozenset({"GET", "HEAD"})
+APP_METHODS = frozenset({"GET", "HEAD", "POST"})
+"""With an app, forms are posted."""
 METHOD_NOT_ALLOWED = 405
+LENGTH_REQUIRED = 411  # RFC 9110 §15.5.12: a form's body must say its length
+TOO_LARGE = 413  # RFC 9110 §15.5.14
+SEND_BUFFER = 2 * MAX_PAGE
 IP_FREEBIND = 15
 """linux/in.h; Python's socket module does not export it. Set at ``SOL_IP``
 it also lets an IPv6 socket bind an address the host does not (yet) have."""
@@ -80,6 +91,8 @@ class BlockPageServer:
         port: int,
         *,
         on_close: Callable[[socket.socket], None] | None = None,
+        app: BlockPageApp | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Listen on ``address`` (IPv4 or IPv6) and ``port``; OSError if it cannot.
 
@@ -110,6 +123,9 @@ class BlockPageServer:
             self.listener.close()
             raise
         self._on_close = on_close
+        self.app = app
+        self._clock = clock
+        """Wall time for the app (CSRF tokens, records); deadlines use the monotonic clock."""
         self.clients: dict[int, _Client] = {}
         """fd -> client, oldest first (dicts keep insertion order)."""
         self.stats = BlockPageStats()
@@ -131,6 +147,8 @@ class BlockPageServer:
         elif len(self.clients) >= MAX_CONNECTIONS:
             self._evict(next(iter(self.clients.values())))
         conn.setblocking(False)
+        if self.app is not None:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.clients[conn.fileno()] = _Client(conn, address, now + IDLE_TIMEOUT)
         return conn
 
@@ -158,6 +176,8 @@ class BlockPageServer:
             return True
         if request is None:
             return False
+        if self.app is not None:
+            return self._answer(client, request)
         if request.method not in SERVED_METHODS:
             self.stats.refused += 1
             self._finish(client, error_response(METHOD_NOT_ALLOWED))
@@ -168,6 +188,37 @@ class BlockPageServer:
         self.stats.served += 1
         self._finish(client, response)
         return True
+
+    def _answer(self, client: _Client, request: Request) -> bool:
+        """Answer through the app once the request (and a POST's body) is whole."""
+        assert self.app is not None
+        if request.method not in APP_METHODS:
+            self.stats.refused += 1
+            self._finish(client, error_response(METHOD_NOT_ALLOWED, "GET, HEAD, POST"))
+            return True
+        body = b""
+        if request.method == "POST":
+            if request.field("transfer-encoding") is not None:
+                self._refuse(client, LENGTH_REQUIRED)
+                return True
+            length = int(request.field("content-length") or "0")
+            if length > MAX_BODY:
+                self._refuse(client, TOO_LARGE)
+                return True
+            start = head_size(bytes(client.buffer))
+            if len(client.buffer) < start + length:
+                return False  # the body is still on its way
+            body = bytes(client.buffer[start : start + length])
+        response = self.app.handle(request, body, client.peer, self._clock())
+        if request.method == "HEAD":
+            response = response.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        self.stats.served += 1
+        self._finish(client, response)
+        return True
+
+    def _refuse(self, client: _Client, status: int) -> None:
+        self.stats.refused += 1
+        self._finish(client, error_response(status))
 
     def expire(self, now: float | None = None) -> int:
         """Close the connections whose time to send a request has run out; how many."""
@@ -196,7 +247,9 @@ class BlockPageServer:
         self.clients.pop(client.sock.fileno(), None)
         if response is not None:
             try:
-                client.sock.send(response)  # under 1500 bytes: the socket buffer takes it whole
+                # At most MAX_PAGE bytes on a fresh socket whose buffer is larger
+                # (SEND_BUFFER): the kernel takes it whole.
+                client.sock.send(response)
                 client.sock.shutdown(socket.SHUT_WR)
                 _discard_unread(client.sock)
             except OSError as exc:

@@ -38,10 +38,26 @@ to be reviewed.</p>
 """
 
 
-def block_page_url(address: IPv4Address | IPv6Address, host: str, why: str) -> str:
-    """``http://192.0.2.1:8099/blocked?host=..&why=..``; IPv6 in brackets (RFC 3986 §3.2.2)."""
+def block_page_url(
+    address: IPv4Address | IPv6Address,
+    host: str,
+    why: str,
+    *,
+    group: str = "",
+    category: str = "",
+    list_name: str = "",
+) -> str:
+    """``http://192.0.2.1:8099/blocked?host=..&why=..``; IPv6 in brackets (RFC 3986 §3.2.2).
+
+    ``group``, ``category`` and ``list_name`` (``group``, ``cat``, ``list``
+    in the query) are added when given, for the page to say them.
+    """
     authority = f"[{address}]" if address.version == 6 else str(address)
-    return f"http://{authority}:{BLOCKPAGE_PORT}/blocked?host={_q(host)}&why={_q(why)}"
+    url = f"http://{authority}:{BLOCKPAGE_PORT}/blocked?host={_q(host)}&why={_q(why)}"
+    for key, value in (("group", group), ("cat", category), ("list", list_name)):
+        if value:
+            url += f"&{key}={_q(value[:MAX_WHY])}"
+    return url
 
 
 def page_response(host: str, why: str) -> bytes:
@@ -59,6 +75,9 @@ def page_response(host: str, why: str) -> bytes:
 
 REASONS = {
     400: "Bad Request",
+    411: "Length Required",
+    413: "Content Too Large",
+    404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
     431: "Request Header Fields Too Large",
@@ -68,12 +87,12 @@ REASONS = {
 """The statuses the block page server answers with besides 403 (RFC 9110 §15, RFC 6585 §5)."""
 
 
-def error_response(status: int) -> bytes:
+def error_response(status: int, allowed: str = "GET, HEAD") -> bytes:
     """A bodiless answer with ``status``, then close: for a request the page will not serve.
 
     405 names the methods that are served (RFC 9110 §15.5.6 requires Allow).
     """
-    allow = "Allow: GET, HEAD\r\n" if status == 405 else ""
+    allow = f"Allow: {allowed}\r\n" if status == 405 else ""
     reason = REASONS.get(status, "Error")
     return (
         f"HTTP/1.1 {status} {reason}\r\n{allow}Content-Length: 0\r\nConnection: close\r\n\r\n"

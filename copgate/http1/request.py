@@ -31,7 +31,8 @@ What is refused, and why (RFC 9110, RFC 9112):
   Transfer-Encoding in HTTP/1.0 (§6.1), and one other than ``chunked``
   (501, §6.1).
 
-The body is never read: the block page answers and closes. Pure: no
+The body is never read here: the block page server takes a form's body
+(Content-Length only, ``head_size`` says where it starts) and closes. Pure: no
 sockets, no clock; ``copgate.edges.blockpage`` does the I/O.
 """
 
@@ -111,6 +112,15 @@ def read_request(buffer: bytes) -> Request | None:
     fields = read_fields(field_lines)
     check_framing(version, fields)
     return Request(method, target, version, fields)
+
+
+def head_size(buffer: bytes) -> int:
+    """Bytes of the whole head (blank line included) at the start of ``buffer``, which
+    ``read_request`` has read as a whole request; what follows is the body."""
+    end = buffer.find(END_OF_HEAD, 0, MAX_HEAD)
+    if end < 0:
+        raise RequestError(BAD_REQUEST, "no whole request head")
+    return end + len(END_OF_HEAD)
 
 
 def read_request_line(line: bytes) -> tuple[str, str, str]:

@@ -105,6 +105,9 @@ def write_config(
     path = workdir / "copgate.toml"
     quoted = ", ".join(f'"{p}"' for p in lists)
     text = CONFIG.format(lists=quoted, extra=extra)
+    # Requests, reports and grants stay in the lab's directory, never in /etc.
+    reports = f'reports_dir = "{workdir / "reports"}"\n'
+    text = text.replace("[general]\n", f"[general]\n{reports}", 1)
     for group, names in (block or {}).items():
         header = f"[group.{group}]\n"
         if header not in text:

@@ -39,6 +39,8 @@ class RuleKind(enum.StrEnum):
     WHITE_ENTRY = "white_entry"
     FAILURE = "failure"
     """The daemon could not decide; the group's failure mode did."""
+    GRANT = "grant"
+    """An administrator's grant (``copgate allow``) opened a blocked name."""
 
 
 class Decision(NamedTuple):

@@ -293,6 +293,14 @@ class Settings:
     which is what enforces it."""
     queue_burst: int = QUEUE_BURST
     """Packets a client may hand over at once above ``queue_rate``."""
+    page_name: str = "blocked.copgate.lan"
+    """The block page's own name, answered with its addresses ("recently blocked")."""
+    reports_dir: str = "/etc/copgate/reports"
+    """Where requests, reports and grants are kept (flash: they survive a reboot)."""
+    reports_url: str | None = None
+    """The distributor's report intake (``docs/reports.md``); None: reports stay here."""
+    reports_token: str | None = None
+    """Bearer token for ``reports_url``."""
     log_entries: int = 1000
     """Decisions the daemon keeps in memory for ``copgate log`` (0: none)."""
     log_allowed: bool = True

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,7 +40,11 @@ from copgate.lists.cache import ListCache
 from copgate.lists.listset import ListSet
 from copgate.policy.decide import decide
 from copgate.policy.decision import Decision
+from copgate.policy.grants import Grants, granted
+from copgate.policy.model import Config
 from copgate.policy.tz import PosixTz
+from copgate.requests.grantfile import GRANTS_FILE, read_grants
+from copgate.requests.store import StoreError
 from copgate.wire.names import name_from_bytes
 from copgate.wire.question import ClientHello, DnsQuery, Ech, Kind, Question
 
@@ -193,6 +198,9 @@ def run_check(args: argparse.Namespace) -> int:
         decision = decide(question, group, lists, local, plausible, frozenset())
     finally:
         lists.close()
+    decision = granted(
+        decision, question.name.text if question.name else None, _grants(config), timestamp
+    )
     how = matched_by(config, group, args.iface, args.client, args.mac)
     if args.json:
         print(json.dumps(_as_json(args, decision, how, local, plausible)))
@@ -200,6 +208,16 @@ def run_check(args: argparse.Namespace) -> int:
         for line in _explain(args, decision, how, local, plausible):
             print(line)
     return 0
+
+
+def _grants(config: Config) -> Grants:
+    """The administrator's grants (``copgate allow``), as the daemon reads them."""
+    path = Path(config.settings.reports_dir) / GRANTS_FILE
+    try:
+        return read_grants(path)
+    except StoreError as exc:
+        print(f"warning: grants not applied: {exc}", file=sys.stderr)
+        return Grants()
 
 
 def _local_time(at: datetime | None, tz: PosixTz) -> tuple[datetime, float]:

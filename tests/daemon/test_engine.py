@@ -246,7 +246,8 @@ def _location(response: bytes) -> str | None:
     return found[0].removeprefix("Location: ") if found else None
 
 
-QUERY = "/blocked?host=casino.example&why=gambling"
+QUERY = "/blocked?host=casino.example&why=gambling&group=pupils&cat=gambling&list=default"
+"""The page is told the name, the reason, and the group, category and list that decided."""
 
 
 @pytest.mark.parametrize(

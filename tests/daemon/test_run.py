@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,8 @@ from copgate.daemon.engine import PacketVerdict
 from copgate.daemon.run import LOG, Daemon
 from copgate.daemon.verdict_log import VerdictLog
 from copgate.daemon.verdict_log import endpoint as _endpoint
+from copgate.edges.requests_edge import RequestsEdge, page_hosts
+from copgate.policy.tz import parse_tz
 from copgate.tools.samples import client_hello
 from tests.daemon.test_engine import META, engine, settings
 from tests.lab.daemon_lab import decisions, pending
@@ -90,7 +93,7 @@ LOOPBACK6 = IPv6Address("::1")
 
 
 @pytest.fixture
-def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
+def daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Daemon]:
     """A daemon with only what the block page needs; listeners on ephemeral ports."""
     monkeypatch.setattr(run, "BLOCKPAGE_PORT", 0)
     built = object.__new__(Daemon)
@@ -98,9 +101,13 @@ def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
     built.config = built.engine.config
     built.selector = selectors.DefaultSelector()
     built.blockpages = []
+    reports = dataclasses.replace(built.config.settings, reports_dir=str(tmp_path / "reports"))
+    requests_config = dataclasses.replace(built.config, settings=reports)
+    built.requests = RequestsEdge(requests_config, lambda _client: None, parse_tz(""))
     yield built
     for server in built.blockpages:
         server.close()
+    built.requests.close()
     built.selector.close()
 
 
@@ -108,6 +115,7 @@ def _start(daemon: Daemon, v4: IPv4Address | None, v6: IPv6Address | None) -> No
     daemon.config = dataclasses.replace(
         daemon.config, settings=settings(blockpage_ipv4=v4, blockpage_ipv6=v6)
     )
+    daemon.requests.app.hosts = page_hosts(daemon.config.settings)
     daemon._start_blockpages()
 
 

@@ -78,7 +78,8 @@ def test_a_blocked_name_is_redirected_to_the_block_page(
     assert result.redirect is not None
     location = urlsplit(result.redirect)
     assert f"{location.scheme}://{location.netloc}{location.path}" == BLOCK_PAGE[family]
-    assert parse_qs(location.query) == {"host": [name], "why": [why]}
+    query = parse_qs(location.query)
+    assert (query["host"], query["why"]) == ([name], [why])
     http = [d for d in gateway.decisions(since) if d.kind == "http"]
     assert [(d.verdict, d.name) for d in http] == [("block", name)]
 

@@ -1,0 +1,123 @@
+"""The daemon's side of the block page's requests: the app, the grants, the forwarder.
+
+Built once at start from the config: the request queue in ``reports_dir``
+(a directory that cannot be opened is logged and the forms answer 503; the
+page itself still works), the message catalogue, the per-boot CSRF secret,
+"recently blocked" read from the daemon's decision ring
+(``recent_from_ring``), the grants file watched once a second (``tick``),
+and the forwarder thread when ``reports_url`` is set. ``copgate.daemon.run`` holds one and calls it;
+it never judges a packet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from copgate.daemon.ring import DecisionRing
+from copgate.edges.report_post import ForwardWorker, http_post
+from copgate.forge.blockpage import BLOCKPAGE_PORT
+from copgate.policy.grants import Grants
+from copgate.policy.model import Config, Settings
+from copgate.policy.tz import PosixTz
+from copgate.requests.app import MAX_RECENT, BlockPageApp, RecentSource
+from copgate.requests.forward import Forwarder
+from copgate.requests.grantfile import GRANTS_FILE, GrantWatch
+from copgate.requests.i18n import Catalogue
+from copgate.requests.page import Recent
+from copgate.requests.recent import recent_rows
+from copgate.requests.store import Store, StoreError
+
+LOG = logging.getLogger("copgate")
+
+
+class RequestsEdge:
+    """Everything the block page's forms need beside the loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        group_of: Callable[[str], str | None],
+        tz: PosixTz,
+        recent: RecentSource | None = None,
+    ) -> None:
+        settings = self.settings = config.settings
+        directory = Path(settings.reports_dir)
+        self.store: Store | None
+        try:
+            self.store = Store(directory, time.time())
+        except StoreError as exc:
+            LOG.error("requests and reports not taken: %s", exc)
+            self.store = None
+        self.watch = GrantWatch(directory / GRANTS_FILE)
+        self.worker: ForwardWorker | None = None
+        if settings.reports_url and self.store is not None:
+            forwarder = Forwarder(
+                self.store, settings.reports_url, settings.reports_token, http_post
+            )
+            self.worker = ForwardWorker(forwarder)
+            LOG.info("reports forwarded to %s", settings.reports_url)
+        self.app = BlockPageApp(
+            Catalogue.load(),
+            self.store,
+            page_url=page_url(settings),
+            recent=recent,
+            group_of=group_of,
+            clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
+            on_stored=self.worker.poke if self.worker is not None else None,
+            hosts=page_hosts(settings),
+        )
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: the page's name and addresses follow it; where requests go is set
+        at start, and a new config that moves it is told so."""
+        new = config.settings
+        self.app.hosts = page_hosts(new)
+        self.app.page_url = page_url(new)
+        for option in ("reports_dir", "reports_url", "reports_token"):
+            if getattr(new, option) != getattr(self.settings, option):
+                LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
+
+    def tick(self) -> Grants | None:
+        """New grants if the grants file changed; a bad file is logged and None."""
+        try:
+            grants = self.watch.changed()
+        except StoreError as exc:
+            LOG.error("grants not reloaded, the old ones stay: %s", exc)
+            return None
+        if grants is not None:
+            LOG.info("grants loaded: %d", sum(1 for _ in grants))
+        return grants
+
+    def close(self) -> None:
+        if self.worker is not None and not self.worker.close():
+            LOG.warning("shutdown: a report was still being posted")
+        self.worker = None
+
+
+def page_url(settings: Settings) -> str:
+    """Where "recently blocked" is: the page's own name, on the page's port."""
+    return f"http://{settings.page_name}:{BLOCKPAGE_PORT}/recent"
+
+
+def page_hosts(settings: Settings) -> frozenset[str]:
+    """The Host values the page answers to: its name and its addresses."""
+    addresses = (settings.blockpage_ipv4, settings.blockpage_ipv6)
+    return frozenset({settings.page_name, *(str(a) for a in addresses if a is not None)})
+
+
+BLOCK = "block"
+"""The ring's verdict word of a block (``copgate.policy.decision.Verdict.BLOCK``)."""
+
+
+def recent_from_ring(ring: DecisionRing) -> RecentSource:
+    """The block page's "recently blocked" for a client, read from the decision ring."""
+
+    def recent(client: str) -> list[Recent]:
+        entries = ring.entries(client=client, verdict=BLOCK, limit=4 * MAX_RECENT)
+        blocks = (Recent(e.time, e.name, e.rule or "", e.category or "") for e in entries)
+        return recent_rows(blocks)[:MAX_RECENT]
+
+    return recent
