@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
     chromium chromium-driver                        # the headless browser in lab tests
     signify-openbsd                                 # release signatures: compatibility tests both ways
     dash systemd                                    # the OpenWrt init script's shell; systemd-analyze reads the unit
+    postgresql gettext                              # the distributor service: its PostgreSQL tests, msgfmt
 )
 
 copgate_setup() {
@@ -31,5 +32,5 @@ copgate_setup() {
     fi
     echo "== pip: copgate with its gateway, tools and dev extras into .venv" >&2
     "$root/.venv/bin/python" -m pip install -q --upgrade pip
-    "$root/.venv/bin/python" -m pip install -q -e "$root[gateway,tools,dev]"
+    "$root/.venv/bin/python" -m pip install -q -e "$root[gateway,tools,dev,distributor]"
 }
