@@ -1,0 +1,253 @@
+"""Automation for experts and administrators: the review queue, proposals, decisions, releases.
+
+Who may do what (the ``endpoint`` declarations below are the table):
+
+| endpoint                               | expert | administrator |
+|----------------------------------------|--------|---------------|
+| GET  /api/v1/queue                     | yes    | yes           |
+| GET  /api/v1/proposals, /proposals/ID  | yes    | yes           |
+| POST /api/v1/proposals                 | yes    | yes           |
+| POST /api/v1/proposals/ID/approve      | no     | yes, not their own |
+| POST /api/v1/proposals/ID/reject       | no     | yes           |
+| GET  /api/v1/releases                  | yes    | yes           |
+| POST /api/v1/releases (publish)        | no     | yes           |
+
+Nobody approves their own proposal (four eyes), whatever their role: an
+administrator who proposes needs another administrator. Every change is
+written to the audit log with the row before and after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from copgate.distributor.api import evidence, present
+from copgate.distributor.api.auth import Principal, Role
+from copgate.distributor.api.http import ApiError, Body, endpoint, read_json
+from copgate.distributor.api.intake import MAX_FIELD, IntakeRefusal, read_name
+from copgate.distributor.api.views import page
+from copgate.distributor.curation.models import (
+    DEFAULT_LIST,
+    AuditLog,
+    Category,
+    Entry,
+    EntryKind,
+    Proposal,
+    ProposalAction,
+    ProposalState,
+    Release,
+    Report,
+    ReportState,
+    snapshot,
+)
+
+CURATORS = frozenset({Role.expert, Role.administrator})
+ADMINISTRATORS = frozenset({Role.administrator})
+MAX_NOTE = 2000
+"""Characters of a proposal's or a decision's note (the model's limit)."""
+MAX_REPORTS = 1000
+"""Reports one proposal may name."""
+
+
+@endpoint("queue", {"GET": CURATORS})
+def review_queue(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
+    """Open reports grouped by name, most reported first, with their evidence."""
+    limit, offset = page(request)
+    return 200, evidence.queue(limit, offset)
+
+
+@endpoint("proposals", {"GET": CURATORS, "POST": CURATORS})
+def proposals(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
+    """GET: proposals, newest first (``?state=open``). POST: propose a change."""
+    if request.method == "POST":
+        return 201, present.proposal(_propose(read_json(request), caller))
+    rows = Proposal.objects.select_related("category", "author", "decided_by", "release")
+    state = request.GET.get("state")
+    if state is not None:
+        if state not in ProposalState.values:
+            raise ApiError(400, f"state must be one of {', '.join(ProposalState.values)}", "state")
+        rows = rows.filter(state=state)
+    limit, offset = page(request)
+    rows = rows.order_by("-created", "-pk")
+    return 200, {
+        "count": rows.count(),
+        "proposals": [present.proposal(p) for p in rows[offset : offset + limit]],
+    }
+
+
+@endpoint("proposal", {"GET": CURATORS})
+def proposal(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
+    return 200, present.proposal(_proposal(pk))
+
+
+@endpoint("approve", {"POST": ADMINISTRATORS})
+def approve(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
+    """Approve an open proposal: its entry goes into the next release."""
+    return 200, present.proposal(_decide(pk, caller, read_json(request), approved=True))
+
+
+@endpoint("reject", {"POST": ADMINISTRATORS})
+def reject(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
+    """Reject an open proposal; its reports are closed."""
+    return 200, present.proposal(_decide(pk, caller, read_json(request), approved=False))
+
+
+@endpoint("releases", {"GET": CURATORS, "POST": ADMINISTRATORS})
+def releases(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
+    """GET: releases, newest first. POST: build and publish a release now."""
+    if request.method == "POST":
+        read_json(request)
+        return 201, present.release(_publish(caller))
+    limit, offset = page(request)
+    rows = Release.objects.select_related("published_by").order_by("-number")
+    return 200, {
+        "count": rows.count(),
+        "releases": [present.release(r) for r in rows[offset : offset + limit]],
+    }
+
+
+def _proposal(pk: int) -> Proposal:
+    row = (
+        Proposal.objects.select_related("category", "author", "decided_by", "release")
+        .filter(pk=pk)
+        .first()
+    )
+    if row is None:
+        raise ApiError(404, f"no proposal {pk}")
+    return row
+
+
+def _propose(fields: Body, caller: Principal) -> Proposal:
+    action = _choice(fields, "action", ProposalAction.values, None)
+    kind = _choice(fields, "kind", EntryKind.values, EntryKind.BLOCK)
+    try:
+        name = read_name(_string(fields, "name", 254, required=True))
+    except IntakeRefusal as exc:
+        raise ApiError(422, str(exc), "name") from None
+    category = _category(fields.get("category"))
+    if category is None and kind == EntryKind.BLOCK and action != ProposalAction.REMOVE:
+        raise ApiError(422, "a blocking entry needs a category", "category")
+    with transaction.atomic():
+        reports = _reports(fields.get("reports"), name)
+        row = Proposal.objects.create(
+            action=action,
+            name=name,
+            category=category,
+            kind=kind,
+            list=_string(fields, "list", MAX_FIELD) or DEFAULT_LIST,
+            note=_string(fields, "note", MAX_NOTE),
+            evidence=evidence.for_name(name),
+            author=caller.user,
+        )
+        row.reports.set(reports)
+        Report.objects.filter(pk__in=[r.pk for r in reports]).update(state=ReportState.PROPOSED)
+        _audit(caller, "propose", row, None)
+    return _proposal(row.pk)
+
+
+def _decide(pk: int, caller: Principal, fields: Body, *, approved: bool) -> Proposal:
+    note = _string(fields, "note", MAX_NOTE)
+    with transaction.atomic():
+        row = Proposal.objects.select_for_update().filter(pk=pk).first()
+        if row is None:
+            raise ApiError(404, f"no proposal {pk}")
+        if approved and row.author_id == caller.user.pk:
+            raise ApiError(403, "nobody approves their own proposal: another administrator must")
+        if row.state != ProposalState.OPEN:
+            raise ApiError(409, f"proposal {pk} is already {row.state}")
+        before = snapshot(row)
+        row.state = ProposalState.APPROVED if approved else ProposalState.REJECTED
+        row.decided_by = caller.user
+        row.decided_at = timezone.now()
+        row.decision_note = note
+        row.save()
+        if approved:
+            _apply(row)
+        row.reports.update(state=ReportState.CLOSED)
+        _audit(caller, "approve" if approved else "reject", row, before)
+    return _proposal(pk)
+
+
+def _apply(row: Proposal) -> None:
+    """Make the approved change to the service's entries (the next release carries it).
+
+    An addition or a re-categorisation makes the proposal's entry and retires
+    the proposal-made entries it replaces (same name, list and kind); a removal
+    retires those entries, and the release leaves the name out of the
+    upstream lists too (the approved removal is subtracted at build).
+    """
+    Entry.objects.filter(
+        name=row.name, list=row.list, kind=row.kind, source=None, active=True
+    ).update(active=False)
+    if row.action != ProposalAction.REMOVE:
+        Entry.objects.create(
+            name=row.name, category=row.category, kind=row.kind, list=row.list, proposal=row
+        )
+
+
+def _publish(caller: Principal) -> Release:
+    from copgate.distributor.curation.publishing import publish
+
+    release: Release = publish(caller.user)
+    return release
+
+
+def _audit(caller: Principal, action: str, row: Proposal, before: dict[str, Any] | None) -> None:
+    AuditLog.objects.create(
+        who=caller.user,
+        action=f"api:{action}",
+        object_type="proposal",
+        object_id=str(row.pk),
+        before=before,
+        after=snapshot(row),
+    )
+
+
+def _category(value: object) -> Category | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "category must be a category's slug", "category")
+    found = Category.objects.filter(slug=value).first()
+    if found is None:
+        raise ApiError(422, f"no category {value!r}", "category")
+    return found
+
+
+def _reports(value: object, name: str) -> list[Report]:
+    """The reports a proposal answers: those named, else the open reports of its name."""
+    if value is None:
+        return list(Report.objects.filter(name=name, state=ReportState.OPEN))
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_REPORTS
+        or not all(type(v) is int for v in value)
+    ):
+        raise ApiError(422, f"reports must be a list of at most {MAX_REPORTS} ids", "reports")
+    found = list(Report.objects.filter(pk__in=value))
+    missing = set(value) - {r.pk for r in found}
+    if missing:
+        raise ApiError(422, f"no report {min(missing)}", "reports")
+    return found
+
+
+def _choice(fields: Body, field: str, allowed: list[str], default: str | None) -> str:
+    value = fields.get(field, default)
+    if value not in allowed:
+        raise ApiError(422, f"{field} must be one of {', '.join(allowed)}", field)
+    return str(value)
+
+
+def _string(fields: Body, field: str, limit: int, *, required: bool = False) -> str:
+    value = fields.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(422, f"{field} must be a string", field)
+    if len(value) > limit:
+        raise ApiError(422, f"{field} is longer than {limit} characters", field)
+    return value
