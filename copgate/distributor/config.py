@@ -2,7 +2,8 @@
 
 ``settings.py`` is Django's view of these; this module parses and checks them
 so that a wrong value is one clear error at start-up, not a failure later.
-It never reads files or the clock; ``secret_key`` loads the key file.
+It never reads the clock; ``secret_key`` reads the key file, which
+``make_secret_key_file`` (run by ``copgate dist migrate``) makes.
 
     COPGATE_DATA_DIR        data directory: SQLite database, uploads, tree, secret key
     COPGATE_DATABASE_URL    postgresql://USER:PASSWORD@HOST:PORT/NAME (?host=/socket/dir)
@@ -28,6 +29,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from copgate.errors import ConfigError
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MIN_SECRET_KEY = 32
+"""Characters; Django's own check asks for 50 with 5 distinct, ours are 96 hex digits."""
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
@@ -112,27 +115,35 @@ def read_database_url(url: str, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def secret_key(config: ServiceConfig) -> str:
-    """The inline key, else the key file's; a missing default file is made (0600)."""
+def secret_key(config: ServiceConfig) -> str | None:
+    """The inline key, else the key file's; None when there is no key file yet."""
     if config.secret_key:
         return config.secret_key
     path = config.secret_key_file
-    if not path.exists() and path == config.data_dir / "secret_key":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another instance made it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(os.urandom(48).hex())
+    if not path.exists():
+        return None
     try:
         key = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"COPGATE_SECRET_KEY_FILE: {path}: {exc}") from None
-    if len(key) < 32:
-        raise ConfigError(f"{path}: a secret key needs at least 32 characters")
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigError(f"{path}: a secret key needs at least {MIN_SECRET_KEY} characters")
     return key
+
+
+def make_secret_key_file(config: ServiceConfig) -> bool:
+    """Make DATA/secret_key (0600, random) unless a key is configured; True if made."""
+    if config.secret_key or config.secret_key_file.exists():
+        return False
+    path = config.secret_key_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another instance made it first
+        return False
+    with os.fdopen(fd, "w") as file:
+        file.write(os.urandom(48).hex())
+    return True
 
 
 def _read_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:

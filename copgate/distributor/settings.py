@@ -3,7 +3,7 @@
 SQLite in the data directory by default, so ``copgate dist migrate`` and
 ``copgate dist run`` need nothing more; PostgreSQL when COPGATE_DATABASE_URL
 says so (several instances on one database). The secret key is never written
-here: it comes from the environment, a file, or a random file made on first use.
+here: it comes from the environment or a file (``copgate dist migrate`` makes a random one).
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from copgate.distributor.config import read_config, secret_key
 CONFIG = read_config(os.environ)
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = secret_key(CONFIG)
+_KEY = secret_key(CONFIG)
+# Without a configured key (before 'copgate dist migrate' made one), a random
+# key of this process only: management commands and type checks work, and
+# 'copgate dist run' refuses to serve (sessions would not survive a restart).
+SECRET_KEY = _KEY or os.urandom(48).hex()
+COPGATE_EPHEMERAL_KEY = _KEY is None
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_origins)
