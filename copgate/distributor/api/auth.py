@@ -10,41 +10,30 @@ Resolution, in order (a request is never two principals at once):
 |                                   | need the CSRF token          |                          |
 | nothing                           | anonymous                    |                          |
 
-A person's role is the highest of their groups: ``administrator`` (or a
-superuser), ``expert``, else ``reporter``. What each role may call is the
-table in ``views`` (``Endpoint.roles``); this module only says who it is.
-A malformed or unknown bearer token is refused, never read as anonymous: a
-gateway with a wrong token must hear 401 and keep its reports (docs/reports.md).
+A person's roles come from ``curation.permissions.roles_of`` (groups
+``expert``, ``administrator``; a superuser holds both), and what a role may
+do is that module's ``GRANTS`` table, which the pages enforce too; each
+endpoint names the ``Action`` it takes (``http.endpoint``). This module only
+says who calls. A malformed or unknown bearer token is refused, never read as
+anonymous: a gateway with a wrong token must hear 401 and keep its reports
+(docs/reports.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from copgate.distributor.api.models import ApiToken
 from copgate.distributor.api.tokens import bearer, token_hash
 from copgate.distributor.curation.models import Gateway
+from copgate.distributor.curation.permissions import Role, roles_of
 
-EXPERTS = "expert"
-ADMINISTRATORS = "administrator"
-"""The Django groups of the two curating roles (plain users report)."""
-
-
-class Role(IntEnum):
-    """Who calls, in increasing power; a gateway is apart and can only report."""
-
-    anonymous = 0
-    gateway = 1
-    reporter = 2
-    expert = 3
-    administrator = 4
+ANONYMOUS = frozenset({Role.ANONYMOUS})
 
 
 class AuthRefusal(Exception):
@@ -59,7 +48,8 @@ class AuthRefusal(Exception):
 class Principal:
     """The caller of one request."""
 
-    role: Role
+    roles: frozenset[Role]
+    """Its roles in ``curation.permissions``: ``{anonymous}``, ``{gateway}`` or a person's."""
     user: Any = None
     """The person (a Django user), or None for a gateway or nobody."""
     gateway: Gateway | None = None
@@ -75,28 +65,14 @@ class Principal:
         return "anonymous", f"address:{address}"
 
 
-def role_of(user: AbstractBaseUser | AnonymousUser) -> Role:
-    """The highest role of a signed-in person."""
-    if not user.is_authenticated or not user.is_active:
-        return Role.anonymous
-    if getattr(user, "is_superuser", False):
-        return Role.administrator
-    groups = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
-    if ADMINISTRATORS in groups:
-        return Role.administrator
-    if EXPERTS in groups:
-        return Role.expert
-    return Role.reporter
-
-
 def principal(request: HttpRequest) -> Principal:
     """The caller of ``request``; AuthRefusal if its credentials are refused."""
     token = bearer(request.headers.get("Authorization"))
     if token is None:
         user = request.user
         if user.is_authenticated and user.is_active:
-            return Principal(role_of(user), user=user, session=True)
-        return Principal(Role.anonymous)
+            return Principal(roles_of(user), user=user, session=True)
+        return Principal(ANONYMOUS)
     if not token:
         raise AuthRefusal(401, "Authorization must be 'Bearer <token>'")
     digest = token_hash(token)
@@ -104,21 +80,25 @@ def principal(request: HttpRequest) -> Principal:
     if gateway is not None:
         if not gateway.active:
             raise AuthRefusal(403, "this gateway's token is revoked")
-        return Principal(Role.gateway, gateway=gateway)
+        return Principal(frozenset({Role.GATEWAY}), gateway=gateway)
     api_token = ApiToken.objects.select_related("user").filter(token_hash=digest).first()
     if api_token is None:
         raise AuthRefusal(401, "unknown token")
     if not api_token.active or not api_token.user.is_active:
         raise AuthRefusal(403, "this token is revoked")
     ApiToken.objects.filter(pk=api_token.pk).update(last_used=timezone.now())
-    return Principal(role_of(api_token.user), user=api_token.user)
+    return Principal(roles_of(api_token.user), user=api_token.user)
 
 
 def csrf_refusal(request: HttpRequest) -> str | None:
     """Why a session-authenticated unsafe request fails Django's CSRF check, or None."""
-    check = CsrfViewMiddleware(lambda _request: None)  # type: ignore[arg-type, return-value]
+    check = CsrfViewMiddleware(_no_response)
     check.process_request(request)
-    response = check.process_view(request, lambda _request: None, (), {})  # type: ignore[arg-type]
-    if response is None:
+    if check.process_view(request, _no_response, (), {}) is None:
         return None
     return "CSRF verification failed: send the csrftoken cookie's value as X-CSRFToken"
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    """The view the CSRF check is run for: it is never called."""
+    raise AssertionError("never called")

@@ -12,6 +12,7 @@ administrator who decides sees what the expert saw.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def for_name(name: str) -> Body:
             published[1].close()
 
 
-def _group(row: dict[str, Any], published: tuple[int, ListCache] | None) -> Body:
+def _group(row: Mapping[str, Any], published: tuple[int, ListCache] | None) -> Body:
     return {
         "name": row["name"],
         "reports": row["reports"],

@@ -1,13 +1,14 @@
 """The API's plumbing: one decorator that authenticates, authorises, rate-limits and answers JSON.
 
-Every endpoint is declared with ``endpoint(method, roles)``: the methods and
-roles it takes are data at its definition, and the permission table the
-tests check is read from the same declarations. Order of checks:
+Every endpoint is declared with ``endpoint(name, {method: action})``: the
+methods it takes and the ``curation.permissions.Action`` each needs are data
+at its definition, checked against that module's ``GRANTS`` (the table the
+pages enforce too). Order of checks:
 
 1. method (405);
 2. who calls (``auth.principal``: 401 / 403 for refused credentials);
 3. rate limit of that caller (429 with ``Retry-After``);
-4. role (401 for nobody, 403 for a role not listed);
+4. the action's grant (401 for nobody, 403 for a role without it);
 5. CSRF for a session-authenticated unsafe method (403);
 6. the view, which returns ``(status, body)`` or raises ``ApiError``.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from copgate.distributor.api import ratelimit
-from copgate.distributor.api.auth import AuthRefusal, Principal, Role, csrf_refusal, principal
+from copgate.distributor.api.auth import ANONYMOUS, AuthRefusal, Principal, csrf_refusal, principal
+from copgate.distributor.curation.permissions import Action, allows
 
 Body = dict[str, Any]
 View = Callable[..., tuple[int, Body]]
@@ -45,15 +46,8 @@ class ApiError(Exception):
         self.field = field
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """What one URL takes: its methods and, per method, the roles allowed to call it."""
-
-    roles: dict[str, frozenset[Role]]
-
-
-ENDPOINTS: dict[str, Endpoint] = {}
-"""URL name -> its declaration, filled by ``endpoint``; the permission tests read it."""
+ENDPOINTS: dict[str, dict[str, Action]] = {}
+"""URL name -> {method: the action it takes}, filled by ``endpoint``; the tests read it."""
 
 
 def error(status: int, message: str, field: str | None = None, **headers: str) -> JsonResponse:
@@ -77,30 +71,30 @@ def client_address(request: HttpRequest) -> str:
     return forwarded[-hops] if len(forwarded) >= hops else remote
 
 
-def endpoint(name: str, roles: dict[str, frozenset[Role]]) -> Callable[[View], Any]:
-    """Declare the view of URL ``name``: ``{method: roles}``."""
-    ENDPOINTS[name] = Endpoint(roles)
+def endpoint(name: str, actions: dict[str, Action]) -> Callable[[View], Any]:
+    """Declare the view of URL ``name``: ``{method: the action it takes}``."""
+    ENDPOINTS[name] = actions
 
     def wrap(view: View) -> Any:
         @csrf_exempt
         def handler(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            allowed = roles.get(request.method or "")
-            if allowed is None:
+            action = actions.get(request.method or "")
+            if action is None:
                 response = error(405, f"{request.method} is not allowed here")
-                response["Allow"] = ", ".join(sorted(roles))
+                response["Allow"] = ", ".join(sorted(actions))
                 return response
             try:
                 caller = principal(request)
             except AuthRefusal as exc:
-                refused = Principal(Role.anonymous)
+                refused = Principal(ANONYMOUS)
                 return _limited(request, refused) or _unauthorised(exc.status, str(exc))
             limited = _limited(request, caller)
             if limited is not None:
                 return limited
-            if caller.role not in allowed:
-                if caller.role is Role.anonymous:
+            if not allows(caller.roles, action):
+                if caller.roles == ANONYMOUS:
                     return _unauthorised(401, "sign in or send a bearer token")
-                return error(403, f"a {caller.role.name} may not {request.method} here")
+                return error(403, f"{action.value} is not allowed to a {_role(caller)}")
             if caller.session and request.method in UNSAFE:
                 why = csrf_refusal(request)
                 if why is not None:
@@ -116,6 +110,10 @@ def endpoint(name: str, roles: dict[str, frozenset[Role]]) -> Callable[[View], A
         return handler
 
     return wrap
+
+
+def _role(caller: Principal) -> str:
+    return "/".join(sorted(role.value for role in caller.roles))
 
 
 def _unauthorised(status: int, message: str) -> JsonResponse:

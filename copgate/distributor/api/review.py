@@ -1,6 +1,7 @@
 """Automation for experts and administrators: the review queue, proposals, decisions, releases.
 
-Who may do what (the ``endpoint`` declarations below are the table):
+Who may do what (the ``endpoint`` declarations below name the
+``curation.permissions.Action`` each takes; its ``GRANTS`` table decides):
 
 | endpoint                               | expert | administrator |
 |----------------------------------------|--------|---------------|
@@ -8,12 +9,12 @@ Who may do what (the ``endpoint`` declarations below are the table):
 | GET  /api/v1/proposals, /proposals/ID  | yes    | yes           |
 | POST /api/v1/proposals                 | yes    | yes           |
 | POST /api/v1/proposals/ID/approve      | no     | yes, not their own |
-| POST /api/v1/proposals/ID/reject       | no     | yes           |
+| POST /api/v1/proposals/ID/reject       | no     | yes, not their own |
 | GET  /api/v1/releases                  | yes    | yes           |
 | POST /api/v1/releases (publish)        | no     | yes           |
 
-Nobody approves their own proposal (four eyes), whatever their role: an
-administrator who proposes needs another administrator. Every change is
+Nobody decides their own proposal (four eyes, ``curation.permissions``),
+whatever their role: an administrator who proposes needs another one. Every change is
 written to the audit log with the row before and after.
 """
 
@@ -26,7 +27,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from copgate.distributor.api import evidence, present
-from copgate.distributor.api.auth import Principal, Role
+from copgate.distributor.api.auth import Principal
 from copgate.distributor.api.http import ApiError, Body, endpoint, read_json
 from copgate.distributor.api.intake import MAX_FIELD, IntakeRefusal, read_name
 from copgate.distributor.api.views import page
@@ -44,23 +45,22 @@ from copgate.distributor.curation.models import (
     ReportState,
     snapshot,
 )
+from copgate.distributor.curation.permissions import Action
 
-CURATORS = frozenset({Role.expert, Role.administrator})
-ADMINISTRATORS = frozenset({Role.administrator})
 MAX_NOTE = 2000
 """Characters of a proposal's or a decision's note (the model's limit)."""
 MAX_REPORTS = 1000
 """Reports one proposal may name."""
 
 
-@endpoint("queue", {"GET": CURATORS})
+@endpoint("queue", {"GET": Action.REVIEW})
 def review_queue(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     """Open reports grouped by name, most reported first, with their evidence."""
     limit, offset = page(request)
     return 200, evidence.queue(limit, offset)
 
 
-@endpoint("proposals", {"GET": CURATORS, "POST": CURATORS})
+@endpoint("proposals", {"GET": Action.REVIEW, "POST": Action.PROPOSE})
 def proposals(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     """GET: proposals, newest first (``?state=open``). POST: propose a change."""
     if request.method == "POST":
@@ -79,24 +79,24 @@ def proposals(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     }
 
 
-@endpoint("proposal", {"GET": CURATORS})
+@endpoint("proposal", {"GET": Action.REVIEW})
 def proposal(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     return 200, present.proposal(_proposal(pk))
 
 
-@endpoint("approve", {"POST": ADMINISTRATORS})
+@endpoint("approve", {"POST": Action.DECIDE})
 def approve(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     """Approve an open proposal: its entry goes into the next release."""
     return 200, present.proposal(_decide(pk, caller, read_json(request), approved=True))
 
 
-@endpoint("reject", {"POST": ADMINISTRATORS})
+@endpoint("reject", {"POST": Action.DECIDE})
 def reject(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     """Reject an open proposal; its reports are closed."""
     return 200, present.proposal(_decide(pk, caller, read_json(request), approved=False))
 
 
-@endpoint("releases", {"GET": CURATORS, "POST": ADMINISTRATORS})
+@endpoint("releases", {"GET": Action.REVIEW, "POST": Action.PUBLISH})
 def releases(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     """GET: releases, newest first. POST: build and publish a release now."""
     if request.method == "POST":
@@ -155,8 +155,8 @@ def _decide(pk: int, caller: Principal, fields: Body, *, approved: bool) -> Prop
         row = Proposal.objects.select_for_update().filter(pk=pk).first()
         if row is None:
             raise ApiError(404, f"no proposal {pk}")
-        if approved and row.author_id == caller.user.pk:
-            raise ApiError(403, "nobody approves their own proposal: another administrator must")
+        if row.author_id == caller.user.pk:
+            raise ApiError(403, "nobody decides their own proposal: another administrator must")
         if row.state != ProposalState.OPEN:
             raise ApiError(409, f"proposal {pk} is already {row.state}")
         before = snapshot(row)

@@ -30,7 +30,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from copgate.distributor.api import present
-from copgate.distributor.api.auth import Principal, Role
+from copgate.distributor.api.auth import ANONYMOUS, Principal
 from copgate.distributor.api.http import ApiError, Body, endpoint
 from copgate.distributor.api.intake import (
     MAX_BODY,
@@ -40,14 +40,13 @@ from copgate.distributor.api.intake import (
     read_report,
 )
 from copgate.distributor.curation.models import Gateway, Report, ReportState
+from copgate.distributor.curation.permissions import Action
 
-EVERYONE = frozenset(Role)
-PEOPLE = frozenset({Role.reporter, Role.expert, Role.administrator})
 MAX_PAGE = 100
 """Rows of one answer of a list (``?limit=``, at most this)."""
 
 
-@endpoint("reports", {"POST": EVERYONE, "GET": PEOPLE})
+@endpoint("reports", {"POST": Action.REPORT, "GET": Action.OWN_REPORTS})
 def reports(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     """POST: the intake. GET: the caller's own reports, newest first."""
     if request.method == "GET":
@@ -65,7 +64,7 @@ def reports(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
     return 202, {"id": row.pk, "state": row.state}
 
 
-@endpoint("report", {"GET": PEOPLE})
+@endpoint("report", {"GET": Action.OWN_REPORTS})
 def report(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     """One of the caller's own reports; another's is 404, as if it did not exist."""
     row = Report.objects.filter(pk=pk, user=caller.user).first()
@@ -93,7 +92,7 @@ def _store(report: ReportIn, caller: Principal) -> Report | None:
                 key=report.key,
                 gateway=gateway,
                 user=caller.user,
-                anonymous=caller.role is Role.anonymous,
+                anonymous=caller.roles == ANONYMOUS,
                 state=ReportState.OPEN,
             )
     except IntegrityError:  # the same key, posted twice at once: the other one stored it
