@@ -9,8 +9,12 @@ with its owner's roles, as they are at each request.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+
+from copgate.distributor.api.tokens import USER_PREFIX, new_token, token_hash
 
 
 class ApiToken(models.Model):
@@ -27,3 +31,9 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user})"
+
+    @classmethod
+    def issue(cls, user: Any, name: str) -> tuple[ApiToken, str]:
+        """A new token for ``user``: the row, and the token itself (shown once, never stored)."""
+        token = new_token(USER_PREFIX)
+        return cls.objects.create(user=user, name=name, token_hash=token_hash(token)), token
