@@ -40,7 +40,7 @@ from copgate.distributor.api.intake import (
     read_report,
 )
 from copgate.distributor.curation.models import Gateway, Report, ReportState
-from copgate.distributor.curation.permissions import Action
+from copgate.distributor.curation.permissions import Action, visible_reports
 
 MAX_PAGE = 100
 """Rows of one answer of a list (``?limit=``, at most this)."""
@@ -66,10 +66,10 @@ def reports(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
 
 @endpoint("report", {"GET": Action.OWN_REPORTS})
 def report(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
-    """One of the caller's own reports; another's is 404, as if it did not exist."""
-    row = Report.objects.filter(pk=pk, user=caller.user).first()
+    """A report the caller may see (their own; any, for reviewers); else 404, as if none."""
+    row = visible_reports(caller.user).filter(pk=pk).first()
     if row is None:
-        raise ApiError(404, f"you have no report {pk}")
+        raise ApiError(404, f"no report {pk} of yours")
     return 200, present.report(row)
 
 

@@ -26,6 +26,13 @@ class Person:
     """Their API token (``cgu_...``)."""
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords() -> Iterator[None]:
+    """A cheap hasher: the tests make many users, and PBKDF2 is slow on purpose."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def api(db: Backend) -> Iterator[Api]:
     cache.clear()
