@@ -14,7 +14,10 @@ Who may do what (the ``endpoint`` declarations below name the
 | POST /api/v1/releases (publish)        | no     | yes           |
 
 Nobody decides their own proposal (four eyes, ``curation.permissions``),
-whatever their role: an administrator who proposes needs another one. Every change is
+whatever their role: an administrator who proposes needs another one. The
+work itself is the curation app's (``decisions``, ``evidence``,
+``publishing``), which the pages call too, with its audit log; this module
+reads JSON, maps refusals to statuses and answers. Every change is
 written to the audit log with the row before and after.
 """
 
@@ -22,20 +25,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from copgate.distributor.api import evidence, present
+from copgate.distributor.api import present
 from copgate.distributor.api.auth import Principal
 from copgate.distributor.api.http import ApiError, Body, endpoint, read_json
-from copgate.distributor.api.intake import MAX_FIELD, IntakeRefusal, read_name
+from copgate.distributor.api.intake import MAX_FIELD
 from copgate.distributor.api.views import page
+from copgate.distributor.curation import decisions, publishing
+from copgate.distributor.curation.evidence import evidence_for, review_queue
 from copgate.distributor.curation.models import (
     DEFAULT_LIST,
-    AuditLog,
     Category,
-    Entry,
     EntryKind,
     Proposal,
     ProposalAction,
@@ -43,9 +46,10 @@ from copgate.distributor.curation.models import (
     Release,
     Report,
     ReportState,
-    snapshot,
 )
+from copgate.distributor.curation.names import read_entry_name
 from copgate.distributor.curation.permissions import Action
+from copgate.errors import CopgateError
 
 MAX_NOTE = 2000
 """Characters of a proposal's or a decision's note (the model's limit)."""
@@ -54,10 +58,22 @@ MAX_REPORTS = 1000
 
 
 @endpoint("queue", {"GET": Action.REVIEW})
-def review_queue(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
-    """Open reports grouped by name, most reported first, with their evidence."""
+def queue(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
+    """Open reports grouped by name, most reported first, each with its evidence."""
     limit, offset = page(request)
-    return 200, evidence.queue(limit, offset)
+    rows = review_queue(offset + limit)[offset:]
+    total = Report.objects.filter(state=ReportState.OPEN).values("name").distinct().count()
+    return 200, {"count": total, "names": [_queued(row) for row in rows]}
+
+
+def _queued(row: dict[str, Any]) -> Body:
+    return {
+        **evidence_for(row["name"]).as_json(),
+        "name": row["name"],
+        "kinds": {"mistake": row["mistakes"], "site": row["sites"]},
+        "first": present.when(row["first"]),
+        "last": present.when(row["last"]),
+    }
 
 
 @endpoint("proposals", {"GET": Action.REVIEW, "POST": Action.PROPOSE})
@@ -87,21 +103,25 @@ def proposal(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Bod
 @endpoint("approve", {"POST": Action.DECIDE})
 def approve(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     """Approve an open proposal: its entry goes into the next release."""
-    return 200, present.proposal(_decide(pk, caller, read_json(request), approved=True))
+    return 200, present.proposal(_decide(pk, caller, read_json(request), decisions.approve))
 
 
 @endpoint("reject", {"POST": Action.DECIDE})
 def reject(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]:
     """Reject an open proposal; its reports are closed."""
-    return 200, present.proposal(_decide(pk, caller, read_json(request), approved=False))
+    return 200, present.proposal(_decide(pk, caller, read_json(request), decisions.reject))
 
 
 @endpoint("releases", {"GET": Action.REVIEW, "POST": Action.PUBLISH})
 def releases(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
-    """GET: releases, newest first. POST: build and publish a release now."""
+    """GET: releases, newest first. POST: build a release now (published if signed here)."""
     if request.method == "POST":
         read_json(request)
-        return 201, present.release(_publish(caller))
+        try:
+            built = publishing.build_and_publish(caller.user, timezone.now())
+        except CopgateError as exc:
+            raise ApiError(409, f"cannot build a release: {exc}") from None
+        return 201, present.release(built.release)
     limit, offset = page(request)
     rows = Release.objects.select_related("published_by").order_by("-number")
     return 200, {
@@ -125,86 +145,45 @@ def _propose(fields: Body, caller: Principal) -> Proposal:
     action = _choice(fields, "action", ProposalAction.values, None)
     kind = _choice(fields, "kind", EntryKind.values, EntryKind.BLOCK)
     try:
-        name = read_name(_string(fields, "name", 254, required=True))
-    except IntakeRefusal as exc:
-        raise ApiError(422, str(exc), "name") from None
-    category = _category(fields.get("category"))
-    if category is None and kind == EntryKind.BLOCK and action != ProposalAction.REMOVE:
-        raise ApiError(422, "a blocking entry needs a category", "category")
-    with transaction.atomic():
-        reports = _reports(fields.get("reports"), name)
-        row = Proposal.objects.create(
+        name = read_entry_name(_string(fields, "name", 254, required=True))
+    except ValidationError as exc:
+        raise ApiError(422, " ".join(exc.messages), "name") from None
+    try:
+        row = decisions.propose(
+            caller.user,
             action=action,
             name=name,
-            category=category,
+            category=_category(fields.get("category")),
             kind=kind,
-            list=_string(fields, "list", MAX_FIELD) or DEFAULT_LIST,
+            list_name=_string(fields, "list", MAX_FIELD) or DEFAULT_LIST,
             note=_string(fields, "note", MAX_NOTE),
-            evidence=evidence.for_name(name),
-            author=caller.user,
+            evidence=evidence_for(name).as_json(),
+            reports=_reports(fields.get("reports"), name),
         )
-        row.reports.set(reports)
-        Report.objects.filter(pk__in=[r.pk for r in reports]).update(state=ReportState.PROPOSED)
-        _audit(caller, "propose", row, None)
+    except ValidationError as exc:
+        field = "category" if exc.code == "category" else None
+        raise ApiError(422, " ".join(exc.messages), field) from None
+    except PermissionDenied as exc:
+        raise ApiError(403, str(exc)) from None
     return _proposal(row.pk)
 
 
-def _decide(pk: int, caller: Principal, fields: Body, *, approved: bool) -> Proposal:
+Decide = Any
+"""``decisions.approve`` or ``decisions.reject``: (who, proposal, note) -> Proposal."""
+
+
+def _decide(pk: int, caller: Principal, fields: Body, decide: Decide) -> Proposal:
     note = _string(fields, "note", MAX_NOTE)
-    with transaction.atomic():
-        row = Proposal.objects.select_for_update().filter(pk=pk).first()
-        if row is None:
-            raise ApiError(404, f"no proposal {pk}")
-        if row.author_id == caller.user.pk:
-            raise ApiError(403, "nobody decides their own proposal: another administrator must")
-        if row.state != ProposalState.OPEN:
-            raise ApiError(409, f"proposal {pk} is already {row.state}")
-        before = snapshot(row)
-        row.state = ProposalState.APPROVED if approved else ProposalState.REJECTED
-        row.decided_by = caller.user
-        row.decided_at = timezone.now()
-        row.decision_note = note
-        row.save()
-        if approved:
-            _apply(row)
-        row.reports.update(state=ReportState.CLOSED)
-        _audit(caller, "approve" if approved else "reject", row, before)
+    row = _proposal(pk)
+    if row.author_id == caller.user.pk:
+        raise ApiError(403, "nobody decides their own proposal: another administrator must")
+    if row.state != ProposalState.OPEN:
+        raise ApiError(409, f"proposal {pk} is already {row.state}")
+    try:
+        decide(caller.user, row, note)
+    except PermissionDenied as exc:  # decided by another administrator meanwhile
+        raise ApiError(409, str(exc)) from None
     return _proposal(pk)
-
-
-def _apply(row: Proposal) -> None:
-    """Make the approved change to the service's entries (the next release carries it).
-
-    An addition or a re-categorisation makes the proposal's entry and retires
-    the proposal-made entries it replaces (same name, list and kind); a removal
-    retires those entries, and the release leaves the name out of the
-    upstream lists too (the approved removal is subtracted at build).
-    """
-    Entry.objects.filter(
-        name=row.name, list=row.list, kind=row.kind, source=None, active=True
-    ).update(active=False)
-    if row.action != ProposalAction.REMOVE:
-        Entry.objects.create(
-            name=row.name, category=row.category, kind=row.kind, list=row.list, proposal=row
-        )
-
-
-def _publish(caller: Principal) -> Release:
-    from copgate.distributor.curation.publishing import publish
-
-    release: Release = publish(caller.user)
-    return release
-
-
-def _audit(caller: Principal, action: str, row: Proposal, before: dict[str, Any] | None) -> None:
-    AuditLog.objects.create(
-        who=caller.user,
-        action=f"api:{action}",
-        object_type="proposal",
-        object_id=str(row.pk),
-        before=before,
-        after=snapshot(row),
-    )
 
 
 def _category(value: object) -> Category | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.test import Client
 from jsonschema import Draft202012Validator
@@ -30,7 +30,7 @@ SEEN: set[tuple[str, str, str]] = set()
 
 def registry() -> Registry[Any]:
     resource: Resource[Any] = Resource.from_contents(load(), default_specification=DRAFT202012)
-    return Registry().with_resource(BASE, resource)
+    return cast("Registry[Any]", Registry().with_resource(BASE, resource))
 
 
 REGISTRY = registry()
@@ -100,7 +100,12 @@ class Api:
         if token is not None:
             extra["Authorization"] = f"Bearer {token}"
         response = self.client.generic(
-            method.upper(), path, data, content_type=content_type, headers=extra, **(meta or {})
+            method.upper(),
+            path,
+            data,
+            content_type=content_type,
+            headers=extra,
+            **(meta or {}),  # type: ignore[arg-type]
         )
         template = template_of(path)
         spec, parts = _response(template, method.lower(), response.status_code)

@@ -150,7 +150,7 @@ def test_a_session_post_needs_the_csrf_token(
     eli = person("eli", "expert")
     client = Client(enforce_csrf_checks=True)
     api = Api(client)
-    client.force_login(eli.user)
+    client.force_login(eli.user)  # type: ignore[arg-type]
     body = {"action": "add", "name": "games.example", "category": "games"}
     refused = api.post("/api/v1/proposals", body)
     assert refused.status == 403 and "CSRF" in refused.body["error"]
