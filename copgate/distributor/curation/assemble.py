@@ -74,6 +74,11 @@ class Assembled:
     entries: list[dict[str, Any]] = field(default_factory=list)
     removed: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def proposals(self) -> set[int]:
+        """The proposals this release carries out."""
+        return {e["proposal"] for e in [*self.entries, *self.removed] if e["proposal"]}
+
     def provenance(self, release: int) -> bytes:
         """``provenance.json`` for release ``release`` (sorted, stable bytes)."""
         document = {

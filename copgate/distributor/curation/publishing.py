@@ -46,7 +46,6 @@ from copgate.distributor.curation.assemble import (
 from copgate.distributor.curation.models import (
     Category,
     Proposal,
-    ProposalState,
     PublishRequest,
     Release,
     Source,
@@ -110,7 +109,7 @@ def _build(who: Any, now: datetime, valid_for: timedelta = DEFAULT_VALID_FOR) ->
         verify_cache_file(target.root / target.cache_relpath(number))
         _add_provenance(target, number, assembled, built.manifest)
         signed = _sign_here(target, number)
-    return _record(who, target, number, now, names, len(data), signed)
+    return _record(who, target, number, now, (names, len(data)), signed, assembled.proposals)
 
 
 def _compile(target: Tree, assembled: Assembled, number: int, now: datetime) -> tuple[bytes, int]:
@@ -156,8 +155,15 @@ def _sign_here(target: Tree, number: int) -> bool:
 
 
 def _record(
-    who: Any, target: Tree, number: int, now: datetime, names: int, size: int, signed: bool
+    who: Any,
+    target: Tree,
+    number: int,
+    now: datetime,
+    counts: tuple[int, int],
+    signed: bool,
+    proposals: set[int],
 ) -> Built:
+    names, size = counts
     with transaction.atomic():
         release, _created = Release.objects.update_or_create(
             number=number,
@@ -171,16 +177,10 @@ def _record(
                 "size": size,
             },
         )
-        if signed:
-            _mark_first_release(release)
+        # The first release that carries a decision (built; published once signed).
+        Proposal.objects.filter(pk__in=proposals, release__isnull=True).update(release=release)
         audit.record(who, "release.publish" if signed else "release.build", release)
     return Built(release, names, signed)
-
-
-def _mark_first_release(release: Release) -> None:
-    Proposal.objects.filter(
-        state=ProposalState.APPROVED, release__isnull=True, decided_at__lte=release.created
-    ).update(release=release)
 
 
 def sync_published() -> int | None:
@@ -196,8 +196,6 @@ def sync_published() -> int | None:
         release.signed = release.number == published.release or release.signed
         release.published = release.number == published.release
         release.save(update_fields=["signed", "published"])
-        if release.published:
-            _mark_first_release(release)
     return published.release
 
 
