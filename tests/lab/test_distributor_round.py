@@ -50,7 +50,7 @@ SERVER = plan.host("allowed.example")
 """The service and the tree's nginx listen on this internet-side address."""
 SERVICE_PORT = 8000
 TREE_PORT = 8080
-INTERVAL = 5
+INTERVAL = 10
 """Seconds between the gateway's polls of the tree."""
 SITE = "games.example"
 """A lab host the teen may reach until a release lists it as adult."""
@@ -84,7 +84,8 @@ from django.contrib.auth.models import Group, User
 from copgate.distributor.api.models import ApiToken
 from copgate.distributor.curation.gateways import issue_token
 from copgate.distributor.curation.models import Category
-Category.objects.get_or_create(slug="adult", defaults={"names": {"en": "Adult", "ru": "Для взрослых"}})
+names = {"en": "Adult", "ru": "Для взрослых"}
+Category.objects.get_or_create(slug="adult", defaults={"names": names})
 tokens = {}
 for name, role in (("eli", "expert"), ("ada", "administrator")):
     user = User.objects.create_user(name, password=None)
@@ -185,7 +186,8 @@ def service(lab: Lab) -> Iterator[Service]:
         lab.stop(process)
 
 
-def gateway_config(lab: Lab, service: Service) -> Path:
+def gateway_config(lab: Lab, service: Service) -> tuple[Path, tuple[Path, Path]]:
+    """The lab's config with the service's intake and tree; and its two lists."""
     base = lab.workdir / "gw"
     _default, lab_list = compile_lab_lists(lab.workdir)
     lists = (base / "ram" / "current" / "lists.cache", lab_list)
@@ -206,7 +208,7 @@ builtin_dir = "{base}/builtin"
         f'reports_token = "{service.tokens["gateway"]}"\n'
     )
     path.write_text(path.read_text().replace("[general]\n", f"[general]\n{general}", 1))
-    return path
+    return path, lists
 
 
 def builtin_release(tree: Path, number: int, directory: Path) -> None:
@@ -218,10 +220,10 @@ def builtin_release(tree: Path, number: int, directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def filtering(lab: Lab, config: Path) -> Iterator[Gateway]:
+def filtering(lab: Lab, config: Path, lists: tuple[Path, Path]) -> Iterator[Gateway]:
     daemon = start_copgate(lab, config)
     try:
-        yield Gateway(lab, daemon, (), config)
+        yield Gateway(lab, daemon, lists, config)
     finally:
         if daemon.alive():
             status = lab.stop(daemon)
@@ -256,14 +258,19 @@ def test_a_reported_site_is_proposed_approved_published_and_blocked(
     status, first = call(lab, service.url, "POST", "/api/v1/releases", admin, {})
     assert (status, first["number"], first["signed"], first["published"]) == (201, 1, True, True)
     builtin_release(service.tree, 1, lab.workdir / "gw" / "builtin")
-    config = gateway_config(lab, service)
+    config, lists = gateway_config(lab, service)
     teen = lab.clients["teen"]
 
-    with filtering(lab, config) as gateway:
+    with filtering(lab, config, lists) as gateway:
         gateway.wait_log(r"update: no news: release 1 is current", 0, timeout=INTERVAL * 3)
         assert ask(lab, SITE).status == "NOERROR"
 
-        fields = {"csrf": token(teen), "kind": "site", "name": f"https://{SITE}/", "comment": "<b>games</b> in class"}
+        fields = {
+            "csrf": token(teen),
+            "kind": "site",
+            "name": f"https://{SITE}/",
+            "comment": "<b>games</b> in class",
+        }
         assert post(teen, fields) == 200
         gateway.wait_log(r"report 1 \(site games\.example\) acknowledged \(202\)", 0)
 
@@ -274,19 +281,26 @@ def test_a_reported_site_is_proposed_approved_published_and_blocked(
 
         (entry,) = until("the report in the review queue", queued)
         assert (entry["reports"], entry["gateways"], entry["kinds"]["site"]) == (1, 1, 1)
-        status, proposal = call(lab, service.url, "POST", "/api/v1/proposals", expert,
-                                {"action": "add", "name": SITE, "category": "adult",
-                                 "note": "a games site the teens should not reach in class"})  # fmt: skip
+        note = "a games site the teens should not reach in class"
+        body = {"action": "add", "name": SITE, "category": "adult", "note": note}
+        status, proposal = call(lab, service.url, "POST", "/api/v1/proposals", expert, body)
         assert status == 201, proposal
         assert proposal["reports"] == entry["report_ids"] and proposal["evidence"]["gateways"] == 1
 
         refused, _ = call(lab, service.url, "POST", "/api/v1/releases", expert, {})
         assert refused == 403  # an expert cannot publish
         pk = proposal["id"]
-        status, approved = call(lab, service.url, "POST", f"/api/v1/proposals/{pk}/approve", admin, {})
+        status, approved = call(
+            lab, service.url, "POST", f"/api/v1/proposals/{pk}/approve", admin, {}
+        )
         assert (status, approved["state"], approved["decided_by"]) == (200, "approved", "ada")
         status, second = call(lab, service.url, "POST", "/api/v1/releases", admin, {})
-        assert (status, second["number"], second["signed"], second["published"]) == (201, 2, True, True)
+        assert (status, second["number"], second["signed"], second["published"]) == (
+            201,
+            2,
+            True,
+            True,
+        )
         since_publish = time.monotonic()
 
         until("the teen's question blocked", lambda: blocked(ask(lab, SITE)), INTERVAL * 3 + 10)

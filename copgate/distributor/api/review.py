@@ -67,9 +67,11 @@ def queue(request: HttpRequest, caller: Principal) -> tuple[int, Body]:
 
 
 def _queued(row: dict[str, Any]) -> Body:
+    found = evidence_for(row["name"])
     return {
-        **evidence_for(row["name"]).as_json(),
+        **found.as_json(),
         "name": row["name"],
+        "report_ids": sorted(report.pk for report in found.reports),
         "kinds": {"mistake": row["mistakes"], "site": row["sites"]},
         "first": present.when(row["first"]),
         "last": present.when(row["last"]),
