@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 from django.test import Client
 from jsonschema import Draft202012Validator
@@ -107,7 +108,15 @@ class Api:
             headers=extra,
             **(meta or {}),  # type: ignore[arg-type]
         )
-        template = template_of(path)
+        route, _, query = path.partition("?")
+        template = template_of(route)
+        documented = {
+            p["name"]
+            for p in load()["paths"][template][method.lower()].get("parameters", [])
+            if p["in"] == "query"
+        }
+        for field in parse_qs(query):
+            assert field in documented, f"{method.upper()} {template}: ?{field} is not documented"
         spec, parts = _response(template, method.lower(), response.status_code)
         SEEN.add((template, method.lower(), str(response.status_code)))
         assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
