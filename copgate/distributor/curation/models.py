@@ -429,10 +429,21 @@ class AuditLog(models.Model):
         return f"{self.when.isoformat()} {self.action} {self.object_type} {self.object_id}"
 
 
+SECRET_FIELDS = frozenset({"password", "token_hash"})
+"""Never copied into the audit log: a password hash or token hash is a secret to crack."""
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
-    """The concrete fields of a row as JSON-ready values, for ``AuditLog`` before/after."""
+    """The concrete fields of a row as JSON-ready values, for ``AuditLog`` before/after.
+
+    Secrets (``SECRET_FIELDS``) appear as ``"(secret)"``: the log says which
+    row changed, never a hash someone could try to crack.
+    """
     values: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
+        if field.name in SECRET_FIELDS:
+            values[field.attname] = "(secret)"
+            continue
         value = field.value_from_object(instance)
         if hasattr(value, "isoformat"):
             value = value.isoformat()
