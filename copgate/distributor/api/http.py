@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from copgate.distributor.api import ratelimit
 from copgate.distributor.api.auth import ANONYMOUS, AuthRefusal, Principal, csrf_refusal, principal
+from copgate.distributor.curation.pages_reporter import client_address
 from copgate.distributor.curation.permissions import Action, allows
 
 Body = dict[str, Any]
@@ -58,17 +58,6 @@ def error(status: int, message: str, field: str | None = None, **headers: str) -
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
-
-
-def client_address(request: HttpRequest) -> str:
-    """The caller's address; behind ``COPGATE_PROXY_HOPS`` proxies, from X-Forwarded-For."""
-    hops: int = getattr(settings, "COPGATE_PROXY_HOPS", 0)
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    if hops <= 0:
-        return remote
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-    forwarded = [a for a in forwarded if a]
-    return forwarded[-hops] if len(forwarded) >= hops else remote
 
 
 def endpoint(name: str, actions: dict[str, Action]) -> Callable[[View], Any]:
