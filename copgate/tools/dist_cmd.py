@@ -6,6 +6,7 @@
     dist sign --keyset --key ROOT.sec [--add/--remove/--revoke PUB] KEYSET
     dist publish DIR                        the newest signed release goes live
     dist serve DIR                          a static server with conditional GETs
+    dist migrate|createadmin|run|publish-due  the curation service (copgate.distributor.cli)
 
 ``build`` takes the sources of ``copgate compile`` and reads them with the
 same code (``lists_cmd.read_sources``), and compiles with the same compiler,
@@ -31,6 +32,7 @@ from copgate.dist.errors import DistError
 from copgate.dist.serve import TreeServer
 from copgate.dist.sign import KEEP_RELEASES, edit_keyset, publish, sign_keyset, sign_manifest
 from copgate.dist.tree import RELEASES_DIR, Tree, read_bytes, write_atomic
+from copgate.distributor.cli import register_service
 from copgate.lists.cache import ListCache, verify_cache_file
 from copgate.lists.compile import build_cache, check_budget
 from copgate.release.errors import ReleaseError
@@ -75,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve_parser.add_argument("--port", type=int, default=8080, help="port; 0 picks one (8080)")
     serve_parser.add_argument("--log", action="store_true", help="log each request on stderr")
     serve_parser.set_defaults(func=run_serve)
+    register_service(commands)  # migrate, createadmin, run, publish-due: the curation service
 
 
 def _register_keygen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
