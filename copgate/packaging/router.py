@@ -40,7 +40,10 @@ ROUTER_ENTRIES = (
     "copgate.tools.ops_cmd",
 )
 """The modules a router starts from (see the module docstring)."""
-NEVER_ON_A_ROUTER = ("copgate.lab", "copgate.packaging", "scapy", "django", "aioquic")
+NEVER_ON_A_ROUTER = (
+    *("copgate.lab", "copgate.packaging", "scapy", "django", "aioquic"),
+    "copgate.distributor",  # the curation service (issue 14): a server, never a router
+)
 """Prefixes no router-side module may import: the lab, the build tools, the
 test and capture tools' scapy and aioquic, the distributor's web stack."""
 
