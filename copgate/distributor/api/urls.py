@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from copgate.distributor.api import openapi, review, views
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("v1/proposals/<int:pk>/approve", review.approve, name="approve"),
     path("v1/proposals/<int:pk>/reject", review.reject, name="reject"),
     path("v1/releases", review.releases, name="releases"),
+    # Anything else under /api/ is a JSON 404, not the site's HTML page: a
+    # gateway with a wrong reports_url logs a reason it can read.
+    re_path(r"^", views.not_found, name="not_found"),
 ]

@@ -26,12 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from copgate.distributor.api import present
 from copgate.distributor.api.auth import ANONYMOUS, Principal
-from copgate.distributor.api.http import ApiError, Body, endpoint
+from copgate.distributor.api.http import ApiError, Body, endpoint, error
 from copgate.distributor.api.intake import (
     MAX_BODY,
     IntakeRefusal,
@@ -71,6 +71,11 @@ def report(request: HttpRequest, caller: Principal, pk: int) -> tuple[int, Body]
     if row is None:
         raise ApiError(404, f"no report {pk} of yours")
     return 200, present.report(row)
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Any other path under ``/api/``: 404 in JSON, naming the document that lists the API."""
+    return error(404, f"no such endpoint: {request.path}; see /api/openapi.json")
 
 
 def _store(report: ReportIn, caller: Principal) -> Report | None:

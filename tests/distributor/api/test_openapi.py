@@ -62,6 +62,8 @@ def _api_routes() -> dict[str, str]:
     routes = {}
     for pattern in api.url_patterns:
         assert isinstance(pattern, URLPattern)
+        if pattern.name == "not_found":
+            continue
         route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
         routes[str(pattern.name)] = f"/api/{route}"
     return routes
@@ -82,3 +84,10 @@ def test_the_document_is_served_to_anyone(db: Backend) -> None:
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.json() == load()
     assert Client().post("/api/openapi.json").status_code == 405
+
+
+def test_other_paths_under_api_are_json_404s(db: Backend) -> None:
+    for path in ("/api/v1/report", "/api/v1/reports/", "/api/v2/reports", "/api/"):
+        response = Client().post(path, "{}", content_type="application/json")
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert "openapi.json" in response.json()["error"]
