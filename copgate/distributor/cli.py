@@ -92,6 +92,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     call_command("migrate", interactive=False, verbosity=1)
     call_command("createcachetable", verbosity=0)
+    from copgate.distributor.curation.seed import seed
+
+    categories, templates = seed()
+    if categories or templates:
+        print(f"seeded {categories} categories and {templates} templates from the shipped lists")
     print(f"database ready ({config.database['ENGINE'].rsplit('.', 1)[-1]})")
     return 0
 

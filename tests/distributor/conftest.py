@@ -17,6 +17,9 @@ Fixtures for tests:
 - ``client``: Django's test client; ``make_user(role)`` a user with a role.
 - ``service_env``: the environment a subprocess needs to use the same
   database and data directory (``COPGATE_DATABASE_URL``...).
+- ``live_service``: ``copgate dist run`` on 127.0.0.1 (a free port) over the
+  test database (``live_db``), with a release tree and its signing key;
+  stopped by its pid at the end.
 
 Without PostgreSQL installed the PostgreSQL half is skipped, except under
 ``CI=true`` where it fails: CI installs it (scripts/setup.sh).
@@ -26,6 +29,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -53,6 +59,7 @@ from django.db import connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 
+from tests.distributor.helpers import SigningSetup, make_tree  # noqa: E402
 from tests.distributor.pgcluster import Cluster, ClusterError, find_bindir, start_cluster  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")
@@ -168,12 +175,19 @@ def client(db: Backend) -> Client:
 
 @pytest.fixture
 def make_user(django_backend: Backend) -> Callable[..., AbstractBaseUser]:
-    """``make_user("alice", "expert")``: a user with password ``"pw-" + name``, in a role."""
+    """``make_user("alice", "expert")``: a user in a role.
+
+    With ``password=True`` the password is ``"pw-" + name``; without, none is
+    usable (hashing one costs a quarter second: most tests sign in with
+    ``Client.force_login``).
+    """
     from django.contrib.auth import get_user_model
 
-    def make(name: str, *roles: str) -> AbstractBaseUser:
+    def make(name: str, *roles: str, password: bool = False) -> AbstractBaseUser:
         user = get_user_model().objects.create_user(
-            username=name, password=f"pw-{name}", email=f"{name}@example.org"
+            username=name,
+            password=f"pw-{name}" if password else None,
+            email=f"{name}@example.org",
         )
         for role in roles:
             Group.objects.get(name=role).user_set.add(user)
@@ -191,3 +205,65 @@ def service_env(django_backend: Backend) -> dict[str, str]:
         "COPGATE_DATA_DIR": str(django_backend.data_dir),
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
+
+
+SERVICE_START = 30.0
+"""Seconds ``copgate dist run`` gets to say where it listens."""
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """The service run by ``copgate dist run`` for a test."""
+
+    url: str
+    """``http://127.0.0.1:PORT`` (no trailing slash)."""
+    signing: SigningSetup
+    env: dict[str, str]
+
+
+@pytest.fixture
+def live_service(
+    live_db: Backend, service_env: dict[str, str], tmp_path: Path
+) -> Iterator[LiveService]:
+    """``copgate dist run --port 0`` over the test database, with a tree and a release key."""
+    signing = make_tree(tmp_path)
+    env = {
+        **service_env,
+        "COPGATE_TREE_DIR": str(signing.tree.root),
+        "COPGATE_SIGNING_KEY": str(signing.secret_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "copgate", "dist", "run", "--port", "0", "--threads", "4"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _service_url(process)
+        yield LiveService(url, signing, env)
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _service_url(process: subprocess.Popen[str]) -> str:
+    import selectors
+
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(SERVICE_START):
+            raise AssertionError("copgate dist run said nothing in time")
+    line = process.stdout.readline()
+    if "http://" not in line:
+        errors = process.stderr.read() if process.stderr else ""
+        raise AssertionError(f"copgate dist run did not start: {line!r} {errors}")
+    return "http://" + line.split("http://", 1)[1].strip().rstrip("/")
