@@ -32,12 +32,13 @@ from copgate.distributor.api.models import ApiToken
 from copgate.distributor.api.tokens import bearer, token_hash
 from copgate.distributor.curation.models import Gateway
 from copgate.distributor.curation.permissions import Role, roles_of
+from copgate.errors import CopgateError
 
 ANONYMOUS = frozenset({Role.ANONYMOUS})
 
 
-class AuthRefusal(Exception):
-    """The credentials sent are wrong (401) or revoked (403)."""
+class AuthRefusal(CopgateError):
+    """The credentials sent are wrong (401) or revoked (403): the caller's fault."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

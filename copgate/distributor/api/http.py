@@ -29,6 +29,7 @@ from copgate.distributor.api import ratelimit
 from copgate.distributor.api.auth import ANONYMOUS, AuthRefusal, Principal, csrf_refusal, principal
 from copgate.distributor.curation.pages_reporter import client_address
 from copgate.distributor.curation.permissions import Action, allows
+from copgate.errors import CopgateError
 
 Body = dict[str, Any]
 View = Callable[..., tuple[int, Body]]
@@ -37,8 +38,8 @@ MAX_JSON = 16 * 1024
 """Bytes of an automation request's JSON body (a proposal with its note and evidence)."""
 
 
-class ApiError(Exception):
-    """A request the view refuses: answered with ``status`` and ``message``."""
+class ApiError(CopgateError):
+    """A request the caller got wrong (or may not make): answered with ``status``, never a crash."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -51,6 +52,7 @@ ENDPOINTS: dict[str, dict[str, Action]] = {}
 
 
 def error(status: int, message: str, field: str | None = None, **headers: str) -> JsonResponse:
+    """``{"error": message, "field": field}`` with ``status``; ``Retry_After=`` sets a header."""
     body: Body = {"error": message}
     if field is not None:
         body["field"] = field
