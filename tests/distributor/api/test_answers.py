@@ -1,6 +1,6 @@
 """Every answer openapi.json documents, produced once: the document promises nothing untested.
 
-``SCENARIOS`` holds one way to get each (path, method, status) the document
+``ANSWERS`` holds one way to get each (path, method, status) the document
 lists; ``Api`` checks the body and headers of each against the document, and
 a static test checks that the table and the document name the same answers.
 """
