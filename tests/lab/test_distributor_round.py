@@ -281,6 +281,10 @@ def test_a_reported_site_is_proposed_approved_published_and_blocked(
 
         (entry,) = until("the report in the review queue", queued)
         assert (entry["reports"], entry["gateways"], entry["kinds"]["site"]) == (1, 1, 1)
+        (report_id,) = entry["report_ids"]
+        status, stored = call(lab, service.url, "GET", f"/api/v1/reports/{report_id}", expert)
+        assert (status, stored["origin"], stored["group"]) == (200, "gateway", "teens")
+        assert stored["comment"] == fields["comment"]  # markup kept as data
         note = "a games site the teens should not reach in class"
         body = {"action": "add", "name": SITE, "category": "adult", "note": note}
         status, proposal = call(lab, service.url, "POST", "/api/v1/proposals", expert, body)
