@@ -48,7 +48,7 @@ def test_migrate_then_createadmin_on_sqlite(tmp_path: Path) -> None:
         ).fetchall()
         actions = db.execute("select action from curation_auditlog").fetchall()
     assert rows == [("administrator",)]
-    assert actions == [("user.createadmin",)]
+    assert actions == [("seed",), ("user.createadmin",)]
 
 
 def test_a_short_password_is_refused(tmp_path: Path) -> None:
@@ -94,3 +94,22 @@ def test_publish_due_with_nothing_due(tmp_path: Path) -> None:
     done = _copgate(data, "publish-due")
     assert done.returncode == 0, done.stderr
     assert "no publication due" in done.stdout
+
+
+def test_behind_a_proxy_the_deploy_check_is_clean(tmp_path: Path) -> None:
+    env = {
+        **_env(tmp_path),
+        "COPGATE_BEHIND_PROXY": "1",
+        "COPGATE_SECRET_KEY": os.urandom(40).hex(),
+        "COPGATE_ALLOWED_HOSTS": "lists.example.org",
+        "DJANGO_SETTINGS_MODULE": "copgate.distributor.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no issues" in done.stdout

@@ -111,6 +111,8 @@ class SourceAdmin(Audited, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "format", "url", "schedule_hours", "last_fetched", "active"]
     readonly_fields = ["last_fetched", "fetched_path"]
     actions = ["fetch_now"]
+    # A URL typed without a scheme is an HTTPS one (Django 6's default, chosen now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description=_("Fetch the selected sources now"))
     def fetch_now(self, request: HttpRequest, queryset: Any) -> None:

@@ -19,9 +19,11 @@ The field limits are the report contract's (docs/reports.md): names at most
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +39,16 @@ DEFAULT_LIST = "default"
 """The list an entry goes to unless a proposal names another."""
 WALLED_GARDEN = "walled_garden"
 """The primary school's white list (lists/templates/primary-walled-garden.toml)."""
+
+
+_SLUG = re.compile(r"[a-z0-9_-]{1,64}")
+
+
+def _check_texts(value: Any, field: str) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValidationError({field: _('a JSON object of texts by language: {"en": "..."}')})
 
 
 class EntryKind(models.TextChoices):
@@ -66,6 +78,10 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        for field in ("names", "descriptions"):
+            _check_texts(getattr(self, field), field)
 
     def name_in(self, language: str) -> str:
         """The name in ``language``, else English, else the slug."""
@@ -110,6 +126,23 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A URL or a file; a mapping of names to category slugs; plain lists map ``*``."""
+        if not self.url and not self.upload:
+            raise ValidationError(_("give a URL to fetch or upload a file"))
+        mapping = self.category_mapping
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _SLUG.fullmatch(v)
+            for k, v in mapping.items()
+        ):
+            raise ValidationError(
+                {"category_mapping": _('a JSON object of category names: {"porn": "adult"}')}
+            )
+        if self.format != SourceFormat.UT1 and not mapping.get("*"):
+            raise ValidationError(
+                {"category_mapping": _('a plain list needs its category: {"*": "gambling"}')}
+            )
 
 
 class Entry(models.Model):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +18,7 @@ from copgate.distributor.curation.models import (
     ProposalState,
     Report,
     ReportState,
+    Source,
 )
 from tests.distributor.conftest import Backend
 from tests.distributor.helpers import make_categories
@@ -177,3 +180,53 @@ def test_pages_speak_russian(db: Backend, make_user: Callable[..., Any]) -> None
     client = Client(headers={"accept-language": "ru"})
     page = client.get(reverse("curation:report")).content.decode()
     assert "Сообщить о сайте" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {"format": "plain", "url": "http://192.0.2.1/l.txt", "category_mapping": "{}"},
+            "needs its category",
+        ),
+        ({"format": "ut1", "category_mapping": "{}"}, "give a URL"),
+        (
+            {
+                "format": "ut1",
+                "url": "http://192.0.2.1/ut1.tgz",
+                "category_mapping": '{"porn": "Not A Slug"}',
+            },
+            "JSON object of category names",
+        ),
+    ],
+)
+def test_a_source_that_cannot_be_built_is_refused_in_the_admin_site(
+    db: Backend, make_user: Callable[..., Any], fields: dict[str, str], error: str
+) -> None:
+    admin = _signed_in(make_user, "ada", "administrator")
+    answer = admin.post(
+        "/admin/curation/source/add/",
+        {"name": "upstream", "schedule_hours": "24", "active": "on", **fields},
+    )
+    assert answer.status_code == 200
+    assert html.escape(error) in answer.content.decode() or error in answer.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_an_administrator_adds_a_source_by_url(db: Backend, make_user: Callable[..., Any]) -> None:
+    admin = _signed_in(make_user, "ada", "administrator")
+    answer = admin.post(
+        "/admin/curation/source/add/",
+        {
+            "name": "ut1",
+            "format": "ut1",
+            "url": "http://192.0.2.1/blacklists.tar.gz",
+            "category_mapping": '{"porn": "adult", "gambling": "gambling"}',
+            "schedule_hours": "24",
+            "active": "on",
+        },
+    )
+    assert answer.status_code == 302
+    source = Source.objects.get()
+    assert source.category_mapping == {"porn": "adult", "gambling": "gambling"}
+    assert AuditLog.objects.filter(action="source.add", who__username="ada").exists()
