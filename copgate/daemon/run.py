@@ -414,8 +414,8 @@ class Daemon:
         LOG.info("counters %s", json.dumps(self.counters()))
 
     def counters(self) -> dict[str, object]:
-        """What SIGUSR1 logs (see ``copgate.daemon.status``)."""
-        return status_counters(
+        """What SIGUSR1 logs (see ``copgate.daemon.status``), and the block page's forms."""
+        counters = status_counters(
             self.engine.counters,
             len(self.engine.tracker),
             len(self.engine.blocked),
@@ -425,6 +425,7 @@ class Daemon:
             Loop(self.failures, self.verdict_log.rate.suppressed),
             self.resolver,
         )
+        return {**counters, "requests": self.requests.counters()}
 
     def status(self) -> dict[str, object]:
         """What ``copgate status`` shows (``copgate.daemon.status.status_report``).

@@ -5,19 +5,22 @@ Built once at start from the config: the request queue in ``reports_dir``
 page itself still works), the message catalogue, the per-boot CSRF secret,
 "recently blocked" read from the daemon's decision ring
 (``recent_from_ring``), the grants file watched once a second (``tick``),
-and the forwarder thread when ``reports_url`` is set. ``copgate.daemon.run`` holds one and calls it;
+and the forwarder thread when ``reports_url`` is set (imported only then:
+OpenWrt splits urllib into its own package, and a router that forwards
+nothing need not carry it). ``copgate.daemon.run`` holds one and calls it;
 it never judges a packet.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copgate.daemon.ring import DecisionRing
-from copgate.edges.report_post import ForwardWorker, http_post
 from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.policy.grants import Grants
 from copgate.policy.model import Config, Settings
@@ -29,6 +32,9 @@ from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent
 from copgate.requests.recent import recent_rows
 from copgate.requests.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from copgate.edges.report_post import ForwardWorker
 
 LOG = logging.getLogger("copgate")
 
@@ -52,13 +58,7 @@ class RequestsEdge:
             LOG.error("requests and reports not taken: %s", exc)
             self.store = None
         self.watch = GrantWatch(directory / GRANTS_FILE)
-        self.worker: ForwardWorker | None = None
-        if settings.reports_url and self.store is not None:
-            forwarder = Forwarder(
-                self.store, settings.reports_url, settings.reports_token, http_post
-            )
-            self.worker = ForwardWorker(forwarder)
-            LOG.info("reports forwarded to %s", settings.reports_url)
+        self.worker = _forwarder(settings, self.store)
         self.app = BlockPageApp(
             Catalogue.load(),
             self.store,
@@ -80,6 +80,16 @@ class RequestsEdge:
             if getattr(new, option) != getattr(self.settings, option):
                 LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
 
+    def counters(self) -> dict[str, int]:
+        """What the forms and the forwarder did since start (in memory: no file is read)."""
+        forwarded = self.worker.forwarder.stats if self.worker is not None else None
+        return {
+            **dataclasses.asdict(self.app.stats),
+            "forwarded": forwarded.sent if forwarded else 0,
+            "forward_refused": forwarded.refused if forwarded else 0,
+            "forward_failed": forwarded.failed if forwarded else 0,
+        }
+
     def tick(self) -> Grants | None:
         """New grants if the grants file changed; a bad file is logged and None."""
         try:
@@ -95,6 +105,20 @@ class RequestsEdge:
         if self.worker is not None and not self.worker.close():
             LOG.warning("shutdown: a report was still being posted")
         self.worker = None
+
+
+def _forwarder(settings: Settings, store: Store | None) -> ForwardWorker | None:
+    """The forwarding thread, when reports go somewhere and can be read."""
+    if not settings.reports_url or store is None:
+        return None
+    try:
+        from copgate.edges.report_post import ForwardWorker, http_post  # noqa: PLC0415
+    except ImportError as exc:  # OpenWrt: python3-urllib is not installed
+        LOG.error("reports not forwarded (%s): they stay in %s", exc, store.directory)
+        return None
+    forwarder = Forwarder(store, settings.reports_url, settings.reports_token, http_post)
+    LOG.info("reports forwarded to %s", settings.reports_url)
+    return ForwardWorker(forwarder)
 
 
 def page_url(settings: Settings) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from copgate.http1.request import Request
@@ -93,6 +94,20 @@ class Answer:
         return head.encode("ascii") + body
 
 
+class Asked(NamedTuple):
+    """One request as a route sees it."""
+
+    request: Request
+    query: str
+    """The target after ``?``."""
+    body: bytes
+    client: str
+    now: float
+
+
+Route = Callable[[Messages, Asked], Answer]
+
+
 @dataclass(slots=True)
 class AppStats:
     """What the forms did, for the daemon's counters."""
@@ -139,30 +154,38 @@ class BlockPageApp:
         self.on_stored = on_stored
         self.hosts = hosts
         self.stats = AppStats()
+        self._routes: dict[tuple[str, str], Route] = {
+            ("GET", "/blocked"): self._blocked_page,
+            ("GET", "/"): self._recent_page,
+            ("GET", "/recent"): self._recent_page,
+            ("POST", "/request"): self._form,
+        }
+        """The table at the top of this module; HEAD is routed as GET."""
 
     def handle(self, request: Request, body: bytes, client: str, now: float) -> bytes:
         """The whole response to ``request`` (a HEAD gets the same head; the server cuts it)."""
         messages = self.catalogue.negotiate(request.field("accept-language"))
         if self.hosts is not None and host_of(request.field("host")) not in self.hosts:
-            return Answer(421, message_page(messages, "refused_form", self.page_url)).encode()
+            return Answer(421, message_page(messages, "not_found", self.page_url)).encode()
         path, _, query = request.target.partition("?")
         method = "GET" if request.method == "HEAD" else request.method
-        if (method, path) == ("GET", "/blocked"):
-            token = self.key.token(client, now)
-            page = block_page(messages, _blocked(query), token, self.page_url)
-            return Answer(403, page).encode()
-        if method == "GET" and path in ("/", "/recent"):
-            entries = list(self.recent(client))[:MAX_RECENT] if self.recent else []
-            page = recent_page(messages, entries, self.key.token(client, now), self.clock)
-            return Answer(200, page).encode()
-        if (method, path) == ("POST", "/request"):
-            return self._form(messages, request, body, client, now).encode()
-        return Answer(404, message_page(messages, "refused_form", self.page_url)).encode()
+        route = self._routes.get((method, path))
+        if route is None:
+            return Answer(404, message_page(messages, "not_found", self.page_url)).encode()
+        return route(messages, Asked(request, query, body, client, now)).encode()
 
-    def _form(
-        self, messages: Messages, request: Request, body: bytes, client: str, now: float
-    ) -> Answer:
-        form = _read_form(request, body)
+    def _blocked_page(self, messages: Messages, asked: Asked) -> Answer:
+        token = self.key.token(asked.client, asked.now)
+        return Answer(403, block_page(messages, _blocked(asked.query), token, self.page_url))
+
+    def _recent_page(self, messages: Messages, asked: Asked) -> Answer:
+        entries = list(self.recent(asked.client))[:MAX_RECENT] if self.recent else []
+        token = self.key.token(asked.client, asked.now)
+        return Answer(200, recent_page(messages, entries, token, self.clock))
+
+    def _form(self, messages: Messages, asked: Asked) -> Answer:
+        client, now = asked.client, asked.now
+        form = _read_form(asked.request, asked.body)
         if isinstance(form, int):
             self.stats.refused_form += 1
             return Answer(form, message_page(messages, "refused_form", self.page_url))

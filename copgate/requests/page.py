@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from copgate.requests.i18n import Messages
 from copgate.requests.store import MAX_COMMENT, MAX_FIELD, MAX_NAME, RecordKind
 
+ROWS_BUDGET = 20 * 1024
+"""Bytes of "recently blocked" rows: with the rest of the page (under 4 KiB) well
+inside ``copgate.requests.app.MAX_PAGE``."""
 STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
     "form{margin:1em 0;padding:.5em 1em;border:1px solid #ccc}"
@@ -99,12 +102,7 @@ def recent_page(
     writes a time (the router's local time in the daemon; UTC by default)."""
     clock = clock or utc_clock
     if entries:
-        rows = "".join(
-            f"<tr><td>{_e(clock(entry.time))}</td><td>{_e(entry.name, MAX_NAME)}</td>"
-            f"<td>{_e(messages.category(entry.reason))}</td>"
-            f"<td>{_e(messages.category(entry.category) if entry.category else '')}</td></tr>"
-            for entry in entries
-        )
+        rows = _rows(messages, entries, clock)
         head = "".join(
             f"<th>{_e(messages[k])}</th>" for k in ("time", "name", "reason", "category")
         )
@@ -113,6 +111,24 @@ def recent_page(
         table = f'<p id="recent-blocks">{_e(messages["recent_empty"])}</p>'
     body = f"<h1>{_e(messages['recent_heading'])}</h1>\n{table}\n" + _site_form(messages, token)
     return _document(messages, _e(messages["recent_heading"]), body)
+
+
+def _rows(messages: Messages, entries: Sequence[Recent], clock: Callable[[float], str]) -> str:
+    """The table's rows, as many as fit ``ROWS_BUDGET`` bytes: a hostile name grows
+    sixfold when escaped (``"`` is ``&quot;``), and the page must stay one send."""
+    rows: list[str] = []
+    size = 0
+    for entry in entries:
+        category = messages.category(entry.category) if entry.category else ""
+        row = (
+            f"<tr><td>{_e(clock(entry.time))}</td><td>{_e(entry.name, MAX_NAME)}</td>"
+            f"<td>{_e(messages.category(entry.reason))}</td><td>{_e(category)}</td></tr>"
+        )
+        size += len(row.encode("utf-8"))
+        if size > ROWS_BUDGET:
+            break
+        rows.append(row)
+    return "".join(rows)
 
 
 def message_page(messages: Messages, key: str, back: str) -> str:

@@ -272,7 +272,11 @@ class Store:
 
     def _replace(self, name: str, data: bytes) -> None:
         temporary = self._write_temporary(data)
-        os.replace(temporary, self.directory / name)
+        try:
+            os.replace(temporary, self.directory / name)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
         self._sync_directory()
 
     def _sync_directory(self) -> None:

@@ -23,6 +23,7 @@ import argparse
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
     _where(listing)
     listing.add_argument("--all", action="store_true", help="answered ones too")
     listing.add_argument("--json", action="store_true", help="print one JSON object")
-    listing.set_defaults(func=run_requests)
+    listing.set_defaults(func=_files_named(run_requests))
 
     allow = subparsers.add_parser("allow", help="grant a name to a group, optionally for a while")
     allow.add_argument("name", metavar="NAME")
@@ -58,12 +59,28 @@ def register(subparsers: Any) -> None:
     allow.add_argument("--request", type=int, metavar="ID", help="the request this answers")
     allow.add_argument("--revoke", action="store_true", help="withdraw the grant instead")
     _where(allow)
-    allow.set_defaults(func=run_allow)
+    allow.set_defaults(func=_files_named(run_allow))
 
     deny = subparsers.add_parser("deny", help="close an access request as denied")
     deny.add_argument("id", type=int, metavar="ID")
     _where(deny)
-    deny.set_defaults(func=run_deny)
+    deny.set_defaults(func=_files_named(run_deny))
+
+
+def _files_named(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``command``, with a file it cannot read or write (not root, read-only flash)
+    reported as one line naming the file, as copgate's own errors are."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except OSError as exc:
+            where = exc.filename2 or exc.filename or "the reports directory"
+            raise StoreError(f"{where}: {exc.strerror}") from exc
+
+    return run
 
 
 def _where(parser: argparse.ArgumentParser) -> None:

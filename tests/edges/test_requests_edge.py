@@ -69,3 +69,20 @@ def test_a_reload_moves_the_pages_hosts_and_url(tmp_path: Path) -> None:
     assert edge.app.hosts == frozenset({"why.home.arpa", "192.0.2.1"})
     assert edge.app.page_url == "http://why.home.arpa:8099/recent"
     edge.close()
+
+
+def test_the_counters_say_what_the_forms_did(tmp_path: Path) -> None:
+    edge = RequestsEdge(_config(tmp_path), lambda client: None, parse_tz("UTC0"))
+    edge.app.stats.stored = 2
+    edge.app.stats.refused_rate = 1
+    assert edge.counters() == {
+        "stored": 2,
+        "refused_token": 0,
+        "refused_rate": 1,
+        "refused_form": 0,
+        "refused_full": 0,
+        "forwarded": 0,
+        "forward_refused": 0,
+        "forward_failed": 0,
+    }
+    edge.close()

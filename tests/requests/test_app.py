@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from copgate.http1.request import Request, read_request
-from copgate.requests.app import MAX_BODY, BlockPageApp
+from copgate.requests.app import MAX_BODY, MAX_PAGE, BlockPageApp
 from copgate.requests.csrf import CsrfKey
 from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent
@@ -264,3 +264,13 @@ def test_only_the_pages_own_hosts_are_answered(store: Store, host: str, status: 
     assert _split(response)[0] == status
     if status == 421:
         assert b'name="csrf"' not in response
+
+
+def test_a_recent_page_of_hostile_names_stays_within_one_send(store: Store) -> None:
+    worst = '"' * 253  # every character escapes to six
+    rows = [Recent(NOW - n, worst, "category", "adult") for n in range(50)]
+    app = BlockPageApp(Catalogue.load(), store, recent=lambda client: rows)
+    status, _fields, page = _split(app.handle(_get("/recent"), b"", CLIENT, NOW))
+    assert status == 200 and page.endswith("</body></html>\n")
+    assert len(page.encode()) <= MAX_PAGE
+    assert 5 < page.count("<tr>") < 50

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_reports_without_a_distributor_are_kept_here(
     Store(reports).add(RecordKind.SITE, "bad.example", "kids", "192.0.2.10", time.time())
     status, out = run(capsys, "requests", "--config", str(config))
     assert status == 0 and "state=kept here (no reports_url)" in out
+
+
+def test_a_file_it_cannot_write_is_one_line(
+    capsys: pytest.CaptureFixture[str], reports: Path
+) -> None:
+    Store(reports).add(RecordKind.ACCESS, "a.example", "kids", "192.0.2.10", time.time())
+    (reports / "1.closed" / "in-the-way").mkdir(parents=True)  # a directory where a file goes
+    status, out = run(capsys, "deny", "1", "--dir", str(reports))
+    assert status == 2
+    assert out.startswith("copgate deny: ") and "1.closed" in out and "Traceback" not in out
+    assert not [name for name in os.listdir(reports) if name.startswith(".tmp-")]
