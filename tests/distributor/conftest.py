@@ -174,14 +174,21 @@ def client(db: Backend) -> Client:
 
 
 @pytest.fixture
-def make_user(django_backend: Backend) -> Callable[..., AbstractBaseUser]:
+def make_user(
+    django_backend: Backend, request: pytest.FixtureRequest
+) -> Callable[..., AbstractBaseUser]:
     """``make_user("alice", "expert")``: a user in a role.
 
     With ``password=True`` the password is ``"pw-" + name``; without, none is
     usable (hashing one costs a quarter second: most tests sign in with
-    ``Client.force_login``).
+    ``Client.force_login``). A test must ask for ``db`` or ``live_db`` too:
+    without either, the user would be committed and outlive the test, and a
+    later test making the same name would fail far from the cause.
     """
     from django.contrib.auth import get_user_model
+
+    if not {"db", "live_db"} & set(request.fixturenames):
+        raise pytest.UsageError(f"{request.node.nodeid}: make_user needs the db or live_db fixture")
 
     def make(name: str, *roles: str, password: bool = False) -> AbstractBaseUser:
         user = get_user_model().objects.create_user(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
+from copgate.distributor.api import urls as _urls  # noqa: F401 - its views fill ENDPOINTS
 from copgate.distributor.api.http import ENDPOINTS
 from copgate.distributor.curation.models import Category, Gateway, Proposal, Report
 from tests.distributor.api.conftest import Person, make_gateway, report

@@ -14,6 +14,7 @@ from copgate.distributor.api.tokens import bearer, token_hash
 from copgate.distributor.curation.models import AuditLog
 from tests.distributor.api.conftest import Person
 from tests.distributor.api.openapi_check import Api
+from tests.distributor.conftest import Backend
 
 
 def test_the_command_prints_a_token_the_database_keeps_only_hashed(
@@ -44,7 +45,7 @@ def test_a_revoked_token_is_403_and_a_deactivated_user_too(
 
 
 def test_the_admin_site_lists_tokens_but_cannot_make_one(
-    person: Callable[..., Person],
+    db: Backend, person: Callable[..., Person]
 ) -> None:
     ada = person("ada", "administrator")
     client = Client()
