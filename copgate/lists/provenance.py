@@ -66,12 +66,11 @@ class Decided:
         """One line: ``proposal #12 (add, by erin, approved by ada on 2026-...)``."""
         if self.proposal is None:
             return f"entry without a proposal (list {self.list}, {self.kind})"
-        people = [self.action or "?", f"by {self.expert or '?'}"]
-        if self.approver:
-            people.append(f"approved by {self.approver}")
+        approval = f"approved by {self.approver or '?'}"
         if self.approved:
-            people.append(f"on {self.approved}")
-        return f"proposal #{self.proposal} ({', '.join(people)}; list {self.list})"
+            approval += f" on {self.approved}"
+        people = f"{self.action or '?'}, by {self.expert or '?'}, {approval}"
+        return f"proposal #{self.proposal} ({people}; list {self.list})"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -204,9 +203,9 @@ def explain(
 
     A curated entry of ``match`` of that kind (``block``/``allow``; None: any)
     and category decided it; failing one of that category, any curated entry of
-    ``match`` is shown. With none, the sources whose categories include
-    ``category`` put it there. Removals are looked up for ``name`` and each of
-    its parents, since a removal drops exactly its name from the upstream lists.
+    ``match`` is shown, with the sources whose categories include ``category``
+    (they put it there). Removals are looked up for ``name`` and each of its
+    parents, since a removal drops exactly its name from the upstream lists.
     """
     entries: tuple[Decided, ...] = ()
     sources: tuple[Source, ...] = ()
@@ -222,12 +221,9 @@ def explain(
 
 def why_lines(why: Why) -> list[str]:
     """Lines for ``copgate check`` (indented under the decision)."""
-    lines: list[str] = []
-    if why.entries:
-        lines.extend(f"listed by {entry.describe()}" for entry in why.entries)
-    elif why.sources:
-        lines.extend(f"from {source.describe()}" for source in why.sources)
-    elif why.match is not None:
+    lines = [f"listed by {entry.describe()}" for entry in why.entries]
+    lines.extend(f"from {source.describe()}" for source in why.sources)
+    if not lines and why.match is not None:
         lines.append(f"{why.match}: no curated entry, and no source names {why.category}")
     for removal in why.removed:
         lines.append(f"{removal.name} removed from the upstream lists by {removal.describe()}")
