@@ -223,7 +223,9 @@ def why_lines(why: Why) -> list[str]:
     """Lines for ``copgate check`` (indented under the decision)."""
     lines = [f"listed by {entry.describe()}" for entry in why.entries]
     lines.extend(f"from {source.describe()}" for source in why.sources)
-    if not lines and why.match is not None:
+    if not lines and why.match is not None and why.category is None:
+        lines.append(f"{why.match}: no curated entry; listed by the upstream sources")
+    elif not lines and why.match is not None:
         lines.append(f"{why.match}: no curated entry, and no source names {why.category}")
     for removal in why.removed:
         lines.append(f"{removal.name} removed from the upstream lists by {removal.describe()}")

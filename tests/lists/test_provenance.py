@@ -97,6 +97,11 @@ def test_a_listed_name_the_file_does_not_explain_says_so() -> None:
     assert why_lines(why) == [
         "release 7: x.example: no curated entry, and no source names violence"
     ]
+    # Listed in categories the group does not block: no category decided.
+    why = explain(provenance, "x.example", "x.example", None, None)
+    assert why_lines(why) == [
+        "release 7: x.example: no curated entry; listed by the upstream sources"
+    ]
 
 
 def test_as_dict_carries_the_same() -> None:
