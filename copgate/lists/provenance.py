@@ -36,10 +36,11 @@ from copgate.errors import ProvenanceError
 PROVENANCE = "provenance.json"
 """Its file name, in the release tree and in a gateway's release dir beside ``lists.cache``."""
 FORMAT = 1
-MAX_PROVENANCE_BYTES = 16 * 1024 * 1024
-"""The largest provenance file read or downloaded: about 65,000 decisions at the
-~245 bytes each measured (BENCHMARKS.md, the curation service); the upstream bulk
-is one line per source, not per name."""
+MAX_PROVENANCE_BYTES = 4 * 1024 * 1024
+"""The largest provenance file read or downloaded: about 17,000 decisions at the
+~240 bytes each the service writes (the upstream bulk is one line per source, not
+per name). Reading that many costs ``copgate check`` about 20 MB at its peak
+(BENCHMARKS.md, "Provenance"), what a 128 MB router can spare on demand."""
 KINDS = frozenset({"block", "allow"})
 
 
