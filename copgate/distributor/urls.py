@@ -20,4 +20,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", curation_admin.site.urls),
     path("static/<path:path>", static_views.serve, {"insecure": True}),
+    path("api/", include("copgate.distributor.api.urls")),
 ]
