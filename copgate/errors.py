@@ -45,3 +45,7 @@ class DaemonUnreachableError(CopgateError):
 
 class ControlSocketError(CopgateError):
     """The control socket cannot be set up safely where the daemon was told to put it."""
+
+
+class ProvenanceError(CopgateError):
+    """A release's provenance file (why each entry is listed) is malformed or unreadable."""

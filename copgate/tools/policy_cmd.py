@@ -8,7 +8,11 @@ names can be opened, the categories it uses are checked against theirs.
 ``check NAME --config FILE`` builds the question a client would ask (DNS,
 TLS, QUIC or HTTP), finds the client's group, looks the name up in the
 config's list caches (or ``--lists``) and prints the decision and its reason
-chain; ``--json`` prints one object. The safe-search endpoints' addresses are
+chain; ``--json`` prints one object. When the cache's release dir holds the
+distributor's ``provenance.json`` (``copgate.lists.provenance``), the entry
+that decided is traced to its proposal (number, action, expert, approver,
+date) or to the upstream sources of its category, and an approved removal of
+the name or a parent is named. The safe-search endpoints' addresses are
 not resolved here, so a TLS, QUIC or HTTP question for a search engine shows
 what happens before the daemon knows them (``--server`` sets the destination).
 
@@ -35,11 +39,12 @@ from copgate.config.summary import describe, matched_by
 from copgate.config.validate import Loaded
 from copgate.config.values import BadValueError, mac
 from copgate.edges.localtz import read_local_tz
-from copgate.errors import CacheError
+from copgate.errors import CacheError, ProvenanceError
 from copgate.lists.cache import ListCache
 from copgate.lists.listset import ListSet
+from copgate.lists.provenance import Why, beside, explain, read_provenance_file, why_lines
 from copgate.policy.decide import decide
-from copgate.policy.decision import Decision
+from copgate.policy.decision import Decision, RuleKind
 from copgate.policy.grants import Grants, granted
 from copgate.policy.model import Config
 from copgate.policy.tz import PosixTz
@@ -54,6 +59,17 @@ PORTS = {Kind.DNS: 53, Kind.TLS: 443, Kind.QUIC: 443, Kind.HTTP: 80}
 TRANSPORTS = {Kind.DNS: 17, Kind.TLS: 6, Kind.QUIC: 17, Kind.HTTP: 6}
 """IP protocol numbers: 6 TCP, 17 UDP."""
 QUIC_V1 = 0x00000001  # RFC 9000 §15
+ENTRY_KIND = {
+    RuleKind.CATEGORY: "block",
+    RuleKind.TIME_WINDOW: "block",
+    RuleKind.BYPASS: "block",
+    RuleKind.WHITE_ENTRY: "allow",
+    RuleKind.NOT_LISTED: None,
+    RuleKind.WHITELIST_ONLY: None,
+}
+"""Rules decided by a list entry, and the kind of entry that decided (None: either).
+The provenance explains only these: the others come from the config, a grant
+or a built-in table."""
 
 
 def register(subparsers: Any) -> None:
@@ -202,12 +218,39 @@ def run_check(args: argparse.Namespace) -> int:
         decision, question.name.text if question.name else None, _grants(config), timestamp
     )
     how = matched_by(config, group, args.iface, args.client, args.mac)
+    origins = _provenance(args.lists or config.settings.lists, question, decision)
     if args.json:
-        print(json.dumps(_as_json(args, decision, how, local, plausible)))
+        document = _as_json(args, decision, how, local, plausible)
+        document["provenance"] = [{"file": str(path), **why.as_dict()} for path, why in origins]
+        print(json.dumps(document))
     else:
-        for line in _explain(args, decision, how, local, plausible):
+        lines = _explain(args, decision, how, local, plausible)
+        traced = [f"  why: {line}" for _path, why in origins for line in why_lines(why)]
+        for line in [*lines[:-1], *traced, lines[-1]]:
             print(line)
     return 0
+
+
+def _provenance(
+    caches: Sequence[Path | str], question: Question, decision: Decision
+) -> list[tuple[Path, Why]]:
+    """What the provenance beside each cache says about the entry that decided."""
+    if decision.rule not in ENTRY_KIND or (
+        decision.rule is RuleKind.BYPASS and decision.category is None
+    ):
+        return []
+    name = question.name.text if question.name else None
+    found: list[tuple[Path, Why]] = []
+    for path in dict.fromkeys(beside(cache) for cache in caches):
+        try:
+            provenance = read_provenance_file(path)
+        except ProvenanceError as exc:
+            print(f"warning: provenance not shown: {exc}", file=sys.stderr)
+            continue
+        if provenance is not None:
+            kind = ENTRY_KIND[decision.rule]
+            found.append((path, explain(provenance, name, decision.match, decision.category, kind)))
+    return found
 
 
 def _grants(config: Config) -> Grants:

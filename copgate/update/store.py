@@ -5,6 +5,8 @@ Layout of a store (``ram_dir`` or ``flash_dir``)::
     <root>/<N>/lists.cache          the compiled cache of release N
     <root>/<N>/release.json(.sig)   its manifest and signature
     <root>/<N>/keyset.json(.sig)    the key set the manifest was verified under
+    <root>/<N>/provenance.json      why each entry is listed, when the release has it
+                                    (read by ``copgate check`` only, never the daemon)
     <root>/current -> N             the release in force (relative, or an absolute
                                     path into another store or the built-in dir)
     <root>/.staging-N.<pid>/        a release being written (never in force)
@@ -29,6 +31,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from copgate.lists.provenance import PROVENANCE
 from copgate.update.errors import StoreError
 
 CURRENT = "current"
@@ -37,7 +40,7 @@ MANIFEST = "release.json"
 MANIFEST_SIG = "release.json.sig"
 KEYSET = "keyset.json"
 KEYSET_SIG = "keyset.json.sig"
-RELEASE_FILES = (CACHE, MANIFEST, MANIFEST_SIG, KEYSET, KEYSET_SIG)
+RELEASE_FILES = (CACHE, PROVENANCE, MANIFEST, MANIFEST_SIG, KEYSET, KEYSET_SIG)
 STAGING = ".staging-"
 _TEMPORARY_LINK = ".current.tmp"
 _REASONS = {

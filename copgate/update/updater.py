@@ -15,6 +15,8 @@ run. Nothing fetched is used before ``copgate.release.verify`` accepted it:
    the whole file fetched instead if anything about the delta fails), else
    fetched whole with the manifest's size as its cap; then its size and
    SHA-256, then the cache's own checksum and invariants;
+   ``provenance.json`` too when the manifest lists it (capped, size and
+   SHA-256 checked; a release without it is as valid);
 5. stored and swapped in (``copgate.update.store``), a copy to flash at most
    once per ``flash_copy_interval``.
 
@@ -37,6 +39,7 @@ from typing import BinaryIO, cast
 
 from copgate.errors import CacheError
 from copgate.lists.cache import verify_cache_file
+from copgate.lists.provenance import MAX_PROVENANCE_BYTES, PROVENANCE
 from copgate.release.artefact import apply_delta, check_artefact
 from copgate.release.errors import (
     ArtefactMismatch,
@@ -293,6 +296,7 @@ class Updater:
             self.step("staged")
             via = self._write_cache(installed, fetched.manifest, artefact, staging / CACHE)
             self.step("cache-written")
+            self._write_provenance(fetched.manifest, staging / PROVENANCE)
             for name, data in fetched.files.items():
                 write_file(staging / name, data)
             self.step("meta-written")
@@ -346,6 +350,36 @@ class Updater:
                 file.write(chunk)
                 self.step("downloading")
         _check(out, artefact)
+
+    def _write_provenance(self, manifest: Manifest, out: Path) -> None:
+        """Download ``provenance.json`` beside the cache when the manifest lists it.
+
+        It only explains entries (``copgate check``), so one too large is left
+        out with a warning rather than refusing the lists; one that differs from
+        its signed size or hash is refused like any other artefact.
+        """
+        artefact = manifest.artefacts.get(PROVENANCE)
+        if artefact is None:
+            return
+        if artefact.size > MAX_PROVENANCE_BYTES:
+            LOG.warning(
+                "update: release %d: %s is %d bytes, over %d: not downloaded",
+                manifest.release,
+                PROVENANCE,
+                artefact.size,
+                MAX_PROVENANCE_BYTES,
+            )
+            return
+        url = self._url(artefact.path)
+        with (
+            storing(out),
+            contextlib.closing(self.fetcher.stream(url, artefact.size)) as body,
+            open(out, "wb") as file,
+        ):
+            while chunk := body.read(CHUNK):
+                file.write(chunk)
+        check_artefact(out, artefact)
+        self.step("provenance-written")
 
     def _copy_to_flash(self, directory: Path, release: int, state: State, now: float) -> State:
         """Copy the release to flash if the last copy is older than ``flash_copy_interval``."""

@@ -17,7 +17,7 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,8 +107,13 @@ class Distributor:
         deltas_from: Iterable[int] = (),
         expires: datetime | None = None,
         by: SecretKey | None = None,
+        extra: Mapping[str, bytes] | None = None,
     ) -> bytes:
-        """Release N: its cache, deltas from earlier releases, the signed manifest."""
+        """Release N: its cache, deltas from earlier releases, the signed manifest.
+
+        ``extra`` maps more artefacts' names to their bytes (``provenance.json``),
+        served as ``releases/N/NAME`` and listed in the manifest.
+        """
         if not self.keyset_version:
             self.publish_keyset(1)
         cache = cache_of(release, names)
@@ -140,6 +145,13 @@ class Distributor:
             },
             "deltas": deltas,
         }
+        for name, data in (extra or {}).items():
+            self.files[f"releases/{release}/{name}"] = data
+            document["artefacts"][name] = {  # type: ignore[index]
+                "path": f"releases/{release}/{name}",
+                "size": len(data),
+                "sha256": digest(data),
+            }
         manifest = json.dumps(document, indent=1).encode()
         self.files["release.json"] = manifest
         self.files["release.json.sig"] = signature(manifest, by or self.signer)
