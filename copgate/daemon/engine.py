@@ -92,6 +92,7 @@ from copgate.policy.decide import decide, decide_evasion, decide_unreadable, fai
 from copgate.policy.decision import Decision, Verdict
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
+from copgate.wire.dns_datagram import read_dns_query
 from copgate.wire.flows import DNS_PORT, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
 from copgate.wire.question import Kind, Question
@@ -171,6 +172,9 @@ class Engine:
         self.blockpage_served: frozenset[IpAddress] | None = None
         """Block-page addresses the edge listens on; None trusts the config's (offline tools)."""
         self.blocked = BlockedFlows()
+        self.fast_dns = True
+        """Judge plain DNS queries over UDP by ``_dns_fast``; off, every packet takes
+        the general path (the differential tests compare the two)."""
         self._replies: dict[int, tuple[Decision, Settings, DnsReply]] = {}
         self._groups: dict[tuple[str | None, bytes, str | None], Group] = {}
         self._groups_config = config
@@ -208,7 +212,9 @@ class Engine:
         """The verdict for one queued IP datagram. Never raises."""
         self.counters.packets += 1
         try:
-            verdict = self._judge(datagram, meta)
+            verdict = (self._dns_fast(datagram, meta) if self.fast_dns else None) or self._judge(
+                datagram, meta
+            )
             if verdict.inject and not self._from_lan(meta):
                 self.counters.not_lan += 1
                 note = f"{verdict.note or 'blocked'}; not from a LAN interface: nothing forged"
@@ -231,6 +237,39 @@ class Engine:
         handler = self._handlers.get(observation.seen, self._unknown)
         return handler(packet, observation, meta)
 
+    def _dns_fast(self, datagram: bytes, meta: PacketMeta) -> PacketVerdict | None:
+        """A plain DNS query over UDP, judged from its bytes; None: take ``_judge``.
+
+        The general path's steps for such a query, without the ``Packet``, the
+        observation and the handler table in between (about a third of an
+        allowed query's cost): what ``read_dns_query`` accepts, ``read_ip`` and
+        the tracker read alike, and ``FlowTracker.dns_query`` does to the
+        tracker what ``feed`` does. A flow copgate blocked, and everything
+        ``read_dns_query`` refuses (malformed included), take the general path
+        before anything has changed. Nothing but a decision other than allow
+        needs the ``Packet``, and the forged answer is built from it as there.
+        ``tests/daemon/test_dns_fast.py`` holds both paths to the same verdicts.
+        """
+        read = read_dns_query(datagram)
+        if read is None:
+            return None
+        src, dst, sport, ttl, query = read
+        now = meta.now
+        blocked = self.blocked
+        if blocked.expiry and (src, sport, dst, DNS_PORT, PROTO_UDP) in blocked.expiry:
+            return None  # the general path drops it (or forgets an expired entry)
+        self.tracker.dns_query(src, ttl, now)
+        question = Question(
+            Kind.DNS, query.name, (src, sport), (dst, DNS_PORT), dns=query, transport=PROTO_UDP
+        )
+        group = self._group_for(meta, src)
+        local, plausible = self._local(now)
+        decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
+        self.counters.count(COUNT_KEYS[Kind.DNS, decision.verdict])
+        if decision.verdict is Verdict.ALLOW and not decision.dns_nodata:
+            return PacketVerdict(Action.ACCEPT, (), question, decision)
+        return self._dns_answer(read_ip(datagram), question, decision, now)
+
     def _from_lan(self, meta: PacketMeta) -> bool:
         return meta.iface is None or meta.iface in self.config.settings.lan_interfaces
 
@@ -242,14 +281,17 @@ class Engine:
         ``group_for`` builds an ``ipaddress`` object and walks the prefixes:
         nearly a tenth of an allowed DNS query's cost, ten times a dict hit.
         """
+        return self._group_for(meta, packet.src)
+
+    def _group_for(self, meta: PacketMeta, src: bytes) -> Group:
         config = self.config
         if config is not self._groups_config:
             self._groups.clear()
             self._groups_config = config
-        key = (meta.iface, packet.src, meta.mac)
+        key = (meta.iface, src, meta.mac)
         group = self._groups.get(key)
         if group is None:
-            ip = ipaddress.ip_address(packet.src)
+            ip = ipaddress.ip_address(src)
             group = config.group_for(meta.iface, ip, meta.mac)
             if len(self._groups) >= GROUP_MEMO_ENTRIES:
                 self._groups.clear()
