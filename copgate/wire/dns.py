@@ -2,7 +2,10 @@
 
 Reads the header and question section (RFC 1035 §4.1) and, for queries, the
 OPT pseudo-record of EDNS (RFC 6891 §6.1) in the additional section. It
-never reads answer data: copgate judges questions, not answers. Hostile
+never reads answer data: copgate judges questions, not answers. Records
+after the question that are cut short or missing leave EDNS unread but the
+question read: a server answers the question of such a message (dnsmasq
+does), so copgate must judge it, not pass it as malformed. Hostile
 names are wire errors: compression pointers must point strictly backwards
 (so there are no loops), labels are at most 63 octets and names at most 255
 (RFC 1035 §2.3.4), and the extended label types of RFC 6891 §5 are refused.
@@ -54,11 +57,16 @@ def read_dns_message(data: bytes) -> DnsQuery:
         pos += 4
         if ancount == nscount == 0 and arcount == 1 and data[pos : pos + 3] == _ROOT_OPT:
             # The common query: one OPT record right after the question.
-            if pos + 11 > len(data):
-                raise WireError(f"DNS OPT record cut at offset {pos}")
-            edns = (data[pos + 3] << 8) | data[pos + 4]
+            if pos + 11 <= len(data):
+                edns = (data[pos + 3] << 8) | data[pos + 4]
         else:
-            edns = _read_edns_size(data, pos, ancount + nscount, arcount)
+            try:
+                edns = _read_edns_size(data, pos, ancount + nscount, arcount)
+            except WireError:
+                # Records after the question cut short or missing (ARCOUNT 1 and
+                # nothing there): a server still reads the question and answers
+                # it (dnsmasq does), so the question stands, without EDNS.
+                edns = None
     return DnsQuery(name, qtype, qclass, msg_id, response, edns)
 
 

@@ -105,15 +105,27 @@ def test_tcp_framing_gives_complete_messages_and_what_they_used() -> None:
         read_dns_tcp(b"\x00\x03abc")
 
 
-def test_every_truncation_of_a_query_is_a_wire_error() -> None:
+def test_a_query_cut_in_its_question_is_a_wire_error_and_after_it_loses_only_edns() -> None:
     message = dns_query("www.example.com", edns=512)
+    question_end = len(message) - 11  # the OPT record is the last 11 bytes
     for end in range(len(message)):
-        try:
-            read_dns_message(message[:end])
-        except WireError:
+        if end < question_end:
+            with pytest.raises(WireError):
+                read_dns_message(message[:end])
             continue
-        # The OPT record is optional in parsing terms only if arcount allows; never here.
-        raise AssertionError(f"truncation at {end} parsed")
+        # A server reads the question of a message whose OPT record is cut (or
+        # missing, though ARCOUNT counts it) and answers: copgate judges it too.
+        query = read_dns_message(message[:end])
+        assert query.name.text == "www.example.com" and query.edns_udp_size is None
+    assert read_dns_message(message).edns_udp_size == 512
+
+
+def test_records_after_the_question_that_cannot_be_read_leave_the_question() -> None:
+    question = dns_query("casino.example")
+    counted = question[:10] + b"\x00\x02" + question[12:]  # two additional records, none there
+    assert read_dns_message(counted).name.text == "casino.example"
+    cut_rr = question[:6] + b"\x00\x01" + question[8:] + b"\x07example"  # an answer RR cut
+    assert read_dns_message(cut_rr).edns_udp_size is None
 
 
 LABEL = st.one_of(
