@@ -6,9 +6,14 @@ never reads answer data: copgate judges questions, not answers. Records
 after the question that are cut short or missing leave EDNS unread but the
 question read: a server answers the question of such a message (dnsmasq
 does), so copgate must judge it, not pass it as malformed. Hostile
-names are wire errors: compression pointers must point strictly backwards
-(so there are no loops), labels are at most 63 octets and names at most 255
-(RFC 1035 §2.3.4), and the extended label types of RFC 6891 §5 are refused.
+names are wire errors: labels are at most 63 octets and names at most 255
+(RFC 1035 §2.3.4), the extended label types of RFC 6891 §5 are refused, and
+at most ``MAX_POINTERS`` compression pointers are followed, so a loop ends
+as an error. A pointer may point anywhere inside the message, forward too:
+RFC 1035 §4.1.4 means prior occurrences, but servers follow any pointer
+(dnsmasq resolves a question whose name is a pointer to a name placed after
+it), so copgate reads the name the server reads and judges it, rather than
+pass the query as malformed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from copgate.wire.question import DnsQuery
 
 MAX_LABEL = 63  # RFC 1035 §2.3.4
 MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4, octets including length bytes
-MAX_POINTERS = 32  # far more than any real name needs; bounds hostile chains
+MAX_POINTERS = 32  # far more than any real name needs; bounds hostile chains and loops
 HEADER_SIZE = 12  # RFC 1035 §4.1.1
 TCP_LENGTH_SIZE = 2  # RFC 1035 §4.2.2: two-octet length before each message
 TYPE_A = 1
@@ -203,7 +208,6 @@ def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
     wire_length = 1
     after: int | None = None
     pointers = 0
-    floor = pos
     limit = len(data)
     while True:
         if pos >= limit:
@@ -217,12 +221,10 @@ def _read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
             if pos + 2 > limit:
                 raise WireError(f"DNS compression pointer cut at offset {pos}")
             target = ((length & 0x3F) << 8) | data[pos + 1]
-            # RFC 1035 §4.1.4 points to a prior occurrence: each pointer must
-            # land before the part of the name that led to it, so targets
-            # strictly decrease and no chain can loop.
-            if target >= floor:
-                raise WireError(f"DNS compression pointer at {pos} points forward to {target}")
-            floor = target
+            # Any target inside the message, as servers take it (see the
+            # module docstring); a chain that loops meets MAX_POINTERS.
+            if target >= limit:
+                raise WireError(f"DNS compression pointer at {pos} points past the end to {target}")
             pointers += 1
             if pointers > MAX_POINTERS:
                 raise WireError(f"more than {MAX_POINTERS} DNS compression pointers")

@@ -15,10 +15,11 @@ rest the general path.
 (``log-queries``) logged the trick's name, or the client got an answer with
 records that copgate did not forge (copgate's carry its SOA owner
 ``copgate.invalid``). A trick whose question a server reads must also get
-copgate's forged NXDOMAIN: judged, not just lost. One did get through before
-this file: a query whose ARCOUNT counts a record that is not there was
-malformed to copgate (passed, the teens' group failing open) and answered by
-dnsmasq; copgate now reads the question of such a message.
+copgate's forged NXDOMAIN: judged, not just lost. Two got through before this
+file, both malformed to copgate (so passed: the teens' group fails open) and
+resolved by dnsmasq: a query whose ARCOUNT counts a record that is not
+there, and one whose question name is a compression pointer forward to the
+name; copgate now reads both questions as the server does.
 """
 
 from __future__ import annotations
@@ -137,6 +138,13 @@ def held_back(gateway: Gateway, name: str, raw: DnsEvader, *, judged: bool) -> N
 Trick = Callable[[DnsEvader, str], None]
 
 
+def forward_pointer(name: str) -> bytes:
+    """A query whose question name is a compression pointer to ``name``, placed
+    after the question (offset 18): RFC 1035 means pointers backwards, dnsmasq
+    follows this one."""
+    return query("x")[:12] + b"\xc0\x12" + struct.pack("!HH", 1, 1) + encode(name)
+
+
 def ttl_change(raw: DnsEvader, name: str) -> None:
     raw.emit(raw.datagram(query(name), ttl=255))
     raw.emit(raw.datagram(query(name, ident=7), ttl=9))
@@ -162,6 +170,7 @@ WELL_FORMED: dict[str, Trick] = {
     ),
     "padding after the message": lambda raw, name: raw.emit(raw.datagram(query(name) + bytes(300))),
     "IP fragments": fragments,
+    "pointer forward to the name": lambda raw, name: raw.emit(raw.datagram(forward_pointer(name))),
     "ARCOUNT 1, no record": lambda raw, name: raw.emit(raw.datagram(query(name, arcount=1))),
     "OPT cut short": lambda raw, name: raw.emit(
         raw.datagram(query(name, extra=opt(rdlength=40), arcount=1))
@@ -204,9 +213,6 @@ MALFORMED: dict[str, Callable[[str], bytes]] = {
         query("allowed.example", qdcount=2) + encode(name) + struct.pack("!HH", 1, 1)
     ),
     "pointer loop": lambda name: query("x")[:12] + b"\x01x\xc0\x0c" + struct.pack("!HH", 1, 1),
-    "pointer forward to the name": lambda name: (
-        query("x")[:12] + b"\xc0\x10" + struct.pack("!HH", 1, 1) + encode(name)
-    ),
 }
 
 

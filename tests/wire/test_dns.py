@@ -27,8 +27,22 @@ def test_a_query_with_edns() -> None:
 def test_a_pointer_back_to_the_start_of_its_own_name_is_a_loop_and_refused() -> None:
     # Name at offset 12: label "a", then a pointer to offset 12, which reads "a" again.
     message = HEADER_ONE_QUESTION + b"\x01a\xc0\x0c" + struct.pack("!HH", 1, 1)
-    with pytest.raises(WireError, match="points forward"):
+    with pytest.raises(WireError, match="more than 32"):
         read_dns_message(message)
+
+
+def test_a_pointer_to_itself_is_a_loop_and_refused() -> None:
+    message = HEADER_ONE_QUESTION + b"\xc0\x0c" + struct.pack("!HH", 1, 1)
+    with pytest.raises(WireError, match="more than 32"):
+        read_dns_message(message)
+
+
+def test_a_pointer_forward_to_a_name_after_the_question_is_read_as_servers_read_it() -> None:
+    # dnsmasq resolves this question: copgate must judge the name it leads to.
+    name = b"\x06casino\x07example\x00"
+    message = HEADER_ONE_QUESTION + b"\xc0\x12" + struct.pack("!HH", 1, 1) + name
+    query = read_dns_message(message)
+    assert query.name.text == "casino.example" and query.qtype == 1
 
 
 def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> None:
@@ -43,7 +57,7 @@ def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> Non
 @pytest.mark.parametrize(
     ("name_wire", "message"),
     [
-        (b"\xc0\x20", "forward"),  # pointer past itself
+        (b"\xc0\x20", "past the end"),  # a pointer past the message
         (b"\x40abc\x00", "label type"),  # RFC 6891 §5 extended label
         (b"\x05ab", "passes the message end"),
         (b"\x03abc", "cut"),
