@@ -8,6 +8,13 @@ redirect or the block page itself). It never touches netfilter, sockets or
 the clock: the time is in ``meta``, and the injected packets are bytes for
 the edge to send.
 
+A plain DNS query over UDP (most of what the queue carries) is judged from
+its bytes (``_dns_fast``, ``copgate.wire.dns_datagram``): the same steps as
+the general path, without the ``Packet``, the observation and the handler
+table in between; anything else, and a flow already blocked, takes the
+general path. ``tests/daemon/test_dns_fast.py`` holds the two to the same
+verdicts, forged bytes, counters and tracker state, packet for packet.
+
 Every packet gets a verdict, whatever happens: a malformed packet, a flow
 copgate cannot read, or a bug in copgate itself becomes the group's failure
 mode (``Engine.judge`` never raises).
@@ -252,7 +259,6 @@ class Engine:
         ``read_dns_query`` refuses (malformed included), take the general path
         before anything has changed. Nothing but a decision other than allow
         needs the ``Packet``, and the forged answer is built from it as there.
-        ``tests/daemon/test_dns_fast.py`` holds both paths to the same verdicts.
         """
         read = read_dns_query(datagram)
         if read is None:
