@@ -21,6 +21,10 @@ the default lists and the lab list:
   counted as judged.
 - DNS through the queue with ``QueueEdge`` alone accepting every packet (no
   engine): the edge's own ceiling, apart from the engine's cost.
+- DNS again, cycling through the first 2,000 of those names only: a
+  household's working set, which copgate's memos hold (the full run never
+  asks a name again before the memos have forgotten it: every query there
+  is judged cold). Not a target, beside it.
 - With copgate only: start-up, from spawning ``copgate run`` to the first
   forged answer a prober in the teen client sees (it asks for
   ``blocked.example`` every 2 ms from before the spawn), and the daemon's
@@ -80,6 +84,11 @@ START_DEADLINE = 30.0
 CANARIES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
 RATE_RULE = '--comment "copgate: over the client rate"'
 COUNTERS = re.compile(r"copgate INFO counters (\{.*\})$", re.M)
+FEW_NAMES = 2000
+"""A household's working set: names its clients ask again and again (copgate's
+name and decision memos hold them; the 42,550-name run never repeats a name
+before the memos have forgotten it)."""
+FEW_QUERIES = "queries-few.txt"
 TARGETS = {"dns": 0.5, "tls": 0.8, "bulk": 0.97, "rss_mb": 40.0, "startup_s": 1.5}
 
 TLS_CLIENT = """
@@ -133,6 +142,8 @@ class Round:
     """DNS verdicts copgate counted during the DNS run (0 without copgate)."""
     dns_cpu_us: float = 0.0
     """The daemon's CPU time (user + system) per query sent, in µs, during the DNS run."""
+    dns_few_qps: float = 0.0
+    """DNS queries/s cycling through ``FEW_NAMES`` names only (copgate's memos hold them)."""
 
 
 BARE_EDGE = """
@@ -267,7 +278,9 @@ def measure(
     qps, sent = dns_qps(lab, client, queries, seconds)
     judged = 0 if daemon is None else dns_verdicts(daemon) - before
     cpu_us = 0.0 if daemon is None else (cpu_seconds(daemon.pid) - cpu) / sent * 1e6
-    return Round(qps, tls_cps(lab, client, seconds), bulk_bps(lab, client), sent, judged, cpu_us)
+    few = dns_qps(lab, client, queries.with_name(FEW_QUERIES), seconds)[0]
+    tls, bulk = tls_cps(lab, client, seconds), bulk_bps(lab, client)
+    return Round(qps, tls, bulk, sent, judged, cpu_us, few)
 
 
 def quic_once(lab: Lab, client: Client, daemon: LabProcess) -> None:
@@ -363,6 +376,8 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
         names = accepted_names(lists)
         print(f"{len(names)} of top50k's names are answered by dnsmasq alone", flush=True)
         queries.write_text("".join(f"{name} A\n" for name in names))
+        few = queries.with_name(FEW_QUERIES)
+        few.write_text("".join(f"{name} A\n" for name in names[:FEW_NAMES]))
         big = workdir / BIG_FILE
         with big.open("wb") as file:
             file.truncate(BULK_SIZE)
@@ -397,6 +412,8 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
         ("bulk MB/s", [r.bulk_bps / 1e6 for r in without], [r.bulk_bps / 1e6 for r in with_copgate],
          "bulk"),
         ("DNS, edge alone", off_dns, [d.bare_qps for d in daemons], ""),
+        (f"DNS, {FEW_NAMES:,} names", [r.dns_few_qps for r in without],
+         [r.dns_few_qps for r in with_copgate], ""),
     )  # fmt: skip
     for label, off, on, target in rows:
         ratio = median([b / a for a, b in zip(off, on, strict=True)])
