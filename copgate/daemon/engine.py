@@ -252,13 +252,14 @@ class Engine:
         """A plain DNS query over UDP, judged from its bytes; None: take ``_judge``.
 
         The general path's steps for such a query, without the ``Packet``, the
-        observation and the handler table in between (about a third of an
-        allowed query's cost): what ``read_dns_query`` accepts, ``read_ip`` and
-        the tracker read alike, and ``FlowTracker.dns_query`` does to the
-        tracker what ``feed`` does. A flow copgate blocked, and everything
-        ``read_dns_query`` refuses (malformed included), take the general path
-        before anything has changed. Nothing but a decision other than allow
-        needs the ``Packet``, and the forged answer is built from it as there.
+        observation and the handler table in between (about a fifth of a cold
+        allowed query's cost in ``benchmarks/bench_engine.py``): what
+        ``read_dns_query`` accepts, ``read_ip`` and the tracker read alike, and
+        ``FlowTracker.dns_query`` does to the tracker what ``feed`` does. A flow
+        copgate blocked, and everything ``read_dns_query`` refuses (malformed
+        included), take the general path before anything has changed. Nothing
+        but a decision other than allow needs the ``Packet``, and the forged
+        answer is built from it as there.
         """
         read = read_dns_query(datagram)
         if read is None:

@@ -114,7 +114,7 @@ def _plain_name(wire: bytes) -> Name:
 
     The usual name is a valid host name with no dot inside a label: its text is
     the wire form with each length octet after the first turned into a dot,
-    lower-cased, which ``_VALID_TEXT`` (``copgate.wire.names``' test of a valid
+    lower-cased, which ``VALID_HOST`` (``copgate.wire.names``' test of a valid
     name) accepts. Any other (an octet 0x2E anywhere, the root, a byte outside
     ``[a-z0-9_-]``) takes ``name_from_labels``, which also says why it is invalid.
     """

@@ -21,7 +21,7 @@ disagrees, a response, a message the DNS reader refuses), is ``None`` and
 takes the general path, which alone decides what is malformed and how. The
 UDP checksum is not verified, as the general path does not verify it for DNS
 (``copgate.wire.flows``). This module never raises for any input and keeps
-no state.
+no state of its own (the DNS reader memoises names).
 """
 
 from __future__ import annotations
