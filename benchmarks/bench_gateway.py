@@ -21,11 +21,18 @@ the default lists and the lab list:
   counted as judged.
 - DNS through the queue with ``QueueEdge`` alone accepting every packet (no
   engine): the edge's own ceiling, apart from the engine's cost.
+- DNS again, cycling through the first 2,000 of those names only: a
+  household's working set, which copgate's memos hold (the full run never
+  asks a name again before the memos have forgotten it: every query there
+  is judged cold). Not a target, beside it.
 - With copgate only: start-up, from spawning ``copgate run`` to the first
   forged answer a prober in the teen client sees (it asks for
   ``blocked.example`` every 2 ms from before the spawn), and the daemon's
   resident memory (VmRSS) right after that and after the round's traffic
-  (with VmHWM, its peak): the cache is mapped, so lookups add its pages.
+  (with VmHWM, its peak): the cache is mapped, so lookups add its pages;
+  then after one QUIC Initial more, whose key derivation is the first thing
+  to import ``cryptography`` (about 7 MB); and the daemon's CPU time (user +
+  system) per DNS query during the DNS run.
 
 Prints medians over the rounds and the ratios (with / without) beside the
 issue's targets. The machine is shared (2 cores): the client, the servers
@@ -62,6 +69,7 @@ from copgate.lists.compile import EntryTable, build_cache  # noqa: E402
 from copgate.lists.install import install_cache  # noqa: E402
 from copgate.lists.listset import ListSet  # noqa: E402
 from copgate.policy.safesearch import ENGINE_NAMES  # noqa: E402
+from copgate.tools.samples import client_hello, quic_initial  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPUS = DATA / "lists" / "corpus_840k.txt.gz"
@@ -76,6 +84,11 @@ START_DEADLINE = 30.0
 CANARIES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
 RATE_RULE = '--comment "copgate: over the client rate"'
 COUNTERS = re.compile(r"copgate INFO counters (\{.*\})$", re.M)
+FEW_NAMES = 2000
+"""A household's working set: names its clients ask again and again (copgate's
+name and decision memos hold them; the 42,550-name run never repeats a name
+before the memos have forgotten it)."""
+FEW_QUERIES = "queries-few.txt"
 TARGETS = {"dns": 0.5, "tls": 0.8, "bulk": 0.97, "rss_mb": 40.0, "startup_s": 1.5}
 
 TLS_CLIENT = """
@@ -112,6 +125,13 @@ while True:
 """
 
 
+QUIC_SENDER = """
+import socket, sys
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock.sendto(bytes.fromhex(sys.argv[1]), (sys.argv[2], 443))
+"""
+
+
 @dataclass
 class Round:
     dns_qps: float
@@ -120,6 +140,10 @@ class Round:
     dns_sent: int
     dns_judged: int = 0
     """DNS verdicts copgate counted during the DNS run (0 without copgate)."""
+    dns_cpu_us: float = 0.0
+    """The daemon's CPU time (user + system) per query sent, in µs, during the DNS run."""
+    dns_few_qps: float = 0.0
+    """DNS queries/s cycling through ``FEW_NAMES`` names only (copgate's memos hold them)."""
 
 
 BARE_EDGE = """
@@ -164,6 +188,8 @@ class Daemon:
     hwm_mb: float
     anon_mb: float
     """RssAnon after the traffic: the daemon's own memory, without mapped files."""
+    quic_rss_mb: float
+    """VmRSS after one QUIC Initial more: its key derivation imports ``cryptography``."""
     bare_qps: float
     """DNS queries/s through the queue with the edge alone (see ``bare_edge_qps``)."""
 
@@ -213,8 +239,15 @@ def dns_qps(lab: Lab, client: Client, queries: Path, seconds: float) -> tuple[fl
     return float(qps.group(1)), int(sent.group(1))
 
 
-def dns_verdicts(daemon: LabProcess) -> int:
-    """DNS verdicts the daemon has counted so far (it logs its counters on SIGUSR1)."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of ``pid`` so far (``/proc/PID/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dns_verdicts(daemon: LabProcess, prefix: str = "dns:") -> int:
+    """DNS verdicts (or those of ``prefix``) the daemon has counted so far (it logs its
+    counters on SIGUSR1)."""
     since = len(daemon.log_text())
     daemon.popen.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
@@ -223,7 +256,7 @@ def dns_verdicts(daemon: LabProcess) -> int:
             raise RuntimeError("copgate logged no counters")
         time.sleep(0.05)
     verdicts: dict[str, int] = json.loads(found.group(1))["verdicts"]
-    return sum(count for kind, count in verdicts.items() if kind.startswith("dns:"))
+    return sum(count for kind, count in verdicts.items() if kind.startswith(prefix))
 
 
 def tls_cps(lab: Lab, client: Client, seconds: float) -> float:
@@ -241,9 +274,26 @@ def measure(
     lab: Lab, client: Client, queries: Path, seconds: float, daemon: LabProcess | None = None
 ) -> Round:
     before = 0 if daemon is None else dns_verdicts(daemon)
+    cpu = 0.0 if daemon is None else cpu_seconds(daemon.pid)
     qps, sent = dns_qps(lab, client, queries, seconds)
     judged = 0 if daemon is None else dns_verdicts(daemon) - before
-    return Round(qps, tls_cps(lab, client, seconds), bulk_bps(lab, client), sent, judged)
+    cpu_us = 0.0 if daemon is None else (cpu_seconds(daemon.pid) - cpu) / sent * 1e6
+    few = dns_qps(lab, client, queries.with_name(FEW_QUERIES), seconds)[0]
+    tls, bulk = tls_cps(lab, client, seconds), bulk_bps(lab, client)
+    return Round(qps, tls, bulk, sent, judged, cpu_us, few)
+
+
+def quic_once(lab: Lab, client: Client, daemon: LabProcess) -> None:
+    """One QUIC Initial from ``client`` to the web server, judged by the daemon."""
+    before = dns_verdicts(daemon, "quic:")
+    initial = quic_initial(client_hello(WEB.name, records=False), os.urandom(8))
+    argv = [sys.executable, "-c", QUIC_SENDER, initial.hex(), str(WEB.v4)]
+    lab.run(client, argv, check=True)
+    deadline = time.monotonic() + 10
+    while dns_verdicts(daemon, "quic:") == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("copgate judged no QUIC Initial")
+        time.sleep(0.1)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -301,12 +351,14 @@ def measure_copgate(
         started_rss = memory_mb(daemon.pid)["VmRSS"]
         measured = measure(lab, client, queries, seconds, daemon)
         memory = memory_mb(daemon.pid)
+        quic_once(lab, client, daemon)
+        quic_rss = memory_mb(daemon.pid)["VmRSS"]
     finally:
         status = lab.stop(daemon)
     if status != 0:
         raise RuntimeError(f"copgate exited with {status}:\n{daemon.log_text()[-2000:]}")
     return measured, Daemon(
-        startup, started_rss, memory["VmRSS"], memory["VmHWM"], memory["RssAnon"], 0.0
+        startup, started_rss, memory["VmRSS"], memory["VmHWM"], memory["RssAnon"], quic_rss, 0.0
     )
 
 
@@ -324,6 +376,8 @@ def run(rounds: int, seconds: float) -> tuple[list[Round], list[Round], list[Dae
         names = accepted_names(lists)
         print(f"{len(names)} of top50k's names are answered by dnsmasq alone", flush=True)
         queries.write_text("".join(f"{name} A\n" for name in names))
+        few = queries.with_name(FEW_QUERIES)
+        few.write_text("".join(f"{name} A\n" for name in names[:FEW_NAMES]))
         big = workdir / BIG_FILE
         with big.open("wb") as file:
             file.truncate(BULK_SIZE)
@@ -358,6 +412,8 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
         ("bulk MB/s", [r.bulk_bps / 1e6 for r in without], [r.bulk_bps / 1e6 for r in with_copgate],
          "bulk"),
         ("DNS, edge alone", off_dns, [d.bare_qps for d in daemons], ""),
+        (f"DNS, {FEW_NAMES:,} names", [r.dns_few_qps for r in without],
+         [r.dns_few_qps for r in with_copgate], ""),
     )  # fmt: skip
     for label, off, on, target in rows:
         ratio = median([b / a for a, b in zip(off, on, strict=True)])
@@ -373,6 +429,10 @@ def report(without: list[Round], with_copgate: list[Round], daemons: list[Daemon
     print(f"{'RSS MB at start':<22}{'':>12}{started:>12.1f}")
     print(f"{'RSS MB (peak)':<22}{'':>12}{f'{rss:.1f} ({hwm:.1f})':>12}{'':>8}{'<= 40':>9}")
     print(f"{'... of it RssAnon':<22}{'':>12}{anon:>12.1f}")
+    quic = median([d.quic_rss_mb for d in daemons])
+    print(f"{'RSS MB after QUIC':<22}{'':>12}{quic:>12.1f}{'':>8}{'<= 40':>9}")
+    cpu = median([r.dns_cpu_us for r in with_copgate])
+    print(f"{'daemon CPU us/query':<22}{'':>12}{cpu:>12.1f}")
 
 
 def main() -> None:

@@ -61,6 +61,12 @@ MAX_QUEUE_LENGTH = 4096
 """Packets the kernel holds for us before the queue fails open (accepts) or closed (drops)."""
 VERDICTS_PER_SEND = 256
 """Verdict messages sent to the kernel in one datagram (about 12 KB)."""
+PACKETS_PER_SEND = 32
+"""Packets read before their verdicts go to the kernel, even when all are accepts
+(then one batch message): a packet waits in user space until its verdict is sent,
+so without this a burst of 4,096 queued packets would hold its first packet for
+the whole drain (about 80 ms at 20 µs a packet) instead of about 0.6 ms. One
+more send per 32 packets costs about 0.1 µs a packet."""
 PROC_COUNTERS = Path("/proc/net/netfilter/nfnetlink_queue")
 
 
@@ -157,25 +163,35 @@ class QueueEdge:
         """
         verdicts = _Verdicts(self.queue_num)
         now = time.time()
+        # One PacketMeta per interface and source MAC in this drain: a burst
+        # comes from a few clients, and building one costs more than finding it.
+        metas: dict[tuple[int, bytes], PacketMeta] = {}
         receive, data = self._socket.receive, self._socket.buffer
-        for _ in range(self._max_len):
+        for count in range(1, self._max_len + 1):
             size = receive()
             if size < 0:
                 break
             if single_packet(data, size):
-                self._handle(data, 0, size, now, verdicts)
+                self._handle(data, 0, size, metas, now, verdicts)
             else:
-                self._read_all(data, size, now, verdicts)
-            if len(verdicts) >= VERDICTS_PER_SEND:
+                self._read_all(data, size, metas, now, verdicts)
+            if not count % PACKETS_PER_SEND or len(verdicts) >= VERDICTS_PER_SEND:
                 self._send(verdicts)
         self._send(verdicts)
 
-    def _read_all(self, data: bytearray, size: int, now: float, verdicts: _Verdicts) -> None:
+    def _read_all(
+        self,
+        data: bytearray,
+        size: int,
+        metas: dict[tuple[int, bytes], PacketMeta],
+        now: float,
+        verdicts: _Verdicts,
+    ) -> None:
         """A datagram of several messages, or one that is not a packet (an error answer)."""
         try:
             for message in read_messages(data, size):
                 if message.msg_type == PACKET:
-                    self._handle(data, message.start, message.end, now, verdicts)
+                    self._handle(data, message.start, message.end, metas, now, verdicts)
                 elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
                     self._verdict_failures += 1
                     LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
@@ -208,7 +224,13 @@ class QueueEdge:
         )
 
     def _handle(
-        self, data: bytearray, start: int, end: int, now: float, verdicts: _Verdicts
+        self,
+        data: bytearray,
+        start: int,
+        end: int,
+        metas: dict[tuple[int, bytes], PacketMeta],
+        now: float,
+        verdicts: _Verdicts,
     ) -> None:
         try:
             queued = read_packet(data, start, end)
@@ -217,8 +239,11 @@ class QueueEdge:
             return
         self._handled += 1
         try:
-            iface = self._names.get(queued.indev) or self._iface(queued.indev)
-            meta = PacketMeta(now, iface, mac_text(queued.hwaddr))
+            source = (queued.indev, queued.hwaddr)
+            meta = metas.get(source)
+            if meta is None:
+                iface = self._names.get(queued.indev) or self._iface(queued.indev)
+                meta = metas[source] = PacketMeta(now, iface, mac_text(queued.hwaddr))
             verdict = self._judge(queued.payload, meta)
             for datagram in verdict.inject:
                 self._injector.send(datagram)

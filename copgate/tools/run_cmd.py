@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The daemon needs no hash from OpenSSL: CPython's own SHA-256 and BLAKE2s
+    # serve the list cache and hmac falls back to them. Without this, the first
+    # ``import hashlib`` maps OpenSSL's libcrypto: 3.4 MB of the daemon's
+    # resident memory (issue 10). hashlib and hmac take a None entry for
+    # "not built with OpenSSL"; ``cryptography`` (QUIC) carries its own.
+    sys.modules.setdefault("_hashlib", None)  # type: ignore[arg-type]
     # Imported here: the daemon brings the queue, injection and firewall edges,
     # which the offline tools (inspect, compile, check) never load.
     from copgate.daemon.run import Options  # noqa: PLC0415

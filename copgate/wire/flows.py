@@ -254,6 +254,15 @@ class FlowTracker:
             return self._tcp(packet, now)
         return Observation(Seen.IGNORED, reason=f"IP protocol {packet.proto}")
 
+    def dns_query(self, client: bytes, ttl: int, now: float) -> None:
+        """What ``feed`` does to the tracker for a plain DNS query over UDP from
+        ``client`` (``copgate.wire.dns_datagram``, the daemon's fast path), which
+        is then judged without a ``Packet``: expire due flows, learn the TTL."""
+        if self._flows:
+            self._expire(now)
+        self._now = now
+        self._shares.learn_ttl(client, ttl, now)
+
     # -- DNS ---------------------------------------------------------------
 
     def _dns_udp(self, packet: Packet) -> Observation:

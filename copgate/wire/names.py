@@ -21,7 +21,8 @@ from typing import NamedTuple
 MAX_LABEL = 63  # RFC 1035 §2.3.4
 MAX_NAME_TEXT = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 as dotted text
 
-_VALID_ASCII = re.compile(rb"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
+VALID_HOST = re.compile(rb"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
+"""A valid host name, lower case, as bytes (``copgate.wire.dns`` reads with it too)."""
 _PRINTABLE = re.compile(rb"[\x21-\x5b\x5d-\x7e]*")
 
 
@@ -81,7 +82,7 @@ def _normalise(raw: bytes) -> Name:
     lowered = raw.lower()
     if lowered.endswith(b".") and lowered != b".":
         lowered = lowered[:-1]
-    if len(lowered) <= MAX_NAME_TEXT and _VALID_ASCII.fullmatch(lowered):
+    if len(lowered) <= MAX_NAME_TEXT and VALID_HOST.fullmatch(lowered):
         return Name(lowered.decode("ascii"), True)
     return _slow_path(lowered)
 

@@ -11,20 +11,34 @@ It only ever reads: it derives no server keys, never encrypts a packet
 payload, and does all its cryptography through the ``cryptography`` package
 (no hand-written primitives). A failed AEAD tag is a ``WireError``: the bytes
 are not what a client Initial for that DCID would be.
+
+``cryptography`` is imported at the first derivation, not with this module:
+it adds about 7 MB to a process (its Rust binding carries its own OpenSSL),
+the daemon imports this module at start, and a network without QUIC (or a
+daemon before its first QUIC Initial) never needs it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass, field
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from typing import TYPE_CHECKING, NamedTuple
 
 from copgate.errors import WireError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cryptography.hazmat.primitives.ciphers import (
+        Cipher,
+        CipherContext,
+        algorithms,
+        modes,
+    )
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import HashAlgorithm
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 QUIC_V1 = 0x00000001  # RFC 9000 §15
 QUIC_V2 = 0x6B3343CF  # RFC 9369 §3.1
@@ -74,6 +88,32 @@ VERSIONS: dict[int, VersionSpec] = {
 }
 
 
+class _Crypto(NamedTuple):
+    """The ``cryptography`` names this module uses, imported once (``_crypto``)."""
+
+    invalid_tag: type[Exception]
+    sha256: Callable[[], HashAlgorithm]
+    hkdf: type[HKDF]
+    hkdf_expand: type[HKDFExpand]
+    cipher: type[Cipher[modes.ECB]]
+    aes: type[algorithms.AES]
+    ecb: type[modes.ECB]
+    aesgcm: type[AESGCM]
+
+
+@functools.cache
+def _crypto() -> _Crypto:
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - lazy, see the docstring
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand  # noqa: PLC0415
+
+    return _Crypto(
+        InvalidTag, hashes.SHA256, HKDF, HKDFExpand, Cipher, algorithms.AES, modes.ECB, AESGCM
+    )
+
+
 def hkdf_label(label: str, length: int) -> bytes:
     """The HkdfLabel structure of RFC 8446 §7.1 with an empty context."""
     full = b"tls13 " + label.encode("ascii")
@@ -83,7 +123,8 @@ def hkdf_label(label: str, length: int) -> bytes:
 def _expand(secret: bytes, info: bytes, length: int) -> bytes:
     """HKDF-Expand(secret, info, length) with SHA-256, RFC 5869 §2.3: with an
     HkdfLabel as ``info`` this is HKDF-Expand-Label of RFC 8446 §7.1."""
-    return HKDFExpand(hashes.SHA256(), length, info).derive(secret)
+    crypto = _crypto()
+    return crypto.hkdf_expand(crypto.sha256(), length, info).derive(secret)
 
 
 _CLIENT_IN = hkdf_label("client in", SECRET_LENGTH)
@@ -107,7 +148,8 @@ def client_initial_secret(version: int, dcid: bytes) -> bytes:
     with every ``cryptography`` release the project supports.
     """
     spec = VERSIONS[version]
-    return HKDF(hashes.SHA256(), SECRET_LENGTH, spec.salt, _CLIENT_IN).derive(dcid)
+    crypto = _crypto()
+    return crypto.hkdf(crypto.sha256(), SECRET_LENGTH, spec.salt, _CLIENT_IN).derive(dcid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +186,7 @@ class InitialKeys:
         nonce = nonce_int.to_bytes(AEAD_IV_LENGTH, "big")
         try:
             return self._aead.decrypt(nonce, sealed, header)
-        except InvalidTag:
+        except _crypto().invalid_tag:
             raise InitialAuthError("QUIC Initial fails authentication (AEAD tag)") from None
 
 
@@ -158,8 +200,9 @@ def derive_client_initial_keys(version: int, dcid: bytes) -> InitialKeys:
     key = _expand(secret, key_label, AEAD_KEY_LENGTH)
     iv = _expand(secret, iv_label, AEAD_IV_LENGTH)
     hp = _expand(secret, hp_label, HP_KEY_LENGTH)
-    ecb = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
-    return InitialKeys(key, iv, hp, AESGCM(key), ecb)
+    crypto = _crypto()
+    ecb = crypto.cipher(crypto.aes(hp), crypto.ecb()).encryptor()
+    return InitialKeys(key, iv, hp, crypto.aesgcm(key), ecb)
 
 
 class InitialKeyCache:

@@ -302,6 +302,7 @@ def test_a_walled_garden_refuses_unreadable_traffic_and_a_filter_allows_it() -> 
     garden.judge(syn4(0, dport=22), META)
     refused = garden.judge(tcp4(1, ssh, dport=22), META)
     assert refused.action is Action.DROP and len(refused.inject) == 2
+    assert refused.packet is not None and refused.packet.dport == 22  # the ring shows the server
     filtering = engine(Mode.FILTER)
     filtering.judge(syn4(0, dport=22), META)
     assert filtering.judge(tcp4(1, ssh, dport=22), META).action is Action.DECIDED

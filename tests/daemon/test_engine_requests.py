@@ -1,6 +1,12 @@
-"""The engine's hooks for the block page's requests: grants and the page's own name."""
+"""The engine's hooks for the block page's requests: grants and the page's own name.
+
+DNS cases run on both paths of a UDP query: the fast path (``Engine._dns_fast``)
+and the general one, which must apply the same grants and answer the same name.
+"""
 
 from __future__ import annotations
+
+import pytest
 
 from copgate.daemon.engine import Action
 from copgate.policy.decision import RuleKind, Verdict
@@ -12,8 +18,10 @@ from tests.daemon.test_engine import META, NOW, acked, engine
 from tests.wire.builders import CLIENT4, SERVER4, dns_query, ipv4, tcp, udp4
 
 
-def test_a_grant_lets_the_group_in_until_it_expires() -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "general path"])
+def test_a_grant_lets_the_group_in_until_it_expires(fast: bool) -> None:
     eng = engine()
+    eng.fast_dns = fast
     eng.grants = Grants([Grant("casino.example", "pupils", NOW + 20)])
     verdict = eng.judge(udp4(dns_query("www.casino.example")), META)
     assert verdict.action is Action.ACCEPT
@@ -34,14 +42,18 @@ def test_a_grant_opens_a_tls_hello_too() -> None:
     assert verdict.decision is not None and verdict.decision.rule is RuleKind.GRANT
 
 
-def test_a_grant_of_another_group_changes_nothing() -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "general path"])
+def test_a_grant_of_another_group_changes_nothing(fast: bool) -> None:
     eng = engine()
+    eng.fast_dns = fast
     eng.grants = Grants([Grant("casino.example", "teens", None)])
     assert eng.judge(udp4(dns_query("casino.example")), META).action is Action.DROP
 
 
-def test_the_page_name_is_answered_with_the_block_page_address() -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "general path"])
+def test_the_page_name_is_answered_with_the_block_page_address(fast: bool) -> None:
     eng = engine()
+    eng.fast_dns = fast
     eng.page_name = "blocked.copgate.lan"
     verdict = eng.judge(udp4(dns_query("Blocked.Copgate.Lan", msg_id=7)), META)
     assert verdict.action is Action.DROP
@@ -55,6 +67,9 @@ def test_the_page_name_is_answered_with_the_block_page_address() -> None:
     assert read_dns_message(read_ip(aaaa.inject[0]).payload).msg_id == 0x1234
 
 
-def test_without_a_page_name_the_name_is_judged_as_any_other() -> None:
-    verdict = engine().judge(udp4(dns_query("blocked.copgate.lan")), META)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "general path"])
+def test_without_a_page_name_the_name_is_judged_as_any_other(fast: bool) -> None:
+    eng = engine()
+    eng.fast_dns = fast
+    verdict = eng.judge(udp4(dns_query("blocked.copgate.lan")), META)
     assert verdict.action is Action.ACCEPT and verdict.inject == ()

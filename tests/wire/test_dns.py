@@ -27,8 +27,22 @@ def test_a_query_with_edns() -> None:
 def test_a_pointer_back_to_the_start_of_its_own_name_is_a_loop_and_refused() -> None:
     # Name at offset 12: label "a", then a pointer to offset 12, which reads "a" again.
     message = HEADER_ONE_QUESTION + b"\x01a\xc0\x0c" + struct.pack("!HH", 1, 1)
-    with pytest.raises(WireError, match="points forward"):
+    with pytest.raises(WireError, match="more than 32"):
         read_dns_message(message)
+
+
+def test_a_pointer_to_itself_is_a_loop_and_refused() -> None:
+    message = HEADER_ONE_QUESTION + b"\xc0\x0c" + struct.pack("!HH", 1, 1)
+    with pytest.raises(WireError, match="more than 32"):
+        read_dns_message(message)
+
+
+def test_a_pointer_forward_to_a_name_after_the_question_is_read_as_servers_read_it() -> None:
+    # dnsmasq resolves this question: copgate must judge the name it leads to.
+    name = b"\x06casino\x07example\x00"
+    message = HEADER_ONE_QUESTION + b"\xc0\x12" + struct.pack("!HH", 1, 1) + name
+    query = read_dns_message(message)
+    assert query.name.text == "casino.example" and query.qtype == 1
 
 
 def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> None:
@@ -43,7 +57,7 @@ def test_a_pointer_to_an_earlier_name_in_the_additional_section_is_read() -> Non
 @pytest.mark.parametrize(
     ("name_wire", "message"),
     [
-        (b"\xc0\x20", "forward"),  # pointer past itself
+        (b"\xc0\x20", "past the end"),  # a pointer past the message
         (b"\x40abc\x00", "label type"),  # RFC 6891 §5 extended label
         (b"\x05ab", "passes the message end"),
         (b"\x03abc", "cut"),
@@ -105,15 +119,27 @@ def test_tcp_framing_gives_complete_messages_and_what_they_used() -> None:
         read_dns_tcp(b"\x00\x03abc")
 
 
-def test_every_truncation_of_a_query_is_a_wire_error() -> None:
+def test_a_query_cut_in_its_question_is_a_wire_error_and_after_it_loses_only_edns() -> None:
     message = dns_query("www.example.com", edns=512)
+    question_end = len(message) - 11  # the OPT record is the last 11 bytes
     for end in range(len(message)):
-        try:
-            read_dns_message(message[:end])
-        except WireError:
+        if end < question_end:
+            with pytest.raises(WireError):
+                read_dns_message(message[:end])
             continue
-        # The OPT record is optional in parsing terms only if arcount allows; never here.
-        raise AssertionError(f"truncation at {end} parsed")
+        # A server reads the question of a message whose OPT record is cut (or
+        # missing, though ARCOUNT counts it) and answers: copgate judges it too.
+        query = read_dns_message(message[:end])
+        assert query.name.text == "www.example.com" and query.edns_udp_size is None
+    assert read_dns_message(message).edns_udp_size == 512
+
+
+def test_records_after_the_question_that_cannot_be_read_leave_the_question() -> None:
+    question = dns_query("casino.example")
+    counted = question[:10] + b"\x00\x02" + question[12:]  # two additional records, none there
+    assert read_dns_message(counted).name.text == "casino.example"
+    cut_rr = question[:6] + b"\x00\x01" + question[8:] + b"\x07example"  # an answer RR cut
+    assert read_dns_message(cut_rr).edns_udp_size is None
 
 
 LABEL = st.one_of(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from copgate.errors import WireError
@@ -138,3 +141,20 @@ def test_header_mask_refuses_a_sample_that_is_not_one_block() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         keys.header_mask(V1_SAMPLE[:15])
     assert keys.header_mask(V1_SAMPLE)[:5] == V1_MASK  # nothing was left buffered
+
+
+LAZY_PROBE = """
+import sys
+import copgate.wire.quic, copgate.wire.flows
+before = "cryptography" in sys.modules
+from copgate.wire.quic_keys import derive_client_initial_keys
+derive_client_initial_keys(1, bytes(8))
+print(before, "cryptography" in sys.modules)
+"""
+
+
+def test_cryptography_is_imported_at_the_first_derivation_not_with_the_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True"]
