@@ -69,9 +69,10 @@ LEGACY = Tools("iptables-legacy", "ip6tables-legacy")
 NFT = Tools("iptables-nft", "ip6tables-nft")
 
 
-def _run(
+def run_command(
     argv: Sequence[str], netns: str | None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run a firewall tool (in ``netns`` when given) with a timeout; the nft edge uses it too."""
     command = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
     try:
         return subprocess.run(
@@ -86,8 +87,9 @@ def _run(
         raise FirewallError(f"{shlex.join(command)}: {exc}") from exc
 
 
-def _checked(argv: Sequence[str], netns: str | None, stdin: str | None = None) -> str:
-    result = _run(argv, netns, stdin)
+def checked_output(argv: Sequence[str], netns: str | None, stdin: str | None = None) -> str:
+    """``run_command``'s output; a non-zero exit is a ``FirewallError`` with its stderr."""
+    result = run_command(argv, netns, stdin)
     if result.returncode != 0:
         raise FirewallError(f"{shlex.join(argv)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -107,7 +109,7 @@ def jumps_present(
     command = tools.command(family)
     found: list[tuple[str, ...]] = []
     for hook in TABLE_HOOKS[table]:
-        for line in _checked([command, "-w", "-t", table, "-S", hook], netns).splitlines():
+        for line in checked_output([command, "-w", "-t", table, "-S", hook], netns).splitlines():
             words = shlex.split(line)
             if words[:2] == ["-A", hook] and words[-2] == "-j" and words[-1] in chains:
                 found.append(tuple(words[1:]))
@@ -124,7 +126,7 @@ def apply(plan: IptablesPlan, *, netns: str | None = None, tools: Tools = DEFAUL
     )
     raw_changes = jump_changes(raw_present, plan.raw_jumps, RAW_HOOKS)
     text = plan.restore_text(changes, raw_changes)
-    _checked([f"{command}-restore", "-w", "--noflush"], netns, text)
+    checked_output([f"{command}-restore", "-w", "--noflush"], netns, text)
 
 
 def remove(
@@ -153,14 +155,14 @@ def _remove_table(
     try:
         present = jumps_present(family, netns=netns, tools=tools, chains=chains, table=table)
         for jump in present:
-            _checked([command, "-w", "-t", table, "-D", *jump], netns)
+            checked_output([command, "-w", "-t", table, "-D", *jump], netns)
     except FirewallError as exc:
         problems.append(str(exc))
     # Flush all first: the main chain jumps to the others, and a chain
     # still referenced cannot be deleted.
     for verb in ("-F", "-X"):
         for chain in chains:
-            result = _run([command, "-w", "-t", table, verb, chain], netns)
+            result = run_command([command, "-w", "-t", table, verb, chain], netns)
             if result.returncode != 0 and not _absent(result.stderr):
                 problems.append(f"{command} -t {table} {verb} {chain}: {result.stderr.strip()}")
     return problems

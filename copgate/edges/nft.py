@@ -14,14 +14,12 @@ Never judges a packet, never reads copgate's config.
 
 from __future__ import annotations
 
-import shlex
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from copgate.edges.iptables import COMMAND_TIMEOUT, FirewallError
+from copgate.edges.iptables import FirewallError, checked_output, run_command
 from copgate.firewall.backend import Host
 from copgate.firewall.nft import NFT_TABLE
 from copgate.firewall.offload import (
@@ -65,45 +63,21 @@ def probe_host() -> Host:
     )
 
 
-def _run(
-    argv: Sequence[str], netns: str | None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    command = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
-    try:
-        return subprocess.run(
-            command,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FirewallError(f"{shlex.join(command)}: {exc}") from exc
-
-
-def _checked(argv: Sequence[str], netns: str | None, stdin: str | None = None) -> str:
-    result = _run(argv, netns, stdin)
-    if result.returncode != 0:
-        raise FirewallError(f"{shlex.join(argv)} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def apply(text: str, *, netns: str | None = None) -> None:
     """Load ``text`` (``render_nft``'s: it replaces any older copgate table) atomically."""
-    _checked(["nft", "-f", "-"], netns, text)
+    checked_output(["nft", "-f", "-"], netns, text)
 
 
 def remove(*, netns: str | None = None) -> None:
     """Delete copgate's table; nothing to do when it is absent."""
-    result = _run(["nft", "delete", "table", "inet", NFT_TABLE], netns)
+    result = run_command(["nft", "delete", "table", "inet", NFT_TABLE], netns)
     if result.returncode != 0 and "no such file" not in result.stderr.lower():
         raise FirewallError(f"nft delete table inet {NFT_TABLE}: {result.stderr.strip()}")
 
 
 def table_text(*, netns: str | None = None) -> str:
     """``nft list table inet copgate`` ("" when there is none)."""
-    result = _run(["nft", "list", "table", "inet", NFT_TABLE], netns)
+    result = run_command(["nft", "list", "table", "inet", NFT_TABLE], netns)
     return result.stdout if result.returncode == 0 else ""
 
 
@@ -113,9 +87,9 @@ def find_offload(*, netns: str | None = None, firewall_config: Path = FIREWALL_C
         configured = offload_in_uci(firewall_config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         configured = False  # not OpenWrt, or unreadable: the ruleset still tells
-    listed = _run(["nft", "list", "flowtables"], netns)
+    listed = run_command(["nft", "list", "flowtables"], netns)
     tables = flowtables(listed.stdout) if listed.returncode == 0 else ()
-    forward = _run(["nft", "-a", "list", "chain", *FW4_TABLE.split(), FW4_FORWARD], netns)
+    forward = run_command(["nft", "-a", "list", "chain", *FW4_TABLE.split(), FW4_FORWARD], netns)
     rules = offload_rules(forward.stdout) if forward.returncode == 0 else ()
     return Offload(configured, tuple(t for t in tables if t.split()[1] != NFT_TABLE), rules)
 
@@ -126,16 +100,16 @@ def hold_back_offload(
     """Make fw4's offload rules wait for copgate's decided bit; how many commands ran."""
     commands = hold_back(offload.rules, decided_mark, ports)
     if commands:
-        _checked(["nft", "-f", "-"], netns, "\n".join(commands) + "\n")
+        checked_output(["nft", "-f", "-"], netns, "\n".join(commands) + "\n")
     return len(commands)
 
 
 def release_offload(decided_mark: int, *, netns: str | None = None) -> int:
     """Take copgate's condition off fw4's offload rules (copgate stops); how many."""
-    forward = _run(["nft", "-a", "list", "chain", *FW4_TABLE.split(), FW4_FORWARD], netns)
+    forward = run_command(["nft", "-a", "list", "chain", *FW4_TABLE.split(), FW4_FORWARD], netns)
     if forward.returncode != 0:
         return 0
     commands = release(offload_rules(forward.stdout), decided_mark)
     if commands:
-        _checked(["nft", "-f", "-"], netns, "\n".join(commands) + "\n")
+        checked_output(["nft", "-f", "-"], netns, "\n".join(commands) + "\n")
     return len(commands)
