@@ -22,7 +22,6 @@ import os
 import socket
 import stat
 import struct
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from copgate.daemon.control import (
     encode_request,
     read_reply,
 )
+from copgate.edges.listener import OneAtATime
 from copgate.errors import ControlSocketError, DaemonUnreachableError
 
 LOG = logging.getLogger("copgate")
@@ -42,13 +42,10 @@ PATH = Path("/var/run/copgate/control.sock")
 """Where the daemon listens unless told otherwise (``copgate run --control``)."""
 TIMEOUT = 2.0
 """Seconds a connection may take to send its request and read its reply."""
-ACCEPT_POLL = 0.5
-"""Seconds between the thread's looks at its stop flag while no client connects
-(``close`` also wakes it at once by connecting)."""
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid (socket(7), SO_PEERCRED)
 
 
-class ControlServer:
+class ControlServer(OneAtATime):
     """The listening socket and the thread that answers it."""
 
     def __init__(
@@ -63,55 +60,28 @@ class ControlServer:
         self.handlers = dict(handlers)
         """Command -> handler; the daemon may add commands before ``start``."""
         self.allowed_uids = allowed_uids
-        self.timeout = timeout
         self.served = 0
         self.refused = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._made_dir = _private_dir(path.parent)
-        self._listener = _listen(path)
-
-    def start(self) -> None:
-        """Start answering, in a daemon thread."""
-        self._thread = threading.Thread(target=self._serve, name="copgate-control", daemon=True)
-        self._thread.start()
+        super().__init__(_listen(path), "control", timeout)
 
     def close(self) -> None:
         """Stop answering, close and remove the socket."""
-        self._stop.set()
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
-            wake.connect(str(self.path))  # accept returns at once, and sees the flag
-        if self._thread is not None:
-            self._thread.join(ACCEPT_POLL + self.timeout * 2)
-        self._listener.close()
+        super().close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         if self._made_dir:
             with contextlib.suppress(OSError):  # not empty: someone else's files stay
                 self.path.parent.rmdir()
 
-    def _serve(self) -> None:
-        self._listener.settimeout(ACCEPT_POLL)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                LOG.exception("control: accept failed")
-                self._stop.wait(ACCEPT_POLL)
-                continue
-            if self._stop.is_set():
-                conn.close()
-                return
-            with conn:
-                try:
-                    self._converse(conn)
-                except OSError as exc:  # the client left or stalled: its loss only
-                    LOG.debug("control: connection dropped: %s", exc)
+    def wake(self) -> None:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+            wake.connect(str(self.path))
+
+    def handle(self, conn: socket.socket) -> None:
+        self._converse(conn)
 
     def _converse(self, conn: socket.socket) -> None:
-        conn.settimeout(self.timeout)
         uid = peer_uid(conn)
         if uid not in self.allowed_uids:
             self.refused += 1

@@ -14,25 +14,21 @@ It serves what ``render`` returns; what the metrics are is
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
-import threading
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
 from copgate.daemon.metrics import CONTENT_TYPE
+from copgate.edges.listener import OneAtATime
 
-LOG = logging.getLogger("copgate")
 TIMEOUT = 2.0
 """Seconds a scraper has to send its request and take the reply."""
 MAX_REQUEST = 8192
 """Bytes of request head read at most (a scraper sends a few hundred)."""
-ACCEPT_POLL = 0.5
-"""Seconds between the thread's looks at its stop flag."""
 PATH = b"/metrics"
 
 
-class MetricsServer:
+class MetricsServer(OneAtATime):
     """A listener on (address, port) and the thread that answers it."""
 
     def __init__(
@@ -44,54 +40,26 @@ class MetricsServer:
         timeout: float = TIMEOUT,
     ) -> None:
         self.render = render
-        self.timeout = timeout
         self.served = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._listener.bind((str(address), port))
-            self._listener.listen(8)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((str(address), port))
+            listener.listen(8)
         except OSError:
-            self._listener.close()
+            listener.close()
             raise
-        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self.address: tuple[str, int] = listener.getsockname()[:2]
         """Where it listens (the port the kernel chose when asked for 0)."""
+        super().__init__(listener, "metrics", timeout)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="copgate-metrics", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
+    def wake(self) -> None:
         with contextlib.suppress(OSError), socket.create_connection(self.address, 0.5):
-            pass  # accept returns at once, and sees the flag
-        if self._thread is not None:
-            self._thread.join(ACCEPT_POLL + self.timeout * 2)
-        self._listener.close()
+            pass
 
-    def _serve(self) -> None:
-        self._listener.settimeout(ACCEPT_POLL)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                LOG.exception("metrics: accept failed")
-                self._stop.wait(ACCEPT_POLL)
-                continue
-            if self._stop.is_set():
-                conn.close()
-                return
-            with conn:
-                try:
-                    conn.settimeout(self.timeout)
-                    conn.sendall(self._respond(_read_head(conn)))
-                except OSError as exc:
-                    LOG.debug("metrics: connection dropped: %s", exc)
+    def handle(self, conn: socket.socket) -> None:
+        conn.sendall(self._respond(_read_head(conn)))
 
     def _respond(self, head: bytes) -> bytes:
         method, _, rest = head.partition(b" ")
