@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.dist.errors import DistError
+from copgate.durable import fsync_path, write_new
 from copgate.release.manifest import CACHE_ARTEFACT, KeySet, Manifest, read_keyset, read_manifest
 from copgate.release.verify import KEYSET_FILE, MANIFEST_FILE, SIGNATURE_SUFFIX
 
@@ -125,13 +126,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, exclusive: bool = F
     path.parent.mkdir(parents=True, exist_ok=True)
     if exclusive and path.exists():
         raise DistError(f"{path}: exists; refusing to overwrite it")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = write_new(path.parent, data, prefix=f".{path.name}.tmp-", mode=mode)
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
         if exclusive:
             try:
                 os.link(temporary, path)
@@ -141,5 +137,6 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, exclusive: bool = F
         else:
             os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+    fsync_path(path.parent)

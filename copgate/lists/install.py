@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from copgate.durable import fsync_path
 from copgate.errors import CacheError
 from copgate.lists.cache import verify_cache_file
 
@@ -53,15 +54,6 @@ def install_file(candidate: str | os.PathLike[str], path: str | os.PathLike[str]
         with open(candidate, "rb") as file:
             os.fsync(file.fileno())
         os.replace(candidate, destination)
-        _fsync_directory(destination.parent)
+        fsync_path(destination.parent)  # the rename too: a power cut must not undo it
     except OSError as exc:
         raise CacheError(f"{destination}: cannot install the list cache: {exc.strerror}") from exc
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable: a power cut must not bring the old name back empty."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -15,11 +15,10 @@ Format: ``{"grants": [{"name": "example.com", "group": "kids", "until":
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from copgate.durable import replace_durably
 from copgate.policy.grants import Grant, Grants
 from copgate.requests.store import StoreError
 
@@ -51,23 +50,7 @@ def write_grants(path: Path, grants: Iterable[Grant], now: float) -> None:
     kept = [g for g in grants if g.active(now)][-MAX_GRANTS:]
     data = json.dumps({"grants": [_item(g) for g in kept]}, indent=1).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".tmp-{secrets.token_hex(8)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_durably(path, data, mode=0o600)
 
 
 def add_grant(path: Path, grant: Grant, now: float) -> None:

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from copgate.durable import write_new
 from copgate.errors import CopgateError
 
 DEFAULT_DIR = Path("/etc/copgate/reports")
@@ -249,14 +250,7 @@ class Store:
             return None
 
     def _write_temporary(self, data: bytes) -> Path:
-        path = self.directory / f"{TMP_PREFIX}{secrets.token_hex(8)}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return path
+        return write_new(self.directory, data, prefix=TMP_PREFIX, mode=0o600)
 
     def _create(self, name: str, data: bytes) -> bool:
         """Write ``name`` whole, durably, if it does not exist yet; False if it does."""

@@ -31,6 +31,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from copgate.durable import fsync_path
 from copgate.lists.provenance import PROVENANCE
 from copgate.update.errors import StoreError
 
@@ -126,15 +127,15 @@ class Store:
         final = self.path(release)
         with storing(staging):
             for name in os.listdir(staging):
-                _fsync(staging / name)
-            _fsync(staging)
+                fsync_path(staging / name)
+            fsync_path(staging)
             step(f"{self.label}:commit-fsynced")
             if final.exists():
                 # Left by a run killed between this rename and the swap; it is not
                 # in force (the caller never commits the release in force).
                 shutil.rmtree(final)
             os.rename(staging, final)
-            _fsync(self.root)
+            fsync_path(self.root)
         return final
 
     def swap(self, target: str, step: Step = no_step) -> None:
@@ -147,7 +148,7 @@ class Store:
             os.symlink(target, temporary)
             step(f"{self.label}:swap-linked")
             os.rename(temporary, self.root / CURRENT)
-            _fsync(self.root)
+            fsync_path(self.root)
 
     def prune(self, keep: set[str]) -> list[str]:
         """Remove release dirs not named in ``keep``, and leftovers; returns what went.
@@ -186,14 +187,6 @@ class Store:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_file(path: Path, data: bytes) -> None:
