@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from copgate.wire.flows import FlowKey
 from copgate.wire.packet import Packet
+from copgate.wire.shares import FlowsByClient
 
 MAX_BLOCKED_FLOWS = 8192
 """Blocked flows remembered in all, so that their later packets are dropped."""
@@ -36,12 +37,13 @@ def flow_key(packet: Packet) -> FlowKey:
 class BlockedFlows:
     """Flows copgate blocked, remembered so that their later packets are dropped too.
 
-    Invariants: a key is in ``expiry`` exactly when it is in
-    ``_by_client[key[0]]``, and each client's dict is in the order its
-    entries were added (oldest first); no client holds more than
-    ``per_client`` entries and all hold at most ``max_flows``. When full, the
-    client holding the most entries loses its oldest one: a client that
-    floods blocked flows evicts its own entries before anyone else's.
+    Invariants: a key is in ``expiry`` exactly when ``_by_client`` holds it
+    for its client (``key[0]``), each client's flows oldest first; no client
+    holds more than ``per_client`` entries and all hold at most
+    ``max_flows``. When full, the client holding the most entries (found in
+    constant time) loses its oldest one: a client that floods blocked flows,
+    from however many spoofed addresses, evicts its own entries before
+    anyone else's.
     """
 
     __slots__ = ("_by_client", "expiry", "max_flows", "per_client", "seconds")
@@ -58,14 +60,14 @@ class BlockedFlows:
         self.expiry: dict[FlowKey, float] = {}
         """When each remembered flow is forgotten; read-only outside this class
         (the engine tests it for emptiness before building a key)."""
-        self._by_client: dict[bytes, dict[FlowKey, None]] = {}
+        self._by_client = FlowsByClient()
 
     def __len__(self) -> int:
         return len(self.expiry)
 
     def held_by(self, client: bytes) -> int:
         """Entries held for the client address ``client``."""
-        return len(self._by_client.get(client, ()))
+        return self._by_client.count(client)
 
     def blocked(self, key: FlowKey, now: float) -> bool:
         """Whether ``key`` was blocked and is still remembered at ``now``."""
@@ -82,25 +84,18 @@ class BlockedFlows:
         if self.max_flows < 1 or self.per_client < 1:
             return  # bounds of zero: remember nothing
         client = key[0]
-        mine = self._by_client.setdefault(client, {})
-        if key in mine:
-            del mine[key]  # re-added: now the newest
-        elif len(mine) >= self.per_client:
-            self._forget(next(iter(mine)))
-        elif len(self.expiry) >= self.max_flows:
-            self._forget(next(iter(self._by_client[self._largest()])))
-        mine = self._by_client.setdefault(client, {})
-        mine[key] = None
+        by_client = self._by_client
+        if key not in self.expiry:
+            if by_client.count(client) >= self.per_client:
+                self._forget(by_client.oldest(client))
+            elif len(self.expiry) >= self.max_flows:
+                busiest = by_client.busiest()
+                self._forget(by_client.oldest(busiest) if busiest is not None else None)
+        by_client.add(client, key)  # re-added: now the newest
         self.expiry[key] = now + self.seconds
 
-    def _largest(self) -> bytes:
-        # Only when every slot is taken: a scan over clients, not over flows.
-        return max(self._by_client, key=lambda client: len(self._by_client[client]))
-
-    def _forget(self, key: FlowKey) -> None:
+    def _forget(self, key: FlowKey | None) -> None:
+        if key is None:
+            return
         self.expiry.pop(key, None)
-        mine = self._by_client.get(key[0])
-        if mine is not None:
-            mine.pop(key, None)
-            if not mine:
-                del self._by_client[key[0]]
+        self._by_client.remove(key[0], key)

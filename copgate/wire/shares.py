@@ -8,10 +8,8 @@ many clients there are (a LAN host can spoof thousands of source
 addresses), so eviction never costs a scan per packet.
 
 Invariants:
-- ``_flows[c]`` is non-empty for every client in it, and its keys are
-  exactly the tracker's undecided flows of client ``c``.
-- ``_by_count[n]`` holds exactly the clients with ``n`` flows; ``_most`` is
-  the largest ``n`` with a non-empty set (0 when there is none).
+- ``flows_by`` (a ``FlowsByClient``) holds exactly the tracker's undecided
+  flows, by client, and finds the busiest client in constant time.
 - ``_bytes[c]`` is the sum of the held bytes the tracker accounted to ``c``.
 
 The other tables (tokens, TTLs) are caches: bounded, and cleared when full,
@@ -34,55 +32,63 @@ TTL_SLACK = 2
 """Hops below a (low) usual TTL still trusted: a NAT'd guest, the INPUT/FORWARD hop."""
 
 
-class Shares:
-    """Per-client flows, bytes, QUIC key tokens and TTL reference."""
+class FlowsByClient:
+    """Flows keyed by client, oldest first, with the client holding the most found in constant time.
 
-    __slots__ = ("_by_count", "_bytes", "_flows", "_most", "_tokens", "_ttls", "cache_entries")
+    Invariants: ``_flows[c]`` is non-empty for every client in it;
+    ``_by_count[n]`` holds exactly the clients with ``n`` flows, and
+    ``_most`` is the largest ``n`` with a non-empty set (0 when none). Used
+    for the tracker's undecided flows (``Shares``) and the engine's blocked
+    flows (``copgate.daemon.blocked``): under pressure, both take from the
+    client holding the most, however many source addresses a LAN host spoofs.
+    """
 
-    def __init__(self, cache_entries: int) -> None:
-        self.cache_entries = cache_entries
+    __slots__ = ("_by_count", "_flows", "_most")
+
+    def __init__(self) -> None:
         self._flows: dict[bytes, dict[FlowKey, None]] = {}
         self._by_count: dict[int, dict[bytes, None]] = {}
         self._most = 0
-        self._bytes: dict[bytes, int] = {}
-        self._tokens: dict[bytes, tuple[float, float]] = {}
-        self._ttls: dict[bytes, tuple[int, float]] = {}
-
-    # -- flows ---------------------------------------------------------------
 
     def count(self, client: bytes) -> int:
-        """How many undecided flows ``client`` holds."""
+        """How many flows ``client`` holds."""
         mine = self._flows.get(client)
         return len(mine) if mine is not None else 0
 
     def oldest(self, client: bytes) -> FlowKey | None:
-        """The client's oldest undecided flow."""
+        """The client's oldest flow."""
         mine = self._flows.get(client)
         return next(iter(mine)) if mine else None
 
     def flows(self, client: bytes) -> Iterator[FlowKey]:
-        """The client's undecided flows, oldest first."""
+        """The client's flows, oldest first (a copy: the caller may remove them)."""
         return iter(list(self._flows.get(client, ())))
 
     def busiest(self) -> bytes | None:
-        """A client holding the most undecided flows."""
+        """A client holding the most flows."""
         clients = self._by_count.get(self._most)
         return next(iter(clients)) if clients else None
 
     def add(self, client: bytes, key: FlowKey) -> None:
+        """Add ``key`` as the client's newest flow (moved there when it was held already)."""
         mine = self._flows.setdefault(client, {})
+        if key in mine:
+            del mine[key]
+            mine[key] = None
+            return
         self._move(client, len(mine), len(mine) + 1)
         mine[key] = None
 
-    def remove(self, client: bytes, key: FlowKey, held: int) -> None:
+    def remove(self, client: bytes, key: FlowKey) -> bool:
+        """Forget ``key``; False when the client did not hold it."""
         mine = self._flows.get(client)
         if mine is None or key not in mine:
-            return
+            return False
         del mine[key]
         self._move(client, len(mine) + 1, len(mine))
         if not mine:
             del self._flows[client]
-        self.add_bytes(client, -held)
+        return True
 
     def _move(self, client: bytes, was: int, now: int) -> None:
         if was:
@@ -95,6 +101,45 @@ class Shares:
         if now:
             self._by_count.setdefault(now, {})[client] = None
             self._most = max(self._most, now)
+
+
+class Shares:
+    """Per-client flows, bytes, QUIC key tokens and TTL reference."""
+
+    __slots__ = ("_bytes", "_tokens", "_ttls", "cache_entries", "flows_by")
+
+    def __init__(self, cache_entries: int) -> None:
+        self.cache_entries = cache_entries
+        self.flows_by = FlowsByClient()
+        """The tracker's undecided flows per client."""
+        self._bytes: dict[bytes, int] = {}
+        self._tokens: dict[bytes, tuple[float, float]] = {}
+        self._ttls: dict[bytes, tuple[int, float]] = {}
+
+    # -- flows ---------------------------------------------------------------
+
+    def count(self, client: bytes) -> int:
+        """How many undecided flows ``client`` holds."""
+        return self.flows_by.count(client)
+
+    def oldest(self, client: bytes) -> FlowKey | None:
+        """The client's oldest undecided flow."""
+        return self.flows_by.oldest(client)
+
+    def flows(self, client: bytes) -> Iterator[FlowKey]:
+        """The client's undecided flows, oldest first."""
+        return self.flows_by.flows(client)
+
+    def busiest(self) -> bytes | None:
+        """A client holding the most undecided flows."""
+        return self.flows_by.busiest()
+
+    def add(self, client: bytes, key: FlowKey) -> None:
+        self.flows_by.add(client, key)
+
+    def remove(self, client: bytes, key: FlowKey, held: int) -> None:
+        if self.flows_by.remove(client, key):
+            self.add_bytes(client, -held)
 
     # -- bytes ---------------------------------------------------------------
 
