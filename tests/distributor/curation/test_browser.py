@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -76,7 +76,27 @@ def _submit(driver: WebDriver, button: str) -> None:
     """Click a submit button and wait for the page it leads to."""
     old = driver.find_element(By.ID, button)
     old.click()
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(_gone(old))
+
+
+def _gone(element: WebElement) -> Callable[[WebDriver], bool]:
+    """True once ``element``'s page was replaced.
+
+    selenium's ``staleness_of`` knows only StaleElementReferenceException (a
+    subclass of WebDriverException); chromedriver, asked while the old
+    document is being torn down, may instead answer "Node with given id does
+    not belong to the document", a plain WebDriverException, which failed a
+    CI run. Either means the element's page is gone.
+    """
+
+    def check(_driver: WebDriver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return check
 
 
 def _no_alert(driver: WebDriver) -> None:
@@ -151,5 +171,5 @@ def test_the_pages_switch_to_russian(
     Select(browser.find_element(By.NAME, "language")).select_by_value("ru")
     switch = browser.find_element(By.CSS_SELECTOR, "form.inline button")
     switch.click()
-    WebDriverWait(browser, 30).until(staleness_of(switch))
+    WebDriverWait(browser, 30).until(_gone(switch))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Сообщить о сайте"
