@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from copgate.edges.control import PATH, ask
 from copgate.errors import ControlProtocolError
+from copgate.timetext import two_units
 
 FOLLOW_POLL = 1.0
 """Seconds between two asks of ``copgate log --follow``."""
@@ -255,17 +256,7 @@ def _top_lines(part: Mapping[str, Any], indent: str) -> list[str]:
 
 def duration(seconds: float) -> str:
     """``3d 4h``, ``2h 05m``, ``4m 10s``, ``12s``: the two largest units."""
-    whole = max(0, int(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return two_units(seconds, padded=True)
 
 
 def _when(stamp: float) -> str:

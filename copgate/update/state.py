@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from copgate.timetext import two_units
 from copgate.update.errors import Busy
 from copgate.update.store import storing
 
@@ -86,12 +87,4 @@ def lock(directory: Path) -> Iterator[None]:
 
 def age_text(seconds: float) -> str:
     """``3d 4h``, ``2h 5m``, ``42s``: how old a release is, for log lines and --status."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+    return two_units(seconds)
