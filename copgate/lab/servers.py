@@ -124,6 +124,30 @@ http {{
 """
 
 
+def static_tree_config(root: Path, run_dir: Path, port: int, name: str) -> str:
+    """nginx serving the files under ``root`` on ``port`` (a release tree, as a CDN would).
+
+    ``name`` keeps its pid and access log apart from the lab's own nginx.
+    """
+    return f"""\
+daemon off;
+master_process on;
+user root;
+worker_processes 1;
+pid {run_dir}/nginx-{name}.pid;
+error_log stderr info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {run_dir}/nginx-{name}-access.log;
+    server {{
+        listen {port};
+        root {root};
+        default_type application/octet-stream;
+    }}
+}}
+"""
+
+
 def listening(netns: Namespace, protocol: str, port: int) -> bool:
     """Whether some socket in ``netns`` listens on ``port`` (protocol tcp or udp)."""
     flag = "-t" if protocol == "tcp" else "-u"

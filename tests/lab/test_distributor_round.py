@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from copgate.lab import clients, plan
+from copgate.lab import clients, plan, servers
 from copgate.lab.clients import DnsResult
 from copgate.lab.gateway import compile_lab_lists, start_copgate, write_config
 from copgate.lab.processes import LabProcess
@@ -121,26 +121,6 @@ def call(
     return result.status, json.loads(result.body) if result.body else None
 
 
-def nginx_config(tree: Path, run_dir: Path) -> str:
-    return f"""\
-daemon off;
-master_process on;
-user root;
-worker_processes 1;
-pid {run_dir}/nginx-round.pid;
-error_log stderr info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {run_dir}/nginx-round-access.log;
-    server {{
-        listen {TREE_PORT};
-        root {tree};
-        default_type application/octet-stream;
-    }}
-}}
-"""
-
-
 @pytest.fixture(scope="module")
 def service(lab: Lab) -> Iterator[Service]:
     """The service, migrated, with users, tokens and release 1; and nginx serving its tree."""
@@ -171,7 +151,7 @@ def service(lab: Lab) -> Iterator[Service]:
     )
     (lab.workdir / "nginx-round").mkdir()
     config = lab.workdir / "nginx-round.conf"
-    config.write_text(nginx_config(tree, lab.workdir))
+    config.write_text(servers.static_tree_config(tree, lab.workdir, TREE_PORT, "round"))
     nginx_argv = ["nginx", "-p", f"{lab.workdir}/nginx-round/", "-e", "stderr", "-c", str(config)]
     nginx = lab.spawn(
         lab.internet,

@@ -26,7 +26,7 @@ from copgate.lab import clients, plan
 from copgate.lab.clients import DnsResult
 from copgate.lab.gateway import compile_lab_lists, start_copgate, write_config
 from copgate.lab.processes import LabProcess
-from copgate.lab.servers import listening
+from copgate.lab.servers import listening, static_tree_config
 from copgate.lab.topology import Lab
 from tests.lab.daemon_lab import Gateway
 
@@ -63,26 +63,6 @@ def publish(lab: Lab, tree: Path, keys: Path, names: list[str]) -> int:
     return release
 
 
-def nginx_tree_config(tree: Path, run_dir: Path) -> str:
-    return f"""\
-daemon off;
-master_process on;
-user root;
-worker_processes 1;
-pid {run_dir}/nginx-tree.pid;
-error_log stderr info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {run_dir}/nginx-tree-access.log;
-    server {{
-        listen {PORT};
-        root {tree};
-        default_type application/octet-stream;
-    }}
-}}
-"""
-
-
 @pytest.fixture(scope="module")
 def tree_server(lab: Lab) -> Iterator[tuple[Path, Path, LabProcess]]:
     """A signed tree with release 1, served by nginx in the internet namespace."""
@@ -96,7 +76,7 @@ def tree_server(lab: Lab) -> Iterator[tuple[Path, Path, LabProcess]]:
     assert publish(lab, tree, keys, ["old.example"]) == 1
     (lab.workdir / "nginx-tree").mkdir()
     config = lab.workdir / "nginx-tree.conf"
-    config.write_text(nginx_tree_config(tree, lab.workdir))
+    config.write_text(static_tree_config(tree, lab.workdir, PORT, "tree"))
     argv = ["nginx", "-p", f"{lab.workdir}/nginx-tree/", "-e", "stderr", "-c", str(config)]
     nginx = lab.spawn(
         lab.internet, argv, name="nginx-tree", ready=lambda: listening(lab.internet, "tcp", PORT)
