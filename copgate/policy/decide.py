@@ -191,12 +191,24 @@ _WINDOWS = "windows"
 """The memo key of ``windows_in_force`` (the plans' keys are shapes)."""
 _DNS = "dns decisions"
 """The memo key of the group's remembered DNS decisions (``_dns_memo``)."""
+_NOW = "now"
+"""The memo key of what holds at the last local time asked (``decide``): that time,
+its plausibility, the lists, the windows in force and the DNS decisions for them."""
 DNS_MEMO_ENTRIES = 4096
 """DNS decisions remembered per group; the memo is emptied when full (a name
 seen once costs one dict entry until then)."""
 
 DECISIVE = frozenset({unfiltered, walled_garden, category_filter})
 """Rows that always return a Decision once they apply: nothing after them runs."""
+
+# What ``Group.memo`` holds under each key, as types: named once here, since
+# a ``cast`` to a subscripted type builds that type on every call (a quarter
+# of a microsecond, three times a question).
+DnsMemo = dict[tuple[object, int], Decision]
+_Plan = tuple[Row, ...]
+_Windows = tuple[datetime, bool, tuple[TimeWindow, ...]] | None
+_Decisions = tuple[NameLookup, tuple[TimeWindow, ...], DnsMemo] | None
+_Now = tuple[datetime, bool, NameLookup, tuple[TimeWindow, ...], DnsMemo] | None
 
 
 def rows_for(group: Group, shape: tuple[Kind, bool, bool, bool, bool]) -> tuple[Row, ...]:
@@ -212,7 +224,7 @@ def rows_for(group: Group, shape: tuple[Kind, bool, bool, bool, bool]) -> tuple[
                 if row in DECISIVE:
                     break
         plan = group.memo[shape] = tuple(rows)
-    return cast(tuple[Row, ...], plan)
+    return cast(_Plan, plan)
 
 
 def windows_in_force(
@@ -226,7 +238,7 @@ def windows_in_force(
     """
     if not group.windows:
         return ()
-    last = cast(tuple[datetime, bool, tuple[TimeWindow, ...]] | None, group.memo.get(_WINDOWS))
+    last = cast(_Windows, group.memo.get(_WINDOWS))
     if last is not None and last[0] is local_time and last[1] is clock_plausible:
         return last[2]
     windows = active_windows(group.windows, local_time, clock_plausible)
@@ -243,21 +255,32 @@ def decide(
     safe_addresses: frozenset[IpAddress],
 ) -> Decision:
     """Judge one question for one group; see the module docstring for the order."""
-    windows = windows_in_force(group, local_time, clock_plausible)
+    memo = group.memo
+    held = cast(_Now, memo.get(_NOW))
+    if (
+        held is not None
+        and held[0] is local_time
+        and held[1] is clock_plausible
+        and held[2] is lists
+    ):
+        windows, decisions = held[3], held[4]
+    else:
+        windows = windows_in_force(group, local_time, clock_plausible)
+        decisions = _dns_memo(group, lists, windows)
+        memo[_NOW] = (local_time, clock_plausible, lists, windows, decisions)
     query = question.dns
     if query is None:
         return _decide(question, group, lists, windows, safe_addresses)
     # A DNS decision is a function of the name, the type, the group, the lists
     # and the windows in force (safe search answers DNS without addresses), and
     # resolvers ask the same names over and over: remember it.
-    memo = _dns_memo(group, lists, windows)
     key = (question.name, query.qtype)
-    decision = memo.get(key)
+    decision = decisions.get(key)
     if decision is None:
         decision = _decide(question, group, lists, windows, safe_addresses)
-        if len(memo) >= DNS_MEMO_ENTRIES:
-            memo.clear()
-        memo[key] = decision
+        if len(decisions) >= DNS_MEMO_ENTRIES:
+            decisions.clear()
+        decisions[key] = decision
     return decision
 
 
@@ -285,11 +308,10 @@ def _decide(
     for row in rows_for(group, shape):
         decision = row(facts)
         if decision is not None:
+            if name not in safesearch.ENGINE_NAMES:  # nearly always: no safe endpoint
+                return decision
             return _safe_search(facts, decision, safe_addresses)
     raise AssertionError("the filter-mode row always decides")  # pragma: no cover
-
-
-DnsMemo = dict[tuple[object, int], Decision]
 
 
 def _dns_memo(group: Group, lists: NameLookup, windows: tuple[TimeWindow, ...]) -> DnsMemo:
@@ -298,7 +320,7 @@ def _dns_memo(group: Group, lists: NameLookup, windows: tuple[TimeWindow, ...]) 
     A new list set or a window opening or closing starts an empty memo, so a
     remembered decision is never one the current lists or windows would not make.
     """
-    held = cast(tuple[NameLookup, tuple[TimeWindow, ...], DnsMemo] | None, group.memo.get(_DNS))
+    held = cast(_Decisions, group.memo.get(_DNS))
     if held is not None and held[0] is lists and (held[1] is windows or held[1] == windows):
         return held[2]
     memo: DnsMemo = {}

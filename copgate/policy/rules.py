@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import NamedTuple
 
-from copgate.lists.model import ListMatch
+from copgate.lists.model import NOT_LISTED, ListMatch
 from copgate.policy import safesearch
 from copgate.policy.decision import Decision, RuleKind, Verdict
 from copgate.policy.model import Group, Mode, TimeWindow, Treatment
@@ -231,6 +231,9 @@ def walled_garden(facts: Facts) -> Decision | None:
 def category_filter(facts: Facts) -> Decision:
     """Filter mode: white allows, black of a blocked category blocks, else allow."""
     listed = facts.listed
+    if listed is NOT_LISTED:  # most names: what the last branch says, without the set work
+        why = f"{facts.name or 'the connection'} is in no list this group blocks"
+        return Decision(Verdict.ALLOW, facts.group.name, RuleKind.NOT_LISTED, why)
     if listed.white:
         first = min(listed.categories, default=None)
         why = f"{facts.name} is white-listed (via {listed.match})"
