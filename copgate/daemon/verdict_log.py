@@ -60,8 +60,28 @@ class VerdictLog:
     def __call__(self, verdict: PacketVerdict) -> None:
         question, decision = verdict.question, verdict.decision
         if question is not None and decision is not None:
-            if self.ring is not None:
-                self._record(question, decision)
+            ring = self.ring
+            if ring is not None:
+                # Inline, on every judged packet's path: the client's text found
+                # here, the enum members passed as they are (they are str, and
+                # ``.value`` costs a call each).
+                client = question.client[0]
+                text = self._texts.get(client)
+                if text is None:
+                    text = self._text(client)
+                name = question.name
+                ring.add(
+                    self._clock(),
+                    text,
+                    decision.group,
+                    question.kind,
+                    name.text if name is not None else NO_NAME,
+                    decision.verdict,
+                    decision.reason,
+                    decision.category,
+                    decision.list_name,
+                    decision.rule,
+                )
             if LOG.isEnabledFor(logging.DEBUG):
                 _log_decision(question, decision)
             return
@@ -79,23 +99,6 @@ class VerdictLog:
         """Write the summaries of the windows that have ended."""
         for summary in self.rate.flush(now):
             log_summary(summary)
-
-    def _record(self, question: Question, decision: Decision) -> None:
-        assert self.ring is not None  # checked by the caller, once
-        name = question.name
-        # The enum members themselves: they are str, and ``.value`` costs a call each.
-        self.ring.add(
-            self._clock(),
-            self._text(question.client[0]),
-            decision.group,
-            question.kind,
-            name.text if name else NO_NAME,
-            decision.verdict,
-            decision.reason,
-            decision.category,
-            decision.list_name,
-            decision.rule,
-        )
 
     def _record_refusal(self, packet: Packet, decision: Decision) -> None:
         """A flow refused without a name (unreadable, evasion, a failure): its kind is

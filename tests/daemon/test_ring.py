@@ -136,6 +136,19 @@ def test_a_clock_stepped_back_counts_in_the_newest_minute() -> None:
     assert (minute.minute, minute.verdicts) == (10, {"block": 2})
 
 
+def test_a_minute_ends_exactly_at_its_last_fraction_of_a_second() -> None:
+    ring = DecisionRing(capacity=10, keep_allowed=True)
+    minute = 29_833_333
+    start = minute * 60.0
+    for time in (start + 59.999999, start + 60.0, start + 119.999, start + 120.0, start + 60.5):
+        put(ring, "a.example", time=time)
+    assert [(m.minute - minute, sum(m.verdicts.values())) for m in ring.per_minute()] == [
+        (0, 1),
+        (1, 2),
+        (2, 2),  # the last: a clock stepped back counts in the newest minute
+    ]
+
+
 def test_an_entry_round_trips_through_its_dict() -> None:
     ring = DecisionRing(capacity=10, keep_allowed=True)
     put(ring, "a.example")
