@@ -158,6 +158,10 @@ class PacketVerdict(NamedTuple):
 
 Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
 
+_ALLOW, _BLOCK = Verdict.ALLOW, Verdict.BLOCK
+_ACCEPT = Action.ACCEPT
+"""Module globals for the DNS fast path: found faster than the enums' members."""
+
 
 class Engine:
     """Judges queued packets against one config and one set of lists."""
@@ -283,13 +287,25 @@ class Engine:
         )
         if query.name is not None and query.name.text == self.page_name:
             return None  # the block page's own name: answered by the general path
-        group = self._group_for(meta, src)
-        local, plausible = self._local(now)
-        decision = self._decide(question, group, local, plausible, now)
+        # What ``_group_for``, ``_local``, ``_decide`` and ``Counters.count`` do,
+        # with their usual case in line: a call each is a tenth of this path.
+        group = self._groups.get((meta.iface, src, meta.mac))
+        if group is None or self.config is not self._groups_config:
+            group = self._group_for(meta, src)
+        if int(now) == self._local_second:
+            local, plausible = self._local_time, now >= self.lists_built
+        else:
+            local, plausible = self._local(now)
+        decision = decide(question, group, self.lists, local, plausible, self.safe_addresses)
         verdict = decision.verdict
-        self.counters.count(_DNS_COUNT_KEYS[verdict])
-        if verdict is Verdict.ALLOW and not decision.dns_nodata:
-            return PacketVerdict(Action.ACCEPT, (), question, decision)
+        if self.grants is not None and verdict is _BLOCK:
+            decision = granted(decision, _name_text(question), self.grants, now)
+            verdict = decision.verdict
+        by_kind = self.counters.by_kind
+        key = _DNS_COUNT_KEYS[verdict]
+        by_kind[key] = by_kind.get(key, 0) + 1
+        if verdict is _ALLOW and not decision.dns_nodata:
+            return PacketVerdict(_ACCEPT, (), question, decision)
         return self._dns_answer(read_ip(datagram), question, decision, now)
 
     def _from_lan(self, meta: PacketMeta) -> bool:
