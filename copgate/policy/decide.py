@@ -138,6 +138,8 @@ class Shape(NamedTuple):
     """A DNS question of type 65 (HTTPS)."""
     listed: bool
     """The lists hold the name or a parent of it."""
+    windows: bool = True
+    """Some of the group's time windows are in force (``windows_in_force``)."""
 
 
 Applies = Callable[[Group, Shape], bool]
@@ -179,7 +181,7 @@ RULES: tuple[tuple[str, Row, Applies], ...] = (
     ("bypass: DoH resolvers", doh_resolver, lambda g, s: s.listed and g.bypass.block_doh),
     ("own allow/block entries", own_entry, lambda g, s: bool(g.allow or g.block)),
     ("infrastructure white list", infrastructure_entry, lambda g, s: s.listed),
-    ("time windows", time_window, lambda g, s: bool(g.windows)),
+    ("time windows", time_window, lambda g, s: bool(g.windows) and s.windows),
     ("whitelist mode", walled_garden, lambda g, s: g.mode is Mode.WHITELIST),
     ("filter mode", category_filter, lambda g, s: g.mode is Mode.FILTER),
 )
@@ -188,7 +190,8 @@ RULES: tuple[tuple[str, Row, Applies], ...] = (
 The third column says when a row can apply at all, from the group and the
 question's ``Shape`` (a row for canaries cannot decide a TLS hello or another
 name, nor one for a switch the group has off, nor a list row a name the lists
-do not hold); ``rows_for`` keeps only those, once per group and shape, so an
+do not hold, nor the window row when none of the group's windows is in force);
+``rows_for`` keeps only those, once per group and shape, so an
 allowed DNS question runs two or three rows, not fourteen. Each row still
 checks its own condition: the column only saves calls.
 """
@@ -217,7 +220,7 @@ _Decisions = tuple[NameLookup, tuple[TimeWindow, ...], DnsMemo] | None
 _Now = tuple[datetime, bool, NameLookup, tuple[TimeWindow, ...], DnsMemo] | None
 
 
-def rows_for(group: Group, shape: tuple[Kind, bool, bool, bool, bool]) -> tuple[Row, ...]:
+def rows_for(group: Group, shape: tuple[Kind, bool, bool, bool, bool, bool]) -> tuple[Row, ...]:
     """The rows of ``RULES`` that can decide a question of ``shape`` (a ``Shape``
     or the plain tuple of its fields) for ``group``, in order."""
     plan = group.memo.get(shape)
@@ -309,6 +312,7 @@ def _decide(
         name in SPECIAL_NAMES,
         query is not None and query.qtype == QTYPE_HTTPS,
         listed.listed,
+        bool(windows),
     )
     facts = _new(Facts, (question, group, name, listed, windows))
     for row in rows_for(group, shape):

@@ -528,3 +528,19 @@ def test_the_rows_a_group_can_use_are_planned_once_per_shape() -> None:
         "filter mode",
     ]
     assert [titles[row] for row in rows_for(STAFF, hello)] == ["mode off: unfiltered"]
+
+
+def test_the_window_row_is_planned_only_while_a_window_is_in_force() -> None:
+    evening = window(range(7), "18:00", "20:00", categories=["liste_bu"])
+    group = dataclasses.replace(FILTER, bypass=Bypass.all(False), windows=(evening,))
+    titles = {row: title for title, row, _applies in RULES}
+    plain = Shape(Kind.DNS, invalid=False, special=False, https=False, listed=True)
+    assert [titles[row] for row in rows_for(group, plain)] == [
+        "infrastructure white list",
+        "time windows",
+        "filter mode",
+    ]
+    assert [titles[row] for row in rows_for(group, plain._replace(windows=False))] == [
+        "infrastructure white list",
+        "filter mode",
+    ]
