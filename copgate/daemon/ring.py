@@ -160,8 +160,6 @@ class DecisionRing:
         """``_minutes[-1].verdicts``, held apart for the packet path."""
         self._keep_allowed = keep_allowed
         self._seq = 0
-        self.recorded = 0
-        """Decisions recorded since start, stored or not."""
         self.not_kept = 0
         """Allowed decisions counted but not stored because ``keep_allowed`` is False."""
 
@@ -174,6 +172,11 @@ class DecisionRing:
     def keep_allowed(self) -> bool:
         """Whether allowed names are stored at all."""
         return self._keep_allowed
+
+    @property
+    def recorded(self) -> int:
+        """Decisions recorded since start, stored or not (every one is either)."""
+        return self._seq + self.not_kept
 
     @property
     def last_seq(self) -> int:
@@ -230,7 +233,6 @@ class DecisionRing:
         """``record`` with positional arguments, in ``DecisionEntry``'s order: the
         packet path's form (keywords cost a third of a call here)."""
         with self._lock:
-            self.recorded += 1
             if time >= self._minute_end:
                 self._next_minute(time)
             counts = self._counts

@@ -265,6 +265,7 @@ def read_error(data: bytes | bytearray | memoryview, message: Message) -> int:
 _attr_at = _NLATTR.unpack_from
 _be32_at = _BE32.unpack_from
 _be16_at = struct.Struct(">H").unpack_from
+_len_type_at = struct.Struct("=IH").unpack_from  # nlmsghdr's length and type
 _new = tuple.__new__
 """``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
 constructor, at half the cost of its generated ``__new__`` (a Python function),
@@ -311,7 +312,7 @@ def read_packet(data: bytes | bytearray | memoryview, start: int, end: int) -> Q
 def single_packet(data: bytes | bytearray | memoryview, size: int) -> bool:
     """Whether the first ``size`` bytes are exactly one NFQNL_MSG_PACKET: the usual
     datagram (the kernel sends each queued packet on its own), read without the walk."""
-    return size >= _HEADERS and _NLMSGHDR.unpack_from(data)[:2] == (size, PACKET)
+    return size >= _HEADERS and _len_type_at(data) == (size, PACKET)
 
 
 @functools.lru_cache(maxsize=1024)

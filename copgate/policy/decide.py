@@ -200,6 +200,8 @@ _WINDOWS = "windows"
 """The memo key of ``windows_in_force`` (the plans' keys are shapes)."""
 _DNS = "dns decisions"
 """The memo key of the group's remembered DNS decisions (``_dns_memo``)."""
+_OFF = Mode.OFF
+"""A module global: found in a few nanoseconds, an enum's member through its class in 60."""
 _NOW = "now"
 """The memo key of what holds at the last local time asked (``decide``): that time,
 its plausibility, the lists, the windows in force and the DNS decisions for them."""
@@ -302,7 +304,7 @@ def _decide(
 ) -> Decision:
     qname = question.name
     name = None if qname is None else qname.text
-    unlisted = name is None or group.mode is Mode.OFF
+    unlisted = name is None or group.mode is _OFF
     listed = NOT_LISTED if unlisted else lists.lookup(name)  # type: ignore[arg-type]
     query = question.dns
     # A plain tuple: equal to the ``Shape`` it stands for, and cheaper to build.
