@@ -21,7 +21,7 @@ from __future__ import annotations
 from struct import Struct
 
 from copgate.errors import WireError
-from copgate.wire.names import VALID_HOST, Name, name_from_labels
+from copgate.wire.names import Name, name_from_labels
 from copgate.wire.question import DnsQuery
 
 MAX_LABEL = 63  # RFC 1035 §2.3.4
@@ -41,6 +41,8 @@ _QUESTION_TAIL = Struct("!HH")
 _ROOT_OPT = b"\x00\x00\x29"  # root owner name, TYPE 41
 _RR_FIXED = Struct("!HHIH")
 _DOT = 0x2E
+_HOST_OCTETS = b"abcdefghijklmnopqrstuvwxyz0123456789_-."
+"""The octets of a lower-case host name that ``VALID_HOST`` accepts, dots between labels."""
 _new = tuple.__new__
 """``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
 constructor, at half the cost of its generated ``__new__`` (a Python function),
@@ -133,7 +135,9 @@ def _plain_name(wire: bytes) -> Name:
             text[pos] = _DOT
             pos += length + 1
         lowered = text.lower()
-        if VALID_HOST.fullmatch(lowered):
+        # VALID_HOST.fullmatch(lowered), at half the cost: each label is 1 to 63
+        # octets already (the caller stepped over them), so only the octets are left.
+        if not lowered.translate(None, _HOST_OCTETS):
             return _new(Name, (lowered.decode("ascii"), True, None))
     return name_from_labels(_plain_labels(wire))
 
