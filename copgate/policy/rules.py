@@ -211,12 +211,14 @@ def infrastructure_entry(facts: Facts) -> Decision | None:
 
 def time_window(facts: Facts) -> Decision | None:
     """A window in force: everything, or entries of its categories."""
+    categories = facts.listed.categories
     for window in facts.windows:
         if window.block_all:
             why = f"everything is blocked in the window {_window_text(window)}"
             return facts.decision(Verdict.BLOCK, RuleKind.TIME_WINDOW, why)
-        closed = sorted(window.categories & facts.listed.categories)
-        if closed:
+        # Most names are in no category: no set built, nothing sorted for them.
+        if categories and not window.categories.isdisjoint(categories):
+            closed = sorted(window.categories & categories)
             why = f"{facts.name} is in {closed[0]}, blocked in the window {_window_text(window)}"
             return facts.listed_decision(
                 Verdict.BLOCK, RuleKind.TIME_WINDOW, why, category=closed[0]
