@@ -16,7 +16,7 @@ compiled, the lab config without the per-client rate, and top50k's names that
 copgate lets through unchanged for the teens (``accepted_names``), each asked
 once per batch from the teen client on ``br-lan``, so every query is cold (the
 name memos and the policy's memo are emptied before each batch). The clock is
-fixed at a time outside the teens' windows. Every timed batch is checked
+fixed at a plausible time outside the teens' window (``NOW``). Every timed batch is checked
 after its timing: each packet accepted and counted ``dns:allow``, each
 decision in the ring.
 
@@ -62,7 +62,10 @@ from copgate.lab.gateway import compile_lab_lists, write_config  # noqa: E402
 from copgate.lists.listset import ListSet  # noqa: E402
 from copgate.policy.model import Config  # noqa: E402
 
-NOW = 1_795_608_000.0  # 2026-11-25 (a Wednesday) 12:00 UTC: no window of the teens in force
+DAY = 86_400
+NOW = float((int(time.time()) // DAY + 1) * DAY + 12 * 3600)
+"""Tomorrow at noon (the lab's timezone is UTC): after the lists' build time, so
+the clock is plausible, and outside the teens' only window (23:00 to 06:00)."""
 IFINDEX = 7
 IFACE = "br-lan"
 MAC = bytes.fromhex("020000000b11")
