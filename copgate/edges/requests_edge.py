@@ -5,10 +5,10 @@ Built once at start from the config: the request queue in ``reports_dir``
 page itself still works), the message catalogue, the per-boot CSRF secret,
 "recently blocked" read from the daemon's decision ring
 (``recent_from_ring``), the grants file watched once a second (``tick``),
-and the forwarder thread when ``reports_url`` is set (imported only then:
-OpenWrt splits urllib into its own package, and a router that forwards
-nothing need not carry it). ``copgate.daemon.run`` holds one and calls it;
-it never judges a packet.
+and the forwarder thread when ``reports_url`` is set (it and
+``copgate.requests.forward`` are imported only then: OpenWrt splits urllib
+into its own package, and a router that forwards nothing need not carry
+it). ``copgate.daemon.run`` holds one and calls it; it never judges a packet.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from copgate.policy.grants import Grants
 from copgate.policy.model import Config, Settings
 from copgate.policy.tz import PosixTz
 from copgate.requests.app import MAX_RECENT, BlockPageApp, RecentSource
-from copgate.requests.forward import Forwarder
 from copgate.requests.grantfile import GRANTS_FILE, GrantWatch
 from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent
@@ -113,6 +112,7 @@ def _forwarder(settings: Settings, store: Store | None) -> ForwardWorker | None:
         return None
     try:
         from copgate.edges.report_post import ForwardWorker, http_post  # noqa: PLC0415
+        from copgate.requests.forward import Forwarder  # noqa: PLC0415
     except ImportError as exc:  # OpenWrt: python3-urllib is not installed
         LOG.error("reports not forwarded (%s): they stay in %s", exc, store.directory)
         return None

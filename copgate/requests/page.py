@@ -12,7 +12,6 @@ Builds text; reads and sends nothing.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +51,11 @@ class Recent:
 
 
 def _e(text: str, limit: int = MAX_FIELD) -> str:
+    # html is imported at the first page, not with the daemon: it brings the
+    # HTML5 entity table, about 0.35 MB resident (issue 10). After the first
+    # page the import statement is a dictionary look-up.
+    import html  # noqa: PLC0415
+
     return html.escape(text[:limit], quote=True)
 
 
