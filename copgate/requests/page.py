@@ -21,7 +21,7 @@ from copgate.requests.store import MAX_COMMENT, MAX_FIELD, MAX_NAME, RecordKind
 
 ROWS_BUDGET = 20 * 1024
 """Bytes of "recently blocked" rows: with the rest of the page (under 4 KiB) well
-inside ``copgate.requests.app.MAX_PAGE``."""
+inside ``copgate.requests.basics.MAX_PAGE``."""
 STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
     "form{margin:1em 0;padding:.5em 1em;border:1px solid #ccc}"

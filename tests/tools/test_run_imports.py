@@ -4,8 +4,8 @@ Each module here was loaded at start and cost resident memory for a path a
 running gateway rarely or never takes; each is now imported where it is
 used. The probe does what ``copgate run`` does before its daemon binds the
 queues (the CLI, the log target, the daemon's modules, loading a TOML
-config) and lists what is loaded; the second half of each test proves the
-path still works, and loads its module then.
+config, the block page's requests edge) and lists what is loaded; the last
+test proves the rare paths still work, and load their modules then.
 """
 
 from __future__ import annotations
@@ -25,6 +25,16 @@ status = main(["run", "--config", "/nonexistent/copgate.toml", "--log-target", "
 import copgate.daemon.run
 from copgate.config.load import load_config
 config = load_config(Path("examples/copgate.toml"))
+import dataclasses, tempfile
+from copgate.daemon.ring import DecisionRing
+from copgate.edges.requests_edge import RequestsEdge, recent_from_ring
+from copgate.policy.tz import parse_tz
+with tempfile.TemporaryDirectory() as reports:  # the daemon's requests edge, as at start
+    settings = dataclasses.replace(config.settings, reports_dir=reports)
+    edge = RequestsEdge(dataclasses.replace(config, settings=settings), lambda client: None,
+                        parse_tz("UTC0"), recent_from_ring(DecisionRing()))
+    edge.counters()
+    edge.close()
 print(status, len(config.groups))
 print(" ".join(sorted(sys.modules)))
 """
@@ -37,6 +47,10 @@ LAZY = {
     "copgate.requests.forward": "the report forwarder, with reports_url only",
     "logging.handlers": "the syslog handler, for the syslog target only",
     "pickle": "brought by logging.handlers",
+    "copgate.requests.app": "the block page's app, built at its first request",
+    "copgate.requests.page": "the page's HTML, with the app",
+    "copgate.requests.i18n": "the page's message catalogues, with the app",
+    "copgate.requests.csrf": "the forms' CSRF key, with the app",
 }
 
 
