@@ -201,7 +201,9 @@ def _binding_probe(mode: str) -> tuple[int, int, str]:
 def test_copgate_run_gives_back_the_pages_the_cryptography_import_touched() -> None:
     mappings, resident_kb, key = _binding_probe("run")
     assert mappings >= 1
-    assert resident_kb == 0  # nothing of the binding's clean pages until keys are derived
+    # None of the binding's clean pages until keys are derived (it is 0 here; a few
+    # 64 KiB fault-arounds are allowed for a collection that runs a binding's dealloc).
+    assert resident_kb <= 256
     assert key == RFC9001_CLIENT_KEY  # and deriving after the release still works
 
 
