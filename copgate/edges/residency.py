@@ -1,7 +1,8 @@
 """Give back the pages a library's loading touched and its use will not (issue 10).
 
 The daemon imports ``cryptography`` at its first QUIC Initial
-(``copgate.wire.quic_keys``). The wheel's Rust binding is one 14 MB shared
+(``copgate.wire.quic_keys``) or signature check (``copgate.release.signify``),
+inside ``copgate.cryptoimport.importing()``. The wheel's Rust binding is one 14 MB shared
 object with OpenSSL inside, and its initialisation (a Python type for each
 of its classes, OpenSSL's providers) touches pages all over it; the
 kernel's fault-around maps 64 KiB per fault, so the import alone leaves
@@ -102,10 +103,15 @@ def to_release(mappings: Collection[Mapping], before: Collection[str]) -> list[M
 
 @contextlib.contextmanager
 def released_after() -> Iterator[None]:
-    """Run the block (an import); then release the clean pages of the files it mapped."""
+    """Run the block (an import); then release the clean pages of the files it mapped.
+
+    A block that mapped no new file (the modules were loaded already) costs
+    two reads of ``/proc/self/maps``, well under a millisecond each.
+    """
     before = _mapped_files()
     yield
-    if before is not None:
+    after = _mapped_files()
+    if before is not None and after is not None and not after <= before:
         released = release(before)
         LOG.debug("released %d kB of pages mapped by a library's loading", released // 1024)
 

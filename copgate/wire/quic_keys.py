@@ -15,24 +15,23 @@ are not what a client Initial for that DCID would be.
 ``cryptography`` is imported at the first derivation, not with this module:
 it adds about 7 MB to a process (its Rust binding carries its own OpenSSL),
 the daemon imports this module at start, and a network without QUIC (or a
-daemon before its first QUIC Initial) never needs it. The process may wrap
-that import (``wrap_import``): ``copgate run`` gives back the pages the
-binding's loading touched and its use does not (``copgate.edges.residency``).
+daemon before its first QUIC Initial) never needs it. The import runs in
+``copgate.cryptoimport.importing()``: ``copgate run`` gives back the pages
+the binding's loading touched and its use does not (``copgate.edges.residency``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from copgate.cryptoimport import importing
 from copgate.errors import WireError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from contextlib import AbstractContextManager
 
     from cryptography.hazmat.primitives.ciphers import (
         Cipher,
@@ -105,22 +104,9 @@ class _Crypto(NamedTuple):
     aesgcm: type[AESGCM]
 
 
-_IMPORT_WRAPPER: list[Callable[[], AbstractContextManager[object]]] = [contextlib.nullcontext]
-"""What the first derivation imports ``cryptography`` inside (``wrap_import``)."""
-
-
-def wrap_import(wrapper: Callable[[], AbstractContextManager[object]]) -> None:
-    """Import ``cryptography``, when the first derivation does, inside ``wrapper()``.
-
-    For the process that runs the daemon (``copgate.tools.run_cmd``); once
-    the import is done, this changes nothing.
-    """
-    _IMPORT_WRAPPER[0] = wrapper
-
-
 @functools.cache
 def _crypto() -> _Crypto:
-    with _IMPORT_WRAPPER[0]():
+    with importing():
         from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - lazy, see the docstring
         from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
         from cryptography.hazmat.primitives.ciphers import (  # noqa: PLC0415

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from copgate.edges import _madvise_ffi
+from copgate.edges import _madvise_ffi, residency
 from copgate.edges.residency import read_maps, released_after, to_release
 
 SMAPS = """\
@@ -126,6 +126,14 @@ def test_a_file_mapped_before_the_block_is_left_alone(tmp_path: Path) -> None:
         assert _rss_kb(path) == len(mapped) // 1024
 
 
+def test_a_block_that_maps_no_new_file_reads_no_smaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(residency, "release", calls.append)
+    with released_after():
+        pass  # an import of modules loaded already
+    assert calls == []
+
+
 def test_without_cffi_nothing_is_released_and_nothing_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,11 +176,20 @@ def test_the_madvise_module_is_what_cffi_generates_from_its_declaration(tmp_path
 BINDING_PROBE = """
 import sys
 from pathlib import Path
-if sys.argv[1] == "run":
+if sys.argv[1].startswith("run"):
     from copgate.cli import main
     main(["run", "--config", "/nonexistent/copgate.toml"])  # status 2; the wrap is in place
 from copgate.wire import quic_keys
-quic_keys._crypto()
+if sys.argv[1].endswith("verify"):  # the updater's first signature check imports it
+    from copgate.release.errors import BadSignature
+    from copgate.release.signify import PublicKey, Signature, verify
+    key = PublicKey(keynum=bytes(8), key=bytes(32))
+    try:
+        verify(b"release", Signature(keynum=bytes(8), sig=bytes(64)), [key], "probe")
+    except BadSignature:
+        pass
+else:
+    quic_keys._crypto()
 import cryptography.hazmat.bindings._rust as binding
 from copgate.edges.residency import read_maps
 clean = [m for m in read_maps(Path("/proc/self/smaps").read_text())
@@ -205,6 +222,15 @@ def test_copgate_run_gives_back_the_pages_the_cryptography_import_touched() -> N
     # 64 KiB fault-arounds are allowed for a collection that runs a binding's dealloc).
     assert resident_kb <= 256
     assert key == RFC9001_CLIENT_KEY  # and deriving after the release still works
+
+
+def test_copgate_run_gives_them_back_when_a_signature_check_imports_it_first() -> None:
+    mappings, released_kb, key = _binding_probe("run-verify")
+    _mappings, kept_kb, _key = _binding_probe("plain-verify")
+    # The check itself touches some of the binding (about 3.2 MB); the import's
+    # own pages (about 2.6 MB more) are gone.
+    assert mappings >= 1 and released_kb < kept_kb - 1024
+    assert key == RFC9001_CLIENT_KEY
 
 
 def test_without_copgate_run_the_import_keeps_its_pages() -> None:
