@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import mmap
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 LOG = logging.getLogger("copgate")
@@ -66,8 +66,8 @@ class Mapping:
         )
 
 
-def read_maps(text: str) -> list[Mapping]:
-    """The mappings of a ``maps`` or ``smaps`` text, with smaps' ``Anonymous`` when given.
+def read_maps(lines: Iterable[str]) -> list[Mapping]:
+    """The mappings of ``maps`` or ``smaps`` lines, with smaps' ``Anonymous`` when given.
 
     A header is ``START-END PERMS OFFSET DEV INODE [PATH]`` (proc(5)); the
     lines after it in smaps are ``Field: value [kB]``. A line that is
@@ -75,8 +75,8 @@ def read_maps(text: str) -> list[Mapping]:
     parser does not know, and releasing pages on a guess is not safe.
     """
     mappings: list[Mapping] = []
-    for line in text.splitlines():
-        head, _, rest = line.partition(" ")
+    for line in lines:
+        head, _, rest = line.rstrip("\n").partition(" ")
         if "-" in head and not head.endswith(":"):
             low, high = head.split("-")
             fields = rest.split(maxsplit=4)
@@ -122,7 +122,7 @@ def release(before: Collection[str]) -> int:
         from copgate.edges._madvise_ffi import ffi  # noqa: PLC0415 - with cryptography only
 
         libc = ffi.dlopen(None)
-        mappings = to_release(read_maps(_read(SMAPS)), before)
+        mappings = to_release(read_maps(_lines(SMAPS)), before)
     except (ImportError, OSError, ValueError, AttributeError) as exc:
         LOG.debug("no pages released: %s", exc)
         return 0
@@ -137,12 +137,24 @@ def release(before: Collection[str]) -> int:
 def _mapped_files() -> frozenset[str] | None:
     """The files mapped now; None when /proc cannot say (then nothing is released)."""
     try:
-        return frozenset(m.path for m in read_maps(_read(MAPS)) if m.path.startswith("/"))
+        return frozenset(m.path for m in read_maps(_lines(MAPS)) if m.path.startswith("/"))
     except (OSError, ValueError) as exc:
         LOG.debug("no pages will be released: %s", exc)
         return None
 
 
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as file:
-        return file.read(MAX_MAPS_BYTES)
+def _lines(path: str) -> Iterator[str]:
+    """The lines of a /proc file, one at a time; ValueError past ``MAX_MAPS_BYTES``.
+
+    Line by line, not the whole text: the process whose memory this module
+    saves should not grow by a copy of its smaps, or by one read of the
+    bound (glibc, once such a block is freed, raises its mmap threshold and
+    serves later large blocks from a heap it never trims).
+    """
+    size = 0
+    with open(path, "rb") as file:
+        for raw in file:
+            size += len(raw)
+            if size > MAX_MAPS_BYTES:
+                raise ValueError(f"{path}: more than {MAX_MAPS_BYTES} bytes")
+            yield raw.decode("utf-8", errors="replace")

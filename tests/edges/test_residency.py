@@ -44,7 +44,7 @@ Anonymous:             0 kB
 
 
 def test_smaps_gives_each_mapping_with_its_anonymous_pages() -> None:
-    mappings = read_maps(SMAPS)
+    mappings = read_maps(SMAPS.splitlines())
     assert [(m.perms, m.path, m.anonymous_kb) for m in mappings] == [
         ("r-xp", "/venv/_rust.abi3.so", 0),
         ("r--p", "/venv/_rust.abi3.so", 612),
@@ -58,18 +58,18 @@ def test_smaps_gives_each_mapping_with_its_anonymous_pages() -> None:
 
 def test_maps_lines_alone_say_nothing_of_anonymous_pages_so_nothing_is_releasable() -> None:
     header = SMAPS.splitlines()[0]
-    (mapping,) = read_maps(header + "\n")
+    (mapping,) = read_maps([header + "\n"])
     assert mapping.anonymous_kb is None and not mapping.releasable
 
 
 def test_only_clean_read_only_file_mappings_are_releasable() -> None:
-    releasable = [m.releasable for m in read_maps(SMAPS)]
+    releasable = [m.releasable for m in read_maps(SMAPS.splitlines())]
     # text; relocated rodata (copied on write); data; heap; anonymous; a clean file
     assert releasable == [True, False, False, False, False, True]
 
 
 def test_only_files_mapped_since_before_are_released() -> None:
-    mappings = read_maps(SMAPS)
+    mappings = read_maps(SMAPS.splitlines())
     assert to_release(mappings, {"/usr/lib/with space.so"}) == [mappings[0]]
     assert to_release(mappings, {"/venv/_rust.abi3.so", "/usr/lib/with space.so"}) == []
 
@@ -77,12 +77,12 @@ def test_only_files_mapped_since_before_are_released() -> None:
 @pytest.mark.parametrize("line", ["garbage", "7f61a3400000-7f61a3a00000 r-xp"])
 def test_a_line_of_unknown_shape_stops_the_read(line: str) -> None:
     with pytest.raises(ValueError, match="not a"):
-        read_maps(line)
+        read_maps([line])
 
 
 def test_a_field_before_any_mapping_stops_the_read() -> None:
     with pytest.raises(ValueError, match="before any mapping"):
-        read_maps("Anonymous: 0 kB\n")
+        read_maps(["Anonymous: 0 kB\n"])
 
 
 def _rss_kb(path: Path) -> int:
@@ -192,7 +192,7 @@ else:
     quic_keys._crypto()
 import cryptography.hazmat.bindings._rust as binding
 from copgate.edges.residency import read_maps
-clean = [m for m in read_maps(Path("/proc/self/smaps").read_text())
+clean = [m for m in read_maps(Path("/proc/self/smaps").read_text().splitlines())
          if m.path == binding.__file__ and m.releasable]
 rss, inside = 0, False
 for line in Path("/proc/self/smaps").read_text().splitlines():
