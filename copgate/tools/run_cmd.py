@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     # "not built with OpenSSL"; ``cryptography`` (QUIC) carries its own.
     sys.modules.setdefault("_hashlib", None)  # type: ignore[arg-type]
     # The first QUIC Initial (or a release's signature check) imports
-    # cryptography; its loading touches about 1.6 MB more of its binding than
+    # cryptography; its loading touches about 2 MB more of its binding than
     # its use does (issue 10), which copgate.edges.residency gives back right
     # after that import.
     from copgate import cryptoimport  # noqa: PLC0415
