@@ -215,7 +215,7 @@ class Daemon:
     def _start_blockpages(self) -> None:
         """Listen on the block-page addresses (``copgate.daemon.startup``), in the loop."""
         served: list[IpAddress] = []
-        listen = functools.partial(BlockPageServer, on_close=self._forget, app=self.requests.app)
+        listen = functools.partial(BlockPageServer, on_close=self._forget, app=self.requests)
         for address, server in open_blockpages(self.config.settings, BLOCKPAGE_PORT, listen):
             self.blockpages.append(server)
             served.append(address)

@@ -35,11 +35,12 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from copgate.errors import CopgateError
 from copgate.forge.blockpage import error_response, render_page
 from copgate.http1.request import MAX_HEAD, Request, RequestError, head_size, read_request
-from copgate.requests.app import MAX_BODY, MAX_PAGE, BlockPageApp
+from copgate.requests.basics import MAX_BODY, MAX_PAGE
 
 LOG = logging.getLogger("copgate.blockpage")
 MAX_CONNECTIONS = 64
@@ -58,6 +59,13 @@ SEND_BUFFER = 2 * MAX_PAGE
 IP_FREEBIND = 15
 """linux/in.h; Python's socket module does not export it. Set at ``SOL_IP``
 it also lets an IPv6 socket bind an address the host does not (yet) have."""
+
+
+class PageApp(Protocol):
+    """What answers a whole request: ``copgate.requests.app.BlockPageApp``, or the
+    daemon's ``RequestsEdge``, which builds one at the first request."""
+
+    def handle(self, request: Request, body: bytes, client: str, now: float) -> bytes: ...
 
 
 @dataclass(slots=True)
@@ -91,7 +99,7 @@ class BlockPageServer:
         port: int,
         *,
         on_close: Callable[[socket.socket], None] | None = None,
-        app: BlockPageApp | None = None,
+        app: PageApp | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Listen on ``address`` (IPv4 or IPv6) and ``port``; OSError if it cannot.

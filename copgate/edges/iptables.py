@@ -28,6 +28,7 @@ from copgate.errors import CopgateError
 from copgate.firewall import (
     CHAIN,
     FILTER_CHAINS,
+    FORWARD_CHAIN,
     HOOKS,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
@@ -40,8 +41,9 @@ from copgate.firewall import (
     jump_changes,
 )
 
-JUMP_TARGETS = (REFUSE_CHAIN, CHAIN, REPLY_CHAIN)
-"""The chains jumped to from the filter table's FORWARD, INPUT and OUTPUT."""
+JUMP_TARGETS = (FORWARD_CHAIN, CHAIN, REPLY_CHAIN, REFUSE_CHAIN)
+"""The chains jumped to from the filter table's FORWARD, INPUT and OUTPUT
+(``REFUSE_CHAIN``: by copgate before 2026-12-06; such jumps are replaced)."""
 TABLE_HOOKS = {"filter": HOOKS, "raw": RAW_HOOKS}
 """The hooks copgate's jumps stand in, per table."""
 

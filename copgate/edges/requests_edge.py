@@ -2,13 +2,17 @@
 
 Built once at start from the config: the request queue in ``reports_dir``
 (a directory that cannot be opened is logged and the forms answer 503; the
-page itself still works), the message catalogue, the per-boot CSRF secret,
-"recently blocked" read from the daemon's decision ring
-(``recent_from_ring``), the grants file watched once a second (``tick``),
-and the forwarder thread when ``reports_url`` is set (imported only then:
-OpenWrt splits urllib into its own package, and a router that forwards
-nothing need not carry it). ``copgate.daemon.run`` holds one and calls it;
-it never judges a packet.
+page itself still works), "recently blocked" read from the daemon's
+decision ring (``recent_from_ring``), the grants file watched once a second
+(``tick``), and the forwarder thread when ``reports_url`` is set (it and
+``copgate.requests.forward`` are imported only then: OpenWrt splits urllib
+into its own package, and a router that forwards nothing need not carry
+it). ``copgate.daemon.run`` holds one and calls it; it never judges a packet.
+
+The app (``copgate.requests.app``: the page, the message catalogue, the
+per-process CSRF secret) is built at the block page's first request
+(``handle``), not at start: a gateway whose page nobody asks for never
+loads it, about 0.2 MB resident (issue 10). Its counters are zero until then.
 """
 
 from __future__ import annotations
@@ -25,16 +29,15 @@ from copgate.forge.blockpage import BLOCKPAGE_PORT
 from copgate.policy.grants import Grants
 from copgate.policy.model import Config, Settings
 from copgate.policy.tz import PosixTz
-from copgate.requests.app import MAX_RECENT, BlockPageApp, RecentSource
-from copgate.requests.forward import Forwarder
+from copgate.requests.basics import AppStats
 from copgate.requests.grantfile import GRANTS_FILE, GrantWatch
-from copgate.requests.i18n import Catalogue
-from copgate.requests.page import Recent
-from copgate.requests.recent import recent_rows
 from copgate.requests.store import Store, StoreError
 
 if TYPE_CHECKING:
     from copgate.edges.report_post import ForwardWorker
+    from copgate.http1.request import Request
+    from copgate.requests.app import BlockPageApp, RecentSource
+    from copgate.requests.page import Recent
 
 LOG = logging.getLogger("copgate")
 
@@ -59,23 +62,44 @@ class RequestsEdge:
             self.store = None
         self.watch = GrantWatch(directory / GRANTS_FILE)
         self.worker = _forwarder(settings, self.store)
-        self.app = BlockPageApp(
-            Catalogue.load(),
-            self.store,
-            page_url=page_url(settings),
-            recent=recent,
-            group_of=group_of,
-            clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
-            on_stored=self.worker.poke if self.worker is not None else None,
-            hosts=page_hosts(settings),
-        )
+        self._page = settings
+        """The settings the page's name and addresses come from (a reload changes them)."""
+        self._group_of = group_of
+        self._tz = tz
+        self._recent = recent
+        self._app: BlockPageApp | None = None
+
+    @property
+    def app(self) -> BlockPageApp:
+        """The block page's app, built at the first use (see the module docstring)."""
+        if self._app is None:
+            from copgate.requests.app import BlockPageApp  # noqa: PLC0415
+            from copgate.requests.i18n import Catalogue  # noqa: PLC0415
+
+            tz = self._tz
+            self._app = BlockPageApp(
+                Catalogue.load(),
+                self.store,
+                page_url=page_url(self._page),
+                recent=self._recent,
+                group_of=self._group_of,
+                clock=lambda epoch: tz.local(epoch).strftime("%Y-%m-%d %H:%M:%S"),
+                on_stored=self.worker.poke if self.worker is not None else None,
+                hosts=page_hosts(self._page),
+            )
+        return self._app
+
+    def handle(self, request: Request, body: bytes, client: str, now: float) -> bytes:
+        """Answer one block-page request (``copgate.edges.blockpage.PageApp``)."""
+        return self.app.handle(request, body, client, now)
 
     def reconfigure(self, config: Config) -> None:
         """A reload: the page's name and addresses follow it; where requests go is set
         at start, and a new config that moves it is told so."""
-        new = config.settings
-        self.app.hosts = page_hosts(new)
-        self.app.page_url = page_url(new)
+        new = self._page = config.settings
+        if self._app is not None:
+            self._app.hosts = page_hosts(new)
+            self._app.page_url = page_url(new)
         for option in ("reports_dir", "reports_url", "reports_token"):
             if getattr(new, option) != getattr(self.settings, option):
                 LOG.warning("reload: %s changed; it takes effect when copgate restarts", option)
@@ -83,8 +107,9 @@ class RequestsEdge:
     def counters(self) -> dict[str, int]:
         """What the forms and the forwarder did since start (in memory: no file is read)."""
         forwarded = self.worker.forwarder.stats if self.worker is not None else None
+        stats = self._app.stats if self._app is not None else AppStats()
         return {
-            **dataclasses.asdict(self.app.stats),
+            **dataclasses.asdict(stats),
             "forwarded": forwarded.sent if forwarded else 0,
             "forward_refused": forwarded.refused if forwarded else 0,
             "forward_failed": forwarded.failed if forwarded else 0,
@@ -113,6 +138,7 @@ def _forwarder(settings: Settings, store: Store | None) -> ForwardWorker | None:
         return None
     try:
         from copgate.edges.report_post import ForwardWorker, http_post  # noqa: PLC0415
+        from copgate.requests.forward import Forwarder  # noqa: PLC0415
     except ImportError as exc:  # OpenWrt: python3-urllib is not installed
         LOG.error("reports not forwarded (%s): they stay in %s", exc, store.directory)
         return None
@@ -140,6 +166,11 @@ def recent_from_ring(ring: DecisionRing) -> RecentSource:
     """The block page's "recently blocked" for a client, read from the decision ring."""
 
     def recent(client: str) -> list[Recent]:
+        # Imported with the app, at the page's first request (see the module docstring).
+        from copgate.requests.app import MAX_RECENT  # noqa: PLC0415
+        from copgate.requests.page import Recent  # noqa: PLC0415
+        from copgate.requests.recent import recent_rows  # noqa: PLC0415
+
         entries = ring.entries(client=client, verdict=BLOCK, limit=4 * MAX_RECENT)
         blocks = (Recent(e.time, e.name, e.rule or "", e.category or "") for e in entries)
         return recent_rows(blocks)[:MAX_RECENT]

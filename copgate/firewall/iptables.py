@@ -6,14 +6,15 @@ model's rules in (``copgate.firewall.model``), argument tuples and text
 out. It never runs iptables, reads what is installed or knows the daemon's
 state; ``jump_changes`` takes the jumps present as an argument.
 
-copgate owns, per family, in the filter table: ``COPGATE-REFUSE`` (the
-refusals, jumped to from FORWARD only, first), ``COPGATE`` (the queue rules,
-jumped to from FORWARD and INPUT for packets in from a LAN interface),
+copgate owns, per family, in the filter table: ``COPGATE-FORWARD``
+(jumped to from FORWARD for packets in from a LAN interface: on to the
+refusals, then the queue rules), ``COPGATE-REFUSE`` (the refusals),
+``COPGATE`` (the queue rules; INPUT jumps to it directly),
 ``COPGATE-QUEUE`` (the dispatch, by client) with ``COPGATE-OPEN`` and
 ``COPGATE-CLOSED`` (a failure mode's rate limit and queue) and
 ``COPGATE-EXCESS`` (what goes over a client's rate, by client),
 ``COPGATE-REPLY`` (servers' SYN-ACKs, jumped to from FORWARD and OUTPUT for
-packets out to a LAN interface), and two helper chains for "every IP
+SYN-ACKs out to a LAN interface), and two helper chains for "every IP
 protocol but TCP, UDP and ICMP", which one iptables rule cannot match; in
 the raw table, ``COPGATE-RAW`` (injected packets to the LAN untracked, and
 injected answers dropped anywhere else), jumped to from OUTPUT. The jumps
@@ -56,9 +57,9 @@ from copgate.firewall.model import (
 )
 
 CHAIN = "COPGATE"
-"""iptables chain of the queue rules, jumped to from FORWARD and INPUT."""
+"""iptables chain of the queue rules, reached from FORWARD (by ``FORWARD_CHAIN``) and INPUT."""
 REFUSE_CHAIN = "COPGATE-REFUSE"
-"""iptables chain of the refusals, jumped to from FORWARD only, before ``CHAIN``."""
+"""iptables chain of the refusals, reached from FORWARD only (by ``FORWARD_CHAIN``)."""
 OTHER_CHAIN = "COPGATE-OTHER"
 """iptables chain refusing every IP protocol but TCP, UDP and ICMP."""
 OTHER_PASS_CHAIN = "COPGATE-OTHER-OK"
@@ -74,18 +75,24 @@ FAILURE_CHAINS = {WhenAbsent.PASS: "COPGATE-OPEN", WhenAbsent.DROP: "COPGATE-CLO
 EXCESS_CHAIN = "COPGATE-EXCESS"
 """iptables chain of packets over their client's rate: dropped or passed, by client."""
 REPLY_CHAIN = "COPGATE-REPLY"
-"""iptables chain of packets out to a LAN interface: servers' SYN-ACKs queued."""
+"""iptables chain of servers' SYN-ACKs out to a LAN interface, queued."""
+FORWARD_CHAIN = "COPGATE-FORWARD"
+"""iptables chain jumped to from FORWARD for packets in from a LAN interface:
+the refusals (``REFUSE_CHAIN``), then the queue rules (``CHAIN``)."""
 RAW_CHAIN = "COPGATE-RAW"
 """iptables chain of the raw table: injected packets to the LAN untracked,
 injected answers anywhere else dropped."""
-IN_HOOKS = ("FORWARD", "INPUT")
-"""Hooks jumping to ``CHAIN`` for packets in from a LAN interface."""
+IN_HOOKS = {"FORWARD": FORWARD_CHAIN, "INPUT": CHAIN}
+"""The chain each hook jumps to for packets in from a LAN interface."""
 OUT_HOOKS = ("FORWARD", "OUTPUT")
-"""Hooks jumping to ``REPLY_CHAIN`` for packets out to a LAN interface."""
+"""Hooks jumping to ``REPLY_CHAIN`` for servers' SYN-ACKs out to a LAN interface."""
+SYNACK = ("-p", "tcp", "-m", "tcp", "--tcp-flags", "FIN,SYN,RST,ACK", "SYN,ACK")
+"""The match of the jumps to ``REPLY_CHAIN``, as ``iptables -S`` prints it back."""
 HOOKS = ("FORWARD", "INPUT", "OUTPUT")
 """The filter table's hooks copgate jumps from."""
 RAW_HOOKS = ("OUTPUT",)
 FILTER_CHAINS = (
+    FORWARD_CHAIN,
     CHAIN,
     REFUSE_CHAIN,
     QUEUE_CHAIN,
@@ -111,8 +118,8 @@ class IptablesPlan:
     """Arguments of each rule, ``-A CHAIN ...``, in order."""
     jumps: tuple[tuple[str, ...], ...]
     """Each jump into copgate's chains without its verb, in the order they must
-    stand in their hook: ``FORWARD -i br-lan -j COPGATE-REFUSE`` before
-    ``FORWARD -i br-lan -j COPGATE``."""
+    stand in their hook: ``FORWARD -i br-lan -j COPGATE-FORWARD`` before
+    ``FORWARD -o br-lan ... -j COPGATE-REPLY``."""
     raw_rules: tuple[tuple[str, ...], ...] = ()
     """Rules of ``RAW_CHAIN`` in the raw table."""
     raw_jumps: tuple[tuple[str, ...], ...] = ()
@@ -322,7 +329,10 @@ def _chains(spec: FirewallSpec) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
 
 def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
     """copgate's chains, rules and jumps for iptables (IPV4) or ip6tables (IPV6)."""
-    rules: list[tuple[str, ...]] = []
+    rules: list[tuple[str, ...]] = [
+        ("-A", FORWARD_CHAIN, "-j", REFUSE_CHAIN),
+        ("-A", FORWARD_CHAIN, "-g", CHAIN),
+    ]
     for chain, model in _chains(spec):
         for rule in model:
             if rule.client.family in (None, family):
@@ -331,11 +341,13 @@ def render_iptables(spec: FirewallSpec, family: Family) -> IptablesPlan:
     raw_rules: list[tuple[str, ...]] = []
     for rule in (*build_untracked(spec), *build_confined(spec)):
         raw_rules += _ipt_rule(rule, spec, family, RAW_CHAIN)
+    # One jump per hook and LAN interface, and none for what a server sends
+    # but its SYN-ACKs: every packet of a download is tested against these
+    # jumps, so each is one more comparison in its path.
     lans = spec.lan_interfaces
     jumps = (
-        *(("FORWARD", "-i", interface, "-j", REFUSE_CHAIN) for interface in lans),
-        *((hook, "-i", interface, "-j", CHAIN) for hook in IN_HOOKS for interface in lans),
-        *((hook, "-o", interface, "-j", REPLY_CHAIN) for hook in OUT_HOOKS for interface in lans),
+        *((hook, "-i", lan, "-j", chain) for hook, chain in IN_HOOKS.items() for lan in lans),
+        *((hook, "-o", lan, *SYNACK, "-j", REPLY_CHAIN) for hook in OUT_HOOKS for lan in lans),
     )
     chains = (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
     raw_jumps = (("OUTPUT", "-j", RAW_CHAIN),)

@@ -38,15 +38,23 @@ goes to any address, the router included, is judged, in this order:
    carries data, for the life of the flow. Stub resolvers and load tools
    reuse one socket or connection for many queries, so a DNS flow is never
    marked decided.
-4. QUIC (UDP 443) and TLS (TCP 443 and the policy's other TLS ports):
-   every packet in the original direction until the flow is decided.
-5. HTTP (TCP 80): client-to-server segments that carry data, so every
+4. QUIC (UDP 443): every packet in the original direction until the flow
+   is decided.
+5. TLS (TCP 443 and the policy's other TLS ports): the SYN, then the
+   client-to-server segments that carry data, until the flow is decided. A
+   segment without data has nothing for the server to read, so the
+   handshake's last ACK costs no queue round trip; the client's Fast Open
+   data the server took is read at the client's next segment with data.
+6. HTTP (TCP 80): client-to-server segments that carry data, so every
    request on a kept-alive connection is judged and a download's bulk (and
    its pure ACKs) never reaches user space.
-6. The bare SYNs of DNS over TCP and HTTP too (their flows are judged for
-   their whole life, so the daemon must learn each connection's initial
-   sequence number, or a segment sent ahead of the real one could make the
-   real one "data before the stream start").
+7. The bare SYNs of DNS over TCP, TLS and HTTP too (the daemon must learn
+   each connection's initial sequence number, or a segment sent ahead of the
+   real one could make the real one "data before the stream start").
+
+The roles stand busiest first (TLS, HTTP, QUIC, DNS), and what a role's
+rules leave unqueued leaves the chain at once: the ports of two roles never
+overlap, so no later rule could take it.
 
 Each of those goes on to the dispatch (``build_dispatch``; ``COPGATE-QUEUE``,
 ``to_queue``), which sends a client's packets to the chain of its group's
@@ -151,6 +159,7 @@ skip a request.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -176,7 +185,7 @@ DOT_PORT = 853  # RFC 7858 §3.1 DNS over TLS; RFC 9250 §4.1.1 DNS over QUIC
 QUEUE_RATE = 300
 """Default per-client limit, packets per second handed to copgate. A browser
 starting up asks ~100 names in a second and opens tens of TLS connections
-(about four queued packets each until decided): 300/s covers a busy device
+(three queued packets each until decided: SYN, SYN-ACK, hello): 300/s covers a busy device
 while a flood is cut to what the daemon judges in a few milliseconds (it
 judges over 20,000 DNS packets/s), so a house full of clients fits."""
 QUEUE_BURST = 600
@@ -502,9 +511,49 @@ def _exemption(client: ClientMatch, refusal: Refusal) -> Rule:
     )
 
 
+def _refuses(refusal: Refusal, protocol: Protocol, port: int) -> bool:
+    """Whether ``refusal`` (not an exemption) refuses ``protocol`` traffic to ``port``."""
+    if refusal.exempt or refusal.protocol is not protocol:
+        return False
+    return not refusal.ports or (port in refusal.ports) != refusal.except_ports
+
+
+def _never_refused(spec: FirewallSpec) -> tuple[Rule, ...]:
+    """A first rule per protocol that lets the ports copgate reads which no
+    refusal of the spec can match leave the refusals at once.
+
+    Nothing changes for those packets (they would meet no refusal), but every
+    packet of a download's ACKs and of every DNS query would otherwise walk
+    each client set's refusals: on a router that is most of the chain's cost.
+    """
+    if all(refusal.exempt for _client, refusal in spec.refusals):
+        return ()  # nothing refused: the chain is walked in no time
+    readable = {
+        Protocol.TCP: (*spec.dns_ports, *spec.tls_ports, *spec.http_ports),
+        Protocol.UDP: (*spec.dns_ports, *spec.quic_ports),
+    }
+    rules: list[Rule] = []
+    for protocol, ports in readable.items():
+        spared = [
+            port
+            for port in ports
+            if not any(_refuses(refusal, protocol, port) for _client, refusal in spec.refusals)
+        ]
+        rules += [
+            Rule(
+                Action.RETURN,
+                "copgate: never refused",
+                protocol,
+                tuple(spared[at : at + MAX_MULTIPORT]),
+            )
+            for at in range(0, len(spared), MAX_MULTIPORT)
+        ]
+    return tuple(rules)
+
+
 def build_refusals(spec: FirewallSpec) -> tuple[Rule, ...]:
     """The rules of the refusals' chain (forward hook only), in order."""
-    rules: list[Rule] = []
+    rules = list(_never_refused(spec))
     for client, refusal in spec.refusals:
         if refusal.exempt:
             rules.append(_exemption(client, refusal))
@@ -523,44 +572,77 @@ def build_refusals(spec: FirewallSpec) -> tuple[Rule, ...]:
 
 
 def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
-    """The rules of the queue chain (forward and input hooks), in order, for every family."""
+    """The rules of the queue chain (forward and input hooks), in order, for every family.
+
+    After the two marks, one role after the other, busiest first: TLS, HTTP,
+    QUIC, DNS. Each role's ports are its own (``FirewallSpec`` refuses a port
+    in two roles), so a packet that a role's rules did not queue leaves the
+    chain at that role's "nothing to judge" instead of walking the others:
+    a download's ACKs and a decided connection's packets meet a few rules.
+    """
     rules = [
         Rule(Action.RETURN, "copgate: injected by copgate", mark=spec.injected_mark),
         Rule(Action.MARK_DECIDED, "copgate: flow decided", mark=spec.decided_mark),
     ]
     tcp, udp = Protocol.TCP, Protocol.UDP
-    rules += [
-        Rule(Action.QUEUE, "copgate: dns udp", udp, spec.dns_ports),
-        Rule(Action.QUEUE, "copgate: dns tcp syn", tcp, spec.dns_ports, syn_only=True),
-        Rule(Action.QUEUE, "copgate: dns tcp", tcp, spec.dns_ports, payload_only=True),
-        Rule(
-            Action.QUEUE,
-            "copgate: quic",
-            udp,
-            spec.quic_ports,
-            undecided=spec.decided_mark,
-            original_only=True,
-        ),
-        Rule(
-            Action.QUEUE,
-            "copgate: tls",
+    decided = spec.decided_mark
+    roles = (
+        (
+            "tls",
             tcp,
             spec.tls_ports,
-            undecided=spec.decided_mark,
-            original_only=True,
+            (
+                Rule(Action.QUEUE, "copgate: tls syn", syn_only=True, undecided=decided),
+                Rule(
+                    Action.QUEUE,
+                    "copgate: tls",
+                    undecided=decided,
+                    original_only=True,
+                    payload_only=True,
+                ),
+            ),
         ),
-        Rule(Action.QUEUE, "copgate: http syn", tcp, spec.http_ports, syn_only=True),
-        Rule(
-            Action.QUEUE,
-            "copgate: http",
+        (
+            "http",
             tcp,
             spec.http_ports,
-            original_only=True,
-            payload_only=True,
+            (
+                Rule(Action.QUEUE, "copgate: http syn", syn_only=True),
+                Rule(Action.QUEUE, "copgate: http", original_only=True, payload_only=True),
+            ),
         ),
-    ]
+        (
+            "quic",
+            udp,
+            spec.quic_ports,
+            (Rule(Action.QUEUE, "copgate: quic", undecided=decided, original_only=True),),
+        ),
+        ("dns udp", udp, spec.dns_ports, (Rule(Action.QUEUE, "copgate: dns udp"),)),
+        (
+            "dns tcp",
+            tcp,
+            spec.dns_ports,
+            (
+                Rule(Action.QUEUE, "copgate: dns tcp syn", syn_only=True),
+                Rule(Action.QUEUE, "copgate: dns tcp", payload_only=True),
+            ),
+        ),
+    )
     # A role with no ports (QUIC refused everywhere, say) queues nothing.
-    return tuple(rule for rule in rules if rule.action is not Action.QUEUE or rule.ports)
+    for role, protocol, ports, queued in roles:
+        if not ports:
+            continue
+        rules += [dataclasses.replace(rule, protocol=protocol, ports=ports) for rule in queued]
+        if any(_conditional(rule) for rule in queued):  # else its rules took every packet
+            rules.append(Rule(Action.RETURN, f"copgate: {role}, nothing to judge", protocol, ports))
+    if rules[-1].action is Action.RETURN:
+        rules.pop()  # the chain's end returns as well
+    return tuple(rules)
+
+
+def _conditional(rule: Rule) -> bool:
+    """Whether a rule of a role takes only some of the role's packets."""
+    return bool(rule.syn_only or rule.payload_only or rule.original_only or rule.undecided)
 
 
 _FAILURE_WORD = {WhenAbsent.PASS: "open", WhenAbsent.DROP: "closed"}

@@ -22,13 +22,14 @@ makes fw4's offload rule wait for copgate's decision
 (``copgate.firewall.offload`` says how and why).
 
 Chains: ``refuse`` and ``from_lan`` (the model's two for packets in from a
-LAN interface, jumped to from the forward and input base chains),
+LAN interface: the forward base chain jumps to ``forward_lan``, which goes
+through both, the input base chain to ``from_lan`` alone),
 ``to_queue`` (the dispatch, by client), ``open`` and ``closed`` (a failure
 mode's rate limit and queue) and ``excess`` (what goes over a client's rate,
 by client), reached with ``goto`` so that a ``return`` there (a client over
 its rate whose group lets evasion pass) ends copgate's say on the packet;
 ``to_lan`` (servers' SYN-ACKs, jumped to from the forward and output base
-chains for packets out to a LAN interface); and ``output_raw``, a base chain
+chains for SYN-ACKs out to a LAN interface); and ``output_raw``, a base chain
 at priority raw of the output hook (injected packets to the LAN untracked,
 injected answers anywhere else dropped).
 The per-client rate is kept in a dynamic set per failure mode and family
@@ -211,19 +212,22 @@ def render_nft(spec: FirewallSpec) -> str:
         *_rate_sets(spec),
     ]
     # In from the LAN: the refusals for what the router forwards only, then
-    # the queue for all. Out to the LAN: servers' SYN-ACKs.
+    # the queue for all. Out to the LAN: servers' SYN-ACKs, and nothing else
+    # a server sends (each rule here is tested against a download's every packet).
+    synack = "tcp flags & (fin|syn|rst|ack) == syn|ack "
     hooks = (
-        ("forward", (("iifname", "refuse"), ("iifname", "from_lan"), ("oifname", "to_lan"))),
-        ("input", (("iifname", "from_lan"),)),
-        ("output", (("oifname", "to_lan"),)),
+        ("forward", (f"iifname {lans} jump forward_lan", f"oifname {lans} {synack}jump to_lan")),
+        ("input", (f"iifname {lans} jump from_lan",)),
+        ("output", (f"oifname {lans} {synack}jump to_lan",)),
     )
-    for hook, targets in hooks:
+    for hook, jumps in hooks:
         lines += [
             f"\tchain {hook} {{",
             f"\t\ttype filter hook {hook} priority {NFT_PRIORITY}; policy accept;",
-            *(f"\t\t{only}{side} {lans} jump {target}" for side, target in targets),
+            *(f"\t\t{only}{jump}" for jump in jumps),
             "\t}",
         ]
+    lines += ["\tchain forward_lan {", "\t\tjump refuse", "\t\tgoto from_lan", "\t}"]
     chains: tuple[tuple[str, tuple[Rule, ...]], ...] = (
         ("refuse", build_refusals(spec)),
         ("from_lan", build_rules(spec)),

@@ -11,7 +11,6 @@ escaped; it never reads files. Builds bytes and text, sends nothing.
 
 from __future__ import annotations
 
-import html
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import parse_qs, quote
 
@@ -115,7 +114,13 @@ def _escaped(text: str, limit: int) -> str:
 
     A Host copgate could not read as a name may hold anything: each ``&`` grows
     fivefold when escaped, so the limit is on what is written, not what came.
+
+    ``html`` is imported here, when a page is built: it brings the HTML5
+    entity table (about 0.35 MB resident), which the daemon would otherwise
+    carry from start for a page few networks ever send inline (issue 10).
     """
+    import html  # noqa: PLC0415 - lazy, see the docstring
+
     pieces: list[str] = []
     size = 0
     for char in text[:limit]:

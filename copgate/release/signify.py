@@ -30,6 +30,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from copgate.cryptoimport import importing
 from copgate.release.errors import BadSignature, UnknownKey
 
 PKALG = b"Ed"
@@ -166,8 +167,11 @@ def verify(
     when that key does not verify the message.
     """
     # Imported here: a daemon that never verifies does not load cryptography.
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+    with importing():
+        from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+            Ed25519PublicKey,
+        )
 
     key = next((k for k in keys if k.keynum == signature.keynum), None)
     if key is None:

@@ -30,6 +30,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from copgate.http1.request import Request
+from copgate.requests.basics import MAX_BODY, MAX_PAGE, AppStats
 from copgate.requests.csrf import CsrfKey
 from copgate.requests.i18n import Catalogue, Messages
 from copgate.requests.page import Blocked, Recent, block_page, message_page, recent_page
@@ -45,13 +46,9 @@ from copgate.requests.store import (
 )
 
 LOG = logging.getLogger("copgate.blockpage")
-MAX_BODY = 4096
-"""Bytes of a form: a name, a comment of ``MAX_COMMENT`` characters percent-encoded, a token."""
 MAX_FORM_FIELDS = 16
 MAX_RECENT = 50
 """Rows of "recently blocked": the page stays one screenful and well under ``MAX_PAGE``."""
-MAX_PAGE = 32 * 1024
-"""Bytes of any response: the server's send buffer is sized to take it whole."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 HEADERS = (
     "Cache-Control: no-store\r\n"
@@ -106,17 +103,6 @@ class Asked(NamedTuple):
 
 
 Route = Callable[[Messages, Asked], Answer]
-
-
-@dataclass(slots=True)
-class AppStats:
-    """What the forms did, for the daemon's counters."""
-
-    stored: int = 0
-    refused_token: int = 0
-    refused_rate: int = 0
-    refused_form: int = 0
-    refused_full: int = 0
 
 
 class BlockPageApp:

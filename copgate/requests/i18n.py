@@ -5,8 +5,9 @@ the reference; a language is added by adding a file with the same keys).
 A key a language lacks falls back to English, so a half-translated file
 still shows a whole page. ``negotiate`` reads Accept-Language (RFC 9110
 §12.5.4: language ranges with q-values) and picks the best language there is
-a file for, English otherwise. Reads the catalogue files once, at start;
-never anything else.
+a file for, English otherwise. Reads the catalogue files once, when the
+app is built (in the daemon: at the block page's first request, see
+``copgate.edges.requests_edge``); never anything else.
 """
 
 from __future__ import annotations

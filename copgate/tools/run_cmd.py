@@ -74,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     # resident memory (issue 10). hashlib and hmac take a None entry for
     # "not built with OpenSSL"; ``cryptography`` (QUIC) carries its own.
     sys.modules.setdefault("_hashlib", None)  # type: ignore[arg-type]
+    # The first QUIC Initial (or a release's signature check) imports
+    # cryptography; its loading touches about 2 MB more of its binding than
+    # its use does (issue 10), which copgate.edges.residency gives back right
+    # after that import.
+    from copgate import cryptoimport  # noqa: PLC0415
+    from copgate.edges.residency import released_after  # noqa: PLC0415
+
+    cryptoimport.wrap(released_after)
     # Imported here: the daemon brings the queue, injection and firewall edges,
     # which the offline tools (inspect, compile, check) never load.
     from copgate.daemon.run import Options  # noqa: PLC0415

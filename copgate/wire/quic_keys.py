@@ -15,7 +15,9 @@ are not what a client Initial for that DCID would be.
 ``cryptography`` is imported at the first derivation, not with this module:
 it adds about 7 MB to a process (its Rust binding carries its own OpenSSL),
 the daemon imports this module at start, and a network without QUIC (or a
-daemon before its first QUIC Initial) never needs it.
+daemon before its first QUIC Initial) never needs it. The import runs in
+``copgate.cryptoimport.importing()``: ``copgate run`` gives back the pages
+the binding's loading touched and its use does not (``copgate.edges.residency``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from copgate.cryptoimport import importing
 from copgate.errors import WireError
 
 if TYPE_CHECKING:
@@ -103,11 +106,16 @@ class _Crypto(NamedTuple):
 
 @functools.cache
 def _crypto() -> _Crypto:
-    from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - lazy, see the docstring
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand  # noqa: PLC0415
+    with importing():
+        from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - lazy, see the docstring
+        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+        from cryptography.hazmat.primitives.ciphers import (  # noqa: PLC0415
+            Cipher,
+            algorithms,
+            modes,
+        )
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand  # noqa: PLC0415
 
     return _Crypto(
         InvalidTag, hashes.SHA256, HKDF, HKDFExpand, Cipher, algorithms.AES, modes.ECB, AESGCM

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 import pytest
 
 from copgate.edges.blockpage import BlockPageServer
-from copgate.requests.app import MAX_BODY, BlockPageApp
+from copgate.requests.app import BlockPageApp
+from copgate.requests.basics import MAX_BODY
 from copgate.requests.csrf import CsrfKey
 from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent

@@ -1,4 +1,5 @@
-"""The daemon's side of the requests: the grants file watched, a bad queue directory survived."""
+"""The daemon's side of the requests: the grants file watched, a bad queue directory survived,
+the app built at the first request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from copgate.edges.requests_edge import RequestsEdge
+from copgate.http1.request import read_request
 from copgate.policy.grants import Grant
 from copgate.policy.model import Config
 from copgate.policy.tz import parse_tz
@@ -85,4 +87,27 @@ def test_the_counters_say_what_the_forms_did(tmp_path: Path) -> None:
         "forward_refused": 0,
         "forward_failed": 0,
     }
+    edge.close()
+
+
+def test_a_reload_before_the_first_request_reaches_the_app_built_later(tmp_path: Path) -> None:
+    edge = RequestsEdge(_config(tmp_path), lambda client: None, parse_tz("UTC0"))
+    edge.reconfigure(_config(tmp_path, page_name="why.home.arpa"))
+    assert edge.app.hosts == frozenset({"why.home.arpa", "192.0.2.1"})
+    assert edge.app.page_url == "http://why.home.arpa:8099/recent"
+    edge.close()
+
+
+def test_the_app_is_built_at_the_first_request_and_kept(tmp_path: Path) -> None:
+    edge = RequestsEdge(_config(tmp_path), lambda client: None, parse_tz("UTC0"))
+    assert edge.counters()["stored"] == 0  # counted without building the app
+    assert edge._app is None
+    request = read_request(b"GET /recent HTTP/1.1\r\nHost: blocked.copgate.lan\r\n\r\n")
+    assert request is not None
+    page = edge.handle(request, b"", "192.0.2.10", NOW)
+    assert page.startswith(b"HTTP/1.1 200 OK\r\n")
+    built = edge._app
+    assert built is not None and edge.app is built
+    edge.handle(request, b"", "192.0.2.10", NOW)
+    assert edge.app is built
     edge.close()

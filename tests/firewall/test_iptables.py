@@ -16,6 +16,7 @@ import struct
 from copgate.firewall import (
     CHAIN,
     FILTER_CHAINS,
+    FORWARD_CHAIN,
     MAX_QUEUE_RATE,
     OTHER_CHAIN,
     OTHER_PASS_CHAIN,
@@ -36,32 +37,45 @@ from tests.firewall.helpers import FAILING, FULL, PAYLOADS, SPEC, iptables_rules
 
 def test_iptables_default_rules_exactly() -> None:
     assert iptables_rules(SPEC, Family.IPV4) == [
-        "-A COPGATE -m mark --mark 0x20000000/0x20000000"
-        " -m comment --comment 'copgate: injected by copgate' -j RETURN",
-        "-A COPGATE -m mark --mark 0x40000000/0x40000000 -m comment --comment"
-        " 'copgate: flow decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
-        "-A COPGATE -m mark --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: flow decided' -j RETURN",
+        # In from a LAN interface, forwarded: the refusals, then the queue.
+        "-A COPGATE-FORWARD -j COPGATE-REFUSE",
+        "-A COPGATE-FORWARD -g COPGATE",
+        "-A COPGATE -m mark --mark 0x20000000/0x20000000 -m comment --comment 'copgate: "
+        "injected by copgate' -j RETURN",
+        "-A COPGATE -m mark --mark 0x40000000/0x40000000 -m comment --comment 'copgate: flow "
+        "decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
+        "-A COPGATE -m mark --mark 0x40000000/0x40000000 -m comment --comment 'copgate: flow "
+        "decided' -j RETURN",
+        "-A COPGATE -p tcp --dport 443 --syn -m connmark '!' --mark 0x40000000/0x40000000 -m "
+        "comment --comment 'copgate: tls syn' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL -m connmark '!' --mark "
+        "0x40000000/0x40000000 -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF' -m "
+        "comment --comment 'copgate: tls' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL -m connmark '!' --mark "
+        "0x40000000/0x40000000 -m u32 '!' --u32 '0>>24&0xF=5' -m comment --comment 'copgate: "
+        "tls' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 443 -m comment --comment 'copgate: tls, nothing to judge' -j"
+        " RETURN",
+        "-A COPGATE -p tcp --dport 80 --syn -m comment --comment 'copgate: http syn' -g "
+        "COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL -m u32 --u32 "
+        "'0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF' -m comment --comment 'copgate: http' -g "
+        "COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL -m u32 '!' --u32 "
+        "'0>>24&0xF=5' -m comment --comment 'copgate: http' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 80 -m comment --comment 'copgate: http, nothing to judge' -j"
+        " RETURN",
+        "-A COPGATE -p udp --dport 443 -m conntrack --ctdir ORIGINAL -m connmark '!' --mark "
+        "0x40000000/0x40000000 -m comment --comment 'copgate: quic' -g COPGATE-QUEUE",
+        "-A COPGATE -p udp --dport 443 -m comment --comment 'copgate: quic, nothing to judge' "
+        "-j RETURN",
         "-A COPGATE -p udp --dport 53 -m comment --comment 'copgate: dns udp' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 53 --syn -m comment --comment 'copgate: dns tcp syn'"
-        " -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 53 -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF'"
-        " -m comment --comment 'copgate: dns tcp' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 53 -m u32 '!' --u32 '0>>24&0xF=5'"
-        " -m comment --comment 'copgate: dns tcp' -g COPGATE-QUEUE",
-        "-A COPGATE -p udp --dport 443 -m conntrack --ctdir ORIGINAL"
-        " -m connmark '!' --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: quic' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL"
-        " -m connmark '!' --mark 0x40000000/0x40000000"
-        " -m comment --comment 'copgate: tls' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 80 --syn -m comment --comment 'copgate: http syn'"
-        " -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL"
-        " -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF'"
-        " -m comment --comment 'copgate: http' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 80 -m conntrack --ctdir ORIGINAL -m u32 '!' --u32 '0>>24&0xF=5'"
-        " -m comment --comment 'copgate: http' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 53 --syn -m comment --comment 'copgate: dns tcp syn' -g "
+        "COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 53 -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF' "
+        "-m comment --comment 'copgate: dns tcp' -g COPGATE-QUEUE",
+        "-A COPGATE -p tcp --dport 53 -m u32 '!' --u32 '0>>24&0xF=5' -m comment --comment "
+        "'copgate: dns tcp' -g COPGATE-QUEUE",
         "-A COPGATE-QUEUE -m comment --comment 'copgate: fails open' -g COPGATE-OPEN",
         "-A COPGATE-OPEN -m comment --comment 'copgate: over the client rate'"
         " -m hashlimit --hashlimit-above 300/sec --hashlimit-burst 600 --hashlimit-mode srcip"
@@ -174,20 +188,24 @@ def test_iptables_jumps_per_lan_interface_in_and_out() -> None:
     plan = render_iptables(SPEC, Family.IPV6)
     assert plan.command == "ip6tables"
     assert plan.chains == (*FILTER_CHAINS, OTHER_CHAIN, OTHER_PASS_CHAIN)
-    assert FILTER_CHAINS[:2] == (CHAIN, REFUSE_CHAIN)
-    # Refusals for forwarded traffic only, and before the queue.
+    assert FILTER_CHAINS[:3] == (FORWARD_CHAIN, CHAIN, REFUSE_CHAIN)
+    synack = ("-p", "tcp", "-m", "tcp", "--tcp-flags", "FIN,SYN,RST,ACK", "SYN,ACK")
+    # One jump per hook and interface: a download's every packet meets each.
     assert plan.jumps == (
-        ("FORWARD", "-i", "br-lan", "-j", REFUSE_CHAIN),
-        ("FORWARD", "-i", "lan2", "-j", REFUSE_CHAIN),
-        ("FORWARD", "-i", "br-lan", "-j", CHAIN),
-        ("FORWARD", "-i", "lan2", "-j", CHAIN),
+        ("FORWARD", "-i", "br-lan", "-j", FORWARD_CHAIN),
+        ("FORWARD", "-i", "lan2", "-j", FORWARD_CHAIN),
         ("INPUT", "-i", "br-lan", "-j", CHAIN),
         ("INPUT", "-i", "lan2", "-j", CHAIN),
-        # Out to the LAN: servers' SYN-ACKs, forwarded or the router's own.
-        ("FORWARD", "-o", "br-lan", "-j", REPLY_CHAIN),
-        ("FORWARD", "-o", "lan2", "-j", REPLY_CHAIN),
-        ("OUTPUT", "-o", "br-lan", "-j", REPLY_CHAIN),
-        ("OUTPUT", "-o", "lan2", "-j", REPLY_CHAIN),
+        # Out to the LAN: servers' SYN-ACKs only, forwarded or the router's own.
+        ("FORWARD", "-o", "br-lan", *synack, "-j", REPLY_CHAIN),
+        ("FORWARD", "-o", "lan2", *synack, "-j", REPLY_CHAIN),
+        ("OUTPUT", "-o", "br-lan", *synack, "-j", REPLY_CHAIN),
+        ("OUTPUT", "-o", "lan2", *synack, "-j", REPLY_CHAIN),
+    )
+    # Refusals for forwarded traffic only, and before the queue.
+    assert plan.rules[:2] == (
+        ("-A", FORWARD_CHAIN, "-j", REFUSE_CHAIN),
+        ("-A", FORWARD_CHAIN, "-g", CHAIN),
     )
 
 
@@ -227,9 +245,11 @@ def test_restore_text_carries_the_jump_changes_in_its_transaction() -> None:
     plan = render_iptables(SPEC, Family.IPV4)
     lines = plan.restore_text(jump_changes([], plan.jumps)).splitlines()
     assert lines[-1] == "COMMIT"
-    assert lines[-2] == "-I OUTPUT 1 -o br-lan -j COPGATE-REPLY"
+    assert lines[-2] == (
+        "-I OUTPUT 1 -o br-lan -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN,ACK -j COPGATE-REPLY"
+    )
     assert "-I INPUT 1 -i br-lan -j COPGATE" in lines
-    assert "-I FORWARD 1 -i br-lan -j COPGATE-REFUSE" in lines
+    assert "-I FORWARD 1 -i br-lan -j COPGATE-FORWARD" in lines
 
 
 def test_iptables_refusals_per_client_and_family() -> None:
@@ -278,10 +298,14 @@ def test_iptables_refusals_come_before_the_queue_rules() -> None:
 
 def test_iptables_multiport_and_queue_number() -> None:
     rules = iptables_rules(FULL, Family.IPV4)
-    assert with_comment(rules, "tls") == [
-        "-A COPGATE -p tcp -m multiport --dports 443,8443 -m conntrack --ctdir ORIGINAL"
-        " -m connmark '!' --mark 0x40000000/0x40000000 -m comment --comment 'copgate: tls'"
+    assert with_comment(rules, "tls syn") == [
+        "-A COPGATE -p tcp -m multiport --dports 443,8443 --syn"
+        " -m connmark '!' --mark 0x40000000/0x40000000 -m comment --comment 'copgate: tls syn'"
         " -g COPGATE-QUEUE"
+    ]
+    assert with_comment(rules, "tls, nothing to judge") == [
+        "-A COPGATE -p tcp -m multiport --dports 443,8443"
+        " -m comment --comment 'copgate: tls, nothing to judge' -j RETURN"
     ]
     assert with_comment(rules, "queue 7")[0].endswith("-j NFQUEUE --queue-num 7 --queue-bypass")
     assert with_comment(rules, "queue 8")[0].endswith("-j NFQUEUE --queue-num 8")
@@ -293,8 +317,9 @@ def test_restore_text_reads_back_as_the_same_arguments() -> None:
     raw_end = lines.index("*filter")
     assert lines[:2] == ["*raw", ":COPGATE-RAW - [0:0]"]
     assert lines[raw_end - 1] == "COMMIT"
-    assert lines[raw_end : raw_end + 10] == [
+    assert lines[raw_end : raw_end + 11] == [
         "*filter",
+        ":COPGATE-FORWARD - [0:0]",
         ":COPGATE - [0:0]",
         ":COPGATE-REFUSE - [0:0]",
         ":COPGATE-QUEUE - [0:0]",
@@ -309,7 +334,7 @@ def test_restore_text_reads_back_as_the_same_arguments() -> None:
     # iptables-restore's quoting (double quotes, backslash escapes) is a
     # subset of the shell's, so shlex reads what it would read.
     assert [tuple(shlex.split(line)) for line in lines[2 : raw_end - 1]] == list(plan.raw_rules)
-    assert [tuple(shlex.split(line)) for line in lines[raw_end + 10 : -1]] == list(plan.rules)
+    assert [tuple(shlex.split(line)) for line in lines[raw_end + 11 : -1]] == list(plan.rules)
     assert '--comment "copgate: refuse dot"' in plan.restore_text()
 
 

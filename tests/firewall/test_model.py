@@ -10,6 +10,7 @@ texts here; each text on its own is in ``test_iptables`` and ``test_nft``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import NamedTuple
 
 import pytest
@@ -57,29 +58,68 @@ from tests.firewall.helpers import (
 # -- the model ---------------------------------------------------------------
 
 
-def test_model_order_skip_injected_then_decided_then_queues() -> None:
+def test_model_order_skip_injected_then_decided_then_roles_busiest_first() -> None:
     actions = [(rule.action, rule.comment) for rule in build_rules(FULL)]
     assert actions[0] == (Action.RETURN, "copgate: injected by copgate")
     assert actions[1] == (Action.MARK_DECIDED, "copgate: flow decided")
-    assert [c for _, c in actions[2:]] == [
-        "copgate: dns udp",
-        "copgate: dns tcp syn",
-        "copgate: dns tcp",
-        "copgate: quic",
-        "copgate: tls",
-        "copgate: http syn",
-        "copgate: http",
+    assert actions[2:] == [
+        (Action.QUEUE, "copgate: tls syn"),
+        (Action.QUEUE, "copgate: tls"),
+        (Action.RETURN, "copgate: tls, nothing to judge"),
+        (Action.QUEUE, "copgate: http syn"),
+        (Action.QUEUE, "copgate: http"),
+        (Action.RETURN, "copgate: http, nothing to judge"),
+        (Action.QUEUE, "copgate: quic"),
+        (Action.RETURN, "copgate: quic, nothing to judge"),
+        (Action.QUEUE, "copgate: dns udp"),  # every datagram: nothing left to leave early
+        (Action.QUEUE, "copgate: dns tcp syn"),
+        (Action.QUEUE, "copgate: dns tcp"),  # last: the chain's end returns
     ]
-    assert {action for action, _ in actions[2:]} == {Action.QUEUE}
+    # Each role's "nothing to judge" covers exactly the ports its rules queue.
+    for at, (action, comment) in enumerate(actions):
+        if action is Action.RETURN and comment.endswith("nothing to judge"):
+            leaving, queuing = build_rules(FULL)[at], build_rules(FULL)[at - 1]
+            assert (leaving.protocol, leaving.ports) == (queuing.protocol, queuing.ports)
 
 
 def test_model_refusals_in_their_own_chain_in_spec_order() -> None:
     refusals = build_refusals(FULL)
-    assert [rule.action for rule in refusals] == [Action.REJECT] * len(FULL.refusals)
-    assert [(rule.client, rule.comment) for rule in refusals] == [
+    spared = [rule for rule in refusals if rule.comment == "copgate: never refused"]
+    assert refusals[: len(spared)] == tuple(spared)
+    rest = refusals[len(spared) :]
+    assert [rule.action for rule in rest] == [Action.REJECT] * len(FULL.refusals)
+    assert [(rule.client, rule.comment) for rule in rest] == [
         (client, f"copgate: refuse {refusal.reason}") for client, refusal in FULL.refusals
     ]
     assert not [rule for rule in build_rules(FULL) if rule.action is Action.REJECT]
+
+
+def test_the_ports_copgate_reads_leave_the_refusals_first_unless_one_refuses_them() -> None:
+    # FULL refuses QUIC (UDP 443) and DoT/DoQ: TCP 53, 443, 8443, 80 and UDP 53 can
+    # never be refused, so they leave the chain at its first rules.
+    spared = {
+        (rule.protocol, rule.ports)
+        for rule in build_refusals(FULL)
+        if rule.comment == "copgate: never refused"
+    }
+    assert spared == {(Protocol.TCP, (53, 443, 8443, 80)), (Protocol.UDP, (53,))}
+    assert all(rule.action is Action.RETURN for rule in build_refusals(FULL)[:2])
+    # A refusal of a port copgate reads (here TLS on 443 for one client) keeps
+    # that port in the walk for every client.
+    tablet_tls = Refusal("tls", Protocol.TCP, (443,))
+    spec = dataclasses.replace(FULL, refusals=((TABLET, tablet_tls), *FULL.refusals))
+    spared_tcp = [
+        rule.ports
+        for rule in build_refusals(spec)
+        if rule.comment == "copgate: never refused" and rule.protocol is Protocol.TCP
+    ]
+    assert spared_tcp == [(53, 8443, 80)]
+    # With more ports than one rule takes, they are split.
+    many = FirewallSpec(
+        LANS, tls_ports=tuple(range(8440, 8454)), refusals=((ANY_CLIENT, REFUSE_DOT),)
+    )
+    rules = [r for r in build_refusals(many) if r.comment == "copgate: never refused"]
+    assert [len(rule.ports) for rule in rules if rule.protocol is Protocol.TCP] == [15, 1]
 
 
 def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
@@ -88,6 +128,9 @@ def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
     assert by_comment["copgate: dns tcp"].undecided == 0
     assert by_comment["copgate: dns tcp"].payload_only
     assert by_comment["copgate: tls"].undecided == DECIDED_MARK
+    assert by_comment["copgate: tls syn"].undecided == DECIDED_MARK
+    assert by_comment["copgate: tls"].payload_only  # the handshake's last ACK: no trip
+    assert by_comment["copgate: tls"].original_only
     assert by_comment["copgate: quic"].undecided == DECIDED_MARK
     assert by_comment["copgate: http"].payload_only
     assert by_comment["copgate: http"].original_only
@@ -162,7 +205,8 @@ def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
             (ANY_CLIENT, Refusal("unreadable-other", Protocol.OTHER)),
         ),
     )
-    rules = iptables_rules(spec, Family.IPV4)
+    every = iptables_rules(spec, Family.IPV4)
+    rules = [r for r in every if r.startswith("-A COPGATE-REFUSE") and "never refused" not in r]
     quic_exempt, dot_exempt, other_exempt, quic_refused = rules[:4]
     # Each exemption leaves the refusals' chain: QUIC then meets the queue
     # rules (for its whole flow, decided or not), DoT the router's own rules.
@@ -171,7 +215,7 @@ def test_exemptions_spare_a_client_the_refusals_that_follow() -> None:
     assert "-s 192.0.2.64/26 -p tcp --dport 853" in dot_exempt and dot_exempt.endswith("-j RETURN")
     assert other_exempt.endswith(f"-j {OTHER_PASS_CHAIN}")
     assert "REJECT" in quic_refused and "--dport 443" in quic_refused
-    assert with_comment(rules, "quic")[0].startswith("-A COPGATE -p udp --dport 443")
+    assert with_comment(every, "quic")[0].startswith("-A COPGATE -p udp --dport 443")
     nft = render_nft(spec)
     assert 'ip saddr 192.0.2.64/26 udp dport 443 return comment "copgate: quic not refused"' in nft
     assert "meta l4proto != { tcp, udp, icmp, ipv6-icmp } return" in nft
@@ -215,12 +259,16 @@ def test_unreadable_spares_the_exempt_services() -> None:
 
 
 class Walker(NamedTuple):
-    """A packet as the rule model sees it (no marks: a plain client packet)."""
+    """A packet as the rule model sees it (no marks: a plain client packet); by
+    default a segment with data, or a datagram, in the flow's original direction."""
 
     client: ClientMatch | None
     protocol: str
     port: int
     decided: bool = False
+    syn: bool = False
+    payload: bool = True
+    original: bool = True
 
 
 def _first(rules: tuple[Rule, ...], packet: Walker) -> Rule | None:
@@ -234,6 +282,10 @@ def _first(rules: tuple[Rule, ...], packet: Walker) -> Rule | None:
         if rule.ports and (packet.port in rule.ports) == rule.except_ports:
             continue
         if rule.mark or (rule.undecided and packet.decided):
+            continue
+        if (rule.syn_only and not packet.syn) or (rule.payload_only and not packet.payload):
+            continue
+        if rule.original_only and not packet.original:
             continue
         return rule
     return None
@@ -296,6 +348,72 @@ EXEMPT_STAFF = FirewallSpec(
 )
 def test_where_a_packet_ends(hook: str, packet: Walker, end: tuple[str, str | None]) -> None:
     assert _walk(EXEMPT_STAFF, hook, packet) == end
+
+
+ACK = {"payload": False}
+
+
+@pytest.mark.parametrize(
+    ("packet", "end"),
+    [
+        # TLS: the SYN and each segment with data until decided; the
+        # handshake's last ACK and a decided flow's packets never.
+        (Walker(None, "tcp", 443, syn=True, payload=False), ("queue 1", "copgate: tls syn")),
+        (Walker(None, "tcp", 443, **ACK), ("pass", None)),
+        (Walker(None, "tcp", 443), ("queue 1", "copgate: tls")),
+        (Walker(None, "tcp", 443, decided=True), ("pass", None)),
+        (Walker(None, "tcp", 443, original=False), ("pass", None)),
+        # HTTP: every request, decided or not; never a download's ACKs.
+        (Walker(None, "tcp", 80, syn=True, payload=False), ("queue 1", "copgate: http syn")),
+        (Walker(None, "tcp", 80, decided=True), ("queue 1", "copgate: http")),
+        (Walker(None, "tcp", 80, **ACK), ("pass", None)),
+        # DNS: every datagram and every segment with data, in either direction.
+        (Walker(None, "udp", 53, decided=True), ("queue 1", "copgate: dns udp")),
+        (Walker(None, "tcp", 53, original=False), ("queue 1", "copgate: dns tcp")),
+        (Walker(None, "tcp", 53, **ACK), ("pass", None)),
+        (Walker(STAFF, "udp", 443), ("queue 0", "copgate: quic")),
+    ],
+)
+def test_which_packets_of_a_flow_are_queued(packet: Walker, end: tuple[str, str | None]) -> None:
+    assert _walk(EXEMPT_STAFF, "FORWARD", packet) == end
+
+
+def _without_shortcuts(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules without the returns that only shorten a walk."""
+    shortcuts = ("copgate: never refused", ", nothing to judge")
+    return tuple(rule for rule in rules if not rule.comment.endswith(shortcuts))
+
+
+@pytest.mark.parametrize("spec", [EXEMPT_STAFF, FULL, SPEC], ids=["exempt", "full", "plain"])
+def test_the_shortcuts_change_where_no_packet_ends(spec: FirewallSpec) -> None:
+    # Every client, protocol, port and kind of packet ends where it would
+    # without "never refused" and "nothing to judge".
+    plain = dataclasses.replace(spec)
+    clients = {None, STAFF, *(client for client, _ in spec.refusals)}
+    ports = (1, 22, 52, 53, 54, 67, 80, 81, 123, 124, 442, 443, 444, 853, 8099, 8443)
+    for client, protocol, port in itertools.product(clients, ("tcp", "udp"), ports):
+        for syn, payload, original, decided in itertools.product((False, True), repeat=4):
+            packet = Walker(client, protocol, port, decided, syn, payload, original)
+            for hook in ("FORWARD", "INPUT"):
+                assert _walk(spec, hook, packet) == _walk_plain(plain, hook, packet), packet
+
+
+def _walk_plain(spec: FirewallSpec, hook: str, packet: Walker) -> tuple[str, str | None]:
+    """``_walk`` over the chains without their shortcuts."""
+    refusals, rules = (
+        _without_shortcuts(build_refusals(spec)),
+        _without_shortcuts(build_rules(spec)),
+    )
+    for chain in (refusals, rules) if hook == "FORWARD" else (rules,):
+        rule = _first(chain, packet)
+        if rule is None or rule.action is Action.RETURN:
+            continue
+        if rule.action is not Action.QUEUE:
+            return rule.action.value, rule.comment
+        sent = _first(build_dispatch(spec), packet)
+        assert sent is not None and sent.failure is not None
+        return f"queue {spec.queue_of(sent.failure)}", rule.comment
+    return "pass", None
 
 
 # -- over the rate, servers' SYN-ACKs, injected answers ----------------------

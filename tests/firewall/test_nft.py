@@ -52,19 +52,23 @@ def test_nft_table_of_its_own_replacing_an_older_one() -> None:
     lines = render_nft(SPEC).splitlines()
     assert lines[1:4] == ["table inet copgate", "delete table inet copgate", "table inet copgate {"]
     text = "\n".join(lines)
-    lans = ' { "br-lan", "lan2" }'
+    lans = '{ "br-lan", "lan2" }'
+    synack = "tcp flags & (fin|syn|rst|ack) == syn|ack"
     hooks = (
-        ("forward", (("iifname", "refuse"), ("iifname", "from_lan"), ("oifname", "to_lan"))),
-        ("input", (("iifname", "from_lan"),)),
-        ("output", (("oifname", "to_lan"),)),
+        # In: one jump through the refusals, then the queue; out: SYN-ACKs only
+        # (each rule of a hook is met by a download's every packet).
+        ("forward", (f"iifname {lans} jump forward_lan", f"oifname {lans} {synack} jump to_lan")),
+        ("input", (f"iifname {lans} jump from_lan",)),
+        ("output", (f"oifname {lans} {synack} jump to_lan",)),
     )
     for hook, jumps in hooks:
         assert (
             f"\tchain {hook} {{\n"
             f"\t\ttype filter hook {hook} priority filter - 5; policy accept;\n"
-            + "".join(f"\t\t{side}{lans} jump {chain}\n" for side, chain in jumps)
+            + "".join(f"\t\t{jump}\n" for jump in jumps)
             + "\t}"
         ) in text
+    assert _chain(text, "forward_lan") == ["jump refuse", "goto from_lan"]
 
 
 def test_nft_rules_in_model_order() -> None:
@@ -79,6 +83,7 @@ def test_nft_rules_in_model_order() -> None:
         c for i, c in enumerate(model) if i == 0 or c != model[i - 1]
     ]
     assert seen.count("http") == 2
+    assert seen.count("tls") == 2
     assert seen.count("dns tcp") == 2
 
 
@@ -190,8 +195,13 @@ def test_nft_rule_texts() -> None:
         ' comment "copgate: dns tcp syn"',
         "udp dport 443 ct direction original ct mark & 0x40000000 != 0x40000000"
         ' goto to_queue comment "copgate: quic"',
+        "tcp dport { 443, 8443 } tcp flags & (fin|syn|rst|ack) == syn"
+        ' ct mark & 0x40000000 != 0x40000000 goto to_queue comment "copgate: tls syn"',
         "tcp dport { 443, 8443 } ct direction original ct mark & 0x40000000 != 0x40000000"
-        ' goto to_queue comment "copgate: tls"',
+        " ip length . tcp doff { 41-65535 . 5,",
+        'tcp dport { 443, 8443 } return comment "copgate: tls, nothing to judge"',
+        'tcp dport { 53, 443, 8443, 80 } return comment "copgate: never refused"',
+        'udp dport 53 return comment "copgate: never refused"',
         "tcp dport 80 tcp flags & (fin|syn|rst|ack) == syn goto to_queue"
         ' comment "copgate: http syn"',
         "tcp dport 80 ct direction original ip length . tcp doff { 41-65535 . 5,",

@@ -46,9 +46,9 @@ QUERIES = (
 )
 TEEN_BLOCKS_GAMES = {"teens": ["games.example"]}
 LANS = (plan.BRIDGE, plan.LAN2_INTERFACE)
-JUMPS_PER_LAN = 5
-"""FORWARD to the refusals and to the queue, INPUT to the queue, and FORWARD and
-OUTPUT towards the LAN to the reply chain (servers' SYN-ACKs)."""
+JUMPS_PER_LAN = 4
+"""FORWARD to the refusals then the queue (one jump), INPUT to the queue, and
+FORWARD and OUTPUT towards the LAN to the reply chain (servers' SYN-ACKs)."""
 _DNSPERF = {
     "sent": re.compile(r"Queries sent:\s+(\d+)"),
     "completed": re.compile(r"Queries completed:\s+(\d+)"),

@@ -22,6 +22,7 @@ from copgate.edges import iptables as edge
 from copgate.edges.inject import Injector
 from copgate.firewall import (
     CHAIN,
+    FORWARD_CHAIN,
     RAW_CHAIN,
     REFUSE_CHAIN,
     REFUSE_DOT,
@@ -33,6 +34,7 @@ from copgate.firewall import (
     FirewallSpec,
     render_iptables,
 )
+from copgate.firewall.iptables import SYNACK
 from copgate.forge.packets import udp_datagram
 from copgate.lab import clients, plan
 from copgate.lab.topology import Lab
@@ -193,12 +195,38 @@ def test_reapply_with_fewer_interfaces_drops_stale_jumps(lab: Lab) -> None:
     finally:
         edge.remove(netns=lab.gateway.name)
     assert jumps == [
+        ("FORWARD", "-i", "lan2", "-j", FORWARD_CHAIN),
+        ("FORWARD", "-o", "lan2", *SYNACK, "-j", REPLY_CHAIN),
+        ("INPUT", "-i", "lan2", "-j", CHAIN),
+        ("OUTPUT", "-o", "lan2", *SYNACK, "-j", REPLY_CHAIN),
+    ]
+
+
+def test_an_older_copgates_jumps_are_replaced(lab: Lab) -> None:
+    # copgate before 2026-12-06 jumped from FORWARD to the refusals and to the
+    # queue rules apart, and to the reply chain for every packet out to the LAN.
+    gateway = lab.gateway
+    older = [
         ("FORWARD", "-i", "lan2", "-j", REFUSE_CHAIN),
         ("FORWARD", "-i", "lan2", "-j", CHAIN),
         ("FORWARD", "-o", "lan2", "-j", REPLY_CHAIN),
-        ("INPUT", "-i", "lan2", "-j", CHAIN),
-        ("OUTPUT", "-o", "lan2", "-j", REPLY_CHAIN),
     ]
+    try:
+        for chain in (REFUSE_CHAIN, CHAIN, REPLY_CHAIN):
+            lab.run(gateway, ["iptables", "-N", chain], check=True)
+        for jump in older:
+            lab.run(gateway, ["iptables", "-A", *jump], check=True)
+        edge.apply(
+            render_iptables(FirewallSpec((plan.LAN2_INTERFACE,)), Family.IPV4), netns=gateway.name
+        )
+        jumps = edge.jumps_present(Family.IPV4, netns=gateway.name)
+    finally:
+        edge.remove(netns=gateway.name)
+    assert jumps[:2] == [
+        ("FORWARD", "-i", "lan2", "-j", FORWARD_CHAIN),
+        ("FORWARD", "-o", "lan2", *SYNACK, "-j", REPLY_CHAIN),
+    ]
+    assert not set(older) & set(jumps)
 
 
 def test_an_injected_answer_reaches_the_lan_and_never_the_internet(applied: Lab) -> None:

@@ -10,7 +10,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from copgate.http1.request import Request, read_request
-from copgate.requests.app import MAX_BODY, MAX_PAGE, BlockPageApp
+from copgate.requests.app import BlockPageApp
+from copgate.requests.basics import MAX_BODY, MAX_PAGE
 from copgate.requests.csrf import CsrfKey
 from copgate.requests.i18n import Catalogue
 from copgate.requests.page import Recent

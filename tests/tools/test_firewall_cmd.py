@@ -93,7 +93,7 @@ def test_iptables_for_each_family_is_the_daemons(
     assert (lines[0], lines[-1]) == ("*raw", "COMMIT")
     assert "*filter" in lines
     assert "-I OUTPUT 1 -j COPGATE-RAW" in lines
-    assert "-I FORWARD 1 -i br-lan -j COPGATE-REFUSE" in lines
+    assert "-I FORWARD 1 -i br-lan -j COPGATE-FORWARD" in lines
     assert "-I INPUT 1 -i br-lan -j COPGATE" in lines
     assert "--queue-num 5 --queue-bypass" in out
     # The example's walled garden (br-pupils, and the default group) fails
@@ -108,7 +108,8 @@ def test_iptables_for_each_family_is_the_daemons(
         '-A COPGATE-EXCESS -i br-staff -m comment --comment "copgate: over the rate, passed"' in out
     )
     assert '-A COPGATE-EXCESS -m comment --comment "copgate: over the rate, dropped" -j DROP' in out
-    assert "-I OUTPUT 1 -o br-lan -j COPGATE-REPLY" in lines
+    synack = "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN,ACK"
+    assert f"-I OUTPUT 1 -o br-lan {synack} -j COPGATE-REPLY" in lines
     assert '"copgate: tls syn-ack" -j NFQUEUE --queue-num 5 --queue-bypass' in out
     assert own in out
     assert other not in out
