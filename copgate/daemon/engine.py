@@ -101,6 +101,7 @@ from copgate.policy.grants import Grants, granted
 from copgate.policy.model import Config, Group, Mode, Settings
 from copgate.policy.tz import PosixTz, parse_tz
 from copgate.requests.pagename import page_name_decision, page_name_reply
+from copgate.tuplenew import new_tuple
 from copgate.wire.dns_datagram import read_dns_query
 from copgate.wire.flows import DNS_PORT, FlowTracker, Limits, Observation, Seen
 from copgate.wire.packet import PROTO_TCP, PROTO_UDP, Packet, read_ip
@@ -160,12 +161,6 @@ Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
 
 _ALLOW, _BLOCK, _ACCEPT, _DNS = Verdict.ALLOW, Verdict.BLOCK, Action.ACCEPT, Kind.DNS
 """Module globals for the DNS fast path: found faster than the enums' members."""
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values the DNS fast path builds per query. Every field goes in, in the
-class's order; ``tests/daemon/test_dns_fast.py`` holds them equal to the general
-path's, built the usual way."""
 
 
 class Engine:
@@ -289,7 +284,7 @@ class Engine:
         name = query.name
         if name is not None and name.text == self.page_name:
             return None  # the block page's own name: answered by the general path
-        question = _new(
+        question = new_tuple(
             Question,
             (_DNS, name, (src, sport), (dst, DNS_PORT), None, query, None, PROTO_UDP, True),
         )
@@ -311,7 +306,7 @@ class Engine:
         key = _DNS_COUNT_KEYS[verdict]
         by_kind[key] = by_kind.get(key, 0) + 1
         if verdict is _ALLOW and not decision.dns_nodata:
-            return _new(PacketVerdict, (_ACCEPT, (), question, decision, "", None))
+            return new_tuple(PacketVerdict, (_ACCEPT, (), question, decision, "", None))
         return self._dns_answer(read_ip(datagram), question, decision, now)
 
     def _from_lan(self, meta: PacketMeta) -> bool:

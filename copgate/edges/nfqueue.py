@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from copgate.errors import CopgateError
+from copgate.tuplenew import new_tuple
 
 # -- linux/netlink.h ----------------------------------------------------------------
 NETLINK_NETFILTER = 12
@@ -268,12 +269,6 @@ _attr_at = _NLATTR.unpack_from
 _be32_at = _BE32.unpack_from
 _be16_at = struct.Struct(">H").unpack_from
 _len_type_at = struct.Struct("=IH").unpack_from  # nlmsghdr's length and type
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values built on every packet's path. The fields go in the class's order,
-all of them (defaults are not filled in); the tests that compare these values
-with ones built the usual way hold the order."""
 
 
 def read_packet(data: bytes | bytearray | memoryview, start: int, end: int) -> QueuedPacket:
@@ -308,7 +303,7 @@ def read_packet(data: bytes | bytearray | memoryview, start: int, end: int) -> Q
         offset = (after + 3) & ~3  # NLA_ALIGN
     if packet_id < 0:
         raise NetlinkError("queued packet without NFQA_PACKET_HDR")
-    return _new(QueuedPacket, (packet_id, payload, mark, indev, hwaddr))
+    return new_tuple(QueuedPacket, (packet_id, payload, mark, indev, hwaddr))
 
 
 _Bytes = bytes | bytearray | memoryview
@@ -381,7 +376,7 @@ class PacketReader:
                         at_hw += start
                         hw_len = min(_be16_at(data, at_hw)[0], hw_most)
                         hwaddr = bytes(data[at_hw + 4 : at_hw + 4 + hw_len])
-                    return _new(
+                    return new_tuple(
                         QueuedPacket,
                         (
                             _be32_at(data, start + at_id)[0],

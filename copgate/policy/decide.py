@@ -93,6 +93,7 @@ from copgate.policy.rules import (
 )
 from copgate.policy.safesearch import SafeTarget
 from copgate.policy.timewindows import active_windows
+from copgate.tuplenew import new_tuple
 from copgate.wire.question import Kind, Question
 
 __all__ = [
@@ -114,12 +115,6 @@ IpAddress = IPv4Address | IPv6Address
 HELLO = frozenset({Kind.TLS, Kind.QUIC})
 SPECIAL_NAMES = safesearch.CANARIES | {safesearch.DDR_NAME}
 """Names a bypass row answers by name (canaries, resolver discovery)."""
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values built on every packet's path. The fields go in the class's order,
-all of them (defaults are not filled in); the tests that compare these values
-with ones built the usual way hold the order."""
 
 
 class Shape(NamedTuple):
@@ -316,7 +311,7 @@ def _decide(
         listed.listed,
         bool(windows),
     )
-    facts = _new(Facts, (question, group, name, listed, windows))
+    facts = new_tuple(Facts, (question, group, name, listed, windows))
     for row in rows_for(group, shape):
         decision = row(facts)
         if decision is not None:

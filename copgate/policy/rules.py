@@ -20,6 +20,7 @@ from copgate.lists.model import NOT_LISTED, ListMatch
 from copgate.policy import safesearch
 from copgate.policy.decision import Decision, RuleKind, Verdict
 from copgate.policy.model import Group, Mode, TimeWindow, Treatment
+from copgate.tuplenew import new_tuple
 from copgate.wire.question import Ech, Kind, Question
 
 QTYPE_HTTPS = 65  # RFC 9460 §14.2: carries the ECH configuration (ech=)
@@ -34,12 +35,6 @@ WALLED_GARDEN_ALWAYS = frozenset({INFRASTRUCTURE, STARTER_WHITELIST})
 _ALLOW, _NOT_LISTED = Verdict.ALLOW, RuleKind.NOT_LISTED
 """Module globals for the unlisted name's decision, the usual one: found in a few
 nanoseconds, an enum's member through its class in 60."""
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values built on every packet's path. The fields go in the class's order,
-all of them (defaults are not filled in); the tests that compare these values
-with ones built the usual way hold the order."""
 
 
 class Facts(NamedTuple):
@@ -244,7 +239,7 @@ def category_filter(facts: Facts) -> Decision:
     listed = facts.listed
     if listed is NOT_LISTED:  # most names: what the last branch says, without the set work
         why = f"{facts.name or 'the connection'} is in no list this group blocks"
-        return _new(
+        return new_tuple(
             Decision,
             (
                 _ALLOW,

@@ -21,6 +21,7 @@ from __future__ import annotations
 from struct import Struct
 
 from copgate.errors import WireError
+from copgate.tuplenew import new_tuple
 from copgate.wire.names import Name, name_from_labels
 from copgate.wire.question import DnsQuery
 
@@ -43,12 +44,6 @@ _RR_FIXED = Struct("!HHIH")
 _DOT = 0x2E
 _HOST_OCTETS = b"abcdefghijklmnopqrstuvwxyz0123456789_-."
 """The octets of a lower-case host name that ``VALID_HOST`` accepts, dots between labels."""
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values built on every packet's path. The fields go in the class's order,
-all of them (defaults are not filled in); the tests that compare these values
-with ones built the usual way hold the order."""
 
 
 def read_dns_message(data: bytes) -> DnsQuery:
@@ -80,7 +75,7 @@ def read_dns_message(data: bytes) -> DnsQuery:
                 # nothing there): a server still reads the question and answers
                 # it (dnsmasq does), so the question stands, without EDNS.
                 edns = None
-    return _new(DnsQuery, (name, qtype, qclass, msg_id, response, edns))
+    return new_tuple(DnsQuery, (name, qtype, qclass, msg_id, response, edns))
 
 
 _WIRE_NAMES: dict[bytes, Name] = {}
@@ -138,7 +133,7 @@ def _plain_name(wire: bytes) -> Name:
         # VALID_HOST.fullmatch(lowered), at half the cost: each label is 1 to 63
         # octets already (the caller stepped over them), so only the octets are left.
         if not lowered.translate(None, _HOST_OCTETS):
-            return _new(Name, (lowered.decode("ascii"), True, None))
+            return new_tuple(Name, (lowered.decode("ascii"), True, None))
     return name_from_labels(_plain_labels(wire))
 
 

@@ -30,6 +30,7 @@ from struct import Struct
 from typing import NamedTuple
 
 from copgate.errors import WireError
+from copgate.tuplenew import new_tuple
 from copgate.wire.dns import read_dns_message
 from copgate.wire.flows import DNS_PORT
 from copgate.wire.packet import PROTO_UDP
@@ -52,12 +53,6 @@ _V4_UDP = Struct("!BxHxxHBBxx4s4sHHH")
 _V6_UDP = Struct("!IHBB16s16sHHH")
 _V4_MIN = IPV4_HEADER + UDP_HEADER
 _V6_MIN = IPV6_HEADER + UDP_HEADER
-_new = tuple.__new__
-"""``_new(SomeNamedTuple, (fields...))``: the NamedTuple built by tuple's own C
-constructor, at half the cost of its generated ``__new__`` (a Python function),
-for the values built on every packet's path. The fields go in the class's order,
-all of them (defaults are not filled in); the tests that compare these values
-with ones built the usual way hold the order."""
 
 
 class DnsDatagram(NamedTuple):
@@ -107,4 +102,4 @@ def read_dns_query(data: bytes) -> DnsDatagram | None:
         query = read_dns_message(payload)
     except WireError:
         return None
-    return _new(DnsDatagram, (src, dst, sport, ttl, query))
+    return new_tuple(DnsDatagram, (src, dst, sport, ttl, query))
