@@ -18,7 +18,7 @@ speaks them itself over ``socket.AF_NETLINK`` instead of using a binding:
 The pure part (message building, message and attribute walking, the proc
 counters line) is plain functions over bytes, tested with byte vectors;
 ``PacketReader`` reads packets as ``read_packet`` does, remembering where the
-last packets' attributes lay (a quarter cheaper a packet, held to the same answers). The
+last packets' attributes lay (a third cheaper a packet, held to the same answers). The
 socket class is the thin edge: it binds with an acknowledged config message
 and maps the kernel's refusals to errors, and otherwise only sends and
 receives bytes. This module never judges a packet or chooses a verdict
@@ -337,7 +337,7 @@ a mark or a link-layer address); forgotten all at once when more turn up."""
 
 
 class PacketReader:
-    """``read_packet`` for a queue's stream of packets, a quarter cheaper per packet.
+    """``read_packet`` for a queue's stream of packets, a third cheaper per packet.
 
     The kernel lays out the attributes of a queue's packets the same way, packet
     after packet (nfqnl_build_packet_message: the same attributes, in the same
