@@ -16,9 +16,7 @@ speaks them itself over ``socket.AF_NETLINK`` instead of using a binding:
   takes. Without it the daemon needs nothing outside the standard library.
 
 The pure part (message building, message and attribute walking, the proc
-counters line) is plain functions over bytes, tested with byte vectors;
-``PacketReader`` reads packets as ``read_packet`` does, remembering where the
-last packets' attributes lay (a third cheaper a packet, held to the same answers). The
+counters line) is plain functions over bytes, tested with byte vectors. The
 socket class is the thin edge: it binds with an acknowledged config message
 and maps the kernel's refusals to errors, and otherwise only sends and
 receives bytes. This module never judges a packet or chooses a verdict
@@ -37,7 +35,7 @@ import os
 import socket
 import struct
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from copgate.errors import CopgateError
@@ -304,131 +302,6 @@ def read_packet(data: bytes | bytearray | memoryview, start: int, end: int) -> Q
     if packet_id < 0:
         raise NetlinkError("queued packet without NFQA_PACKET_HDR")
     return new_tuple(QueuedPacket, (packet_id, payload, mark, indev, hwaddr))
-
-
-_Bytes = bytes | bytearray | memoryview
-
-
-class _Layout(NamedTuple):
-    """Where the attributes of one kind of queued packet lie, as offsets from its nlmsghdr."""
-
-    heads: Callable[[_Bytes, int], tuple[int, ...]]
-    """Unpacks every attribute header (length, type) up to the payload's, that one included."""
-    fixed: tuple[int, ...]
-    """What ``heads`` gives for such a packet, less the payload's length and type."""
-    payload: int
-    """The payload attribute's header: the last attribute."""
-    payload_type: int
-    packet_id: int
-    """NFQA_PACKET_HDR's value (its first field is the id)."""
-    mark: int
-    """NFQA_MARK's value; -1 when there is none."""
-    indev: int
-    """NFQA_IFINDEX_INDEV's value; -1 when there is none."""
-    hwaddr: int
-    """NFQA_HWADDR's value (nfqnl_msg_packet_hw); -1 when there is none."""
-    hw_most: int
-    """Bytes of address that attribute holds at most (its length less its 8 bytes of headers)."""
-
-
-LAYOUTS_KEPT = 16
-"""Packet layouts a ``PacketReader`` remembers: a few per interface (with and without
-a mark or a link-layer address); forgotten all at once when more turn up."""
-
-
-class PacketReader:
-    """``read_packet`` for a queue's stream of packets, a third cheaper per packet.
-
-    The kernel lays out the attributes of a queue's packets the same way, packet
-    after packet (nfqnl_build_packet_message: the same attributes, in the same
-    order, of the same lengths, the payload last), so the reader remembers where
-    they lay in the last packet, checks with one unpack of every attribute
-    header that the next packet's lie there too, and reads the values in place.
-    A packet laid out otherwise is read by ``read_packet`` itself and its layout
-    remembered. For any bytes it answers and raises what ``read_packet`` does
-    (``tests/edges/test_nfqueue.py`` holds the two to it).
-    """
-
-    def __init__(self) -> None:
-        self._last: _Layout | None = None
-        self._layouts: dict[tuple[int, ...], _Layout] = {}
-
-    def read(self, data: _Bytes, start: int, end: int) -> QueuedPacket:
-        """What ``read_packet(data, start, end)`` gives."""
-        layout = self._last
-        if layout is not None:
-            heads_at, fixed, at_payload, payload_type, at_id, at_mark, at_indev, at_hw, hw_most = (
-                layout
-            )
-            if end - start >= at_payload + 4:
-                heads = heads_at(data, start)
-                after = start + at_payload + heads[-2]  # the payload's end
-                if (
-                    heads[-1] == payload_type
-                    and heads[-2] >= 4
-                    and after <= end < ((after + 3) & ~3) + 4  # no attribute after it
-                    and heads[:-2] == fixed
-                ):
-                    mark = _be32_at(data, start + at_mark)[0] if at_mark >= 0 else 0
-                    indev = _be32_at(data, start + at_indev)[0] if at_indev >= 0 else 0
-                    hwaddr = b""
-                    if at_hw >= 0:
-                        at_hw += start
-                        hw_len = min(_be16_at(data, at_hw)[0], hw_most)
-                        hwaddr = bytes(data[at_hw + 4 : at_hw + 4 + hw_len])
-                    return new_tuple(
-                        QueuedPacket,
-                        (
-                            _be32_at(data, start + at_id)[0],
-                            bytes(data[start + at_payload + 4 : after]),
-                            mark,
-                            indev,
-                            hwaddr,
-                        ),
-                    )
-        packet = read_packet(data, start, end)  # raises for what it cannot read
-        self._last = self._layout(data, start, end)
-        return packet
-
-    def _layout(self, data: _Bytes, start: int, end: int) -> _Layout | None:
-        """The layout of a packet ``read_packet`` has read; None unless its payload is last."""
-        heads: list[int] = []
-        form = "="  # a pad to each attribute header, then its length and type
-        covered = 0
-        values: dict[int, tuple[int, int]] = {}  # masked type: value offset, attribute length
-        offset = start + _HEADERS
-        while offset + 4 <= end:
-            length, attr_type = _attr_at(data, offset)
-            form += f"{offset - start - covered}xHH"
-            covered = offset - start + 4
-            heads += (length, attr_type)
-            masked = attr_type & NLA_TYPE_MASK
-            if masked == NFQA_PAYLOAD:
-                after = offset + length
-                if end >= ((after + 3) & ~3) + 4:
-                    return None  # an attribute after the payload: not a layout of ours
-                key = (*heads[:-2], attr_type, offset - start)  # any payload length
-                layout = self._layouts.get(key)
-                if layout is None:
-                    if len(self._layouts) >= LAYOUTS_KEPT:
-                        self._layouts.clear()
-                    hw_at, hw_length = values.get(NFQA_HWADDR, (-1, 8))
-                    layout = self._layouts[key] = _Layout(
-                        struct.Struct(form).unpack_from,
-                        tuple(heads[:-2]),
-                        offset - start,
-                        attr_type,
-                        values[NFQA_PACKET_HDR][0],
-                        values.get(NFQA_MARK, (-1, 0))[0],
-                        values.get(NFQA_IFINDEX_INDEV, (-1, 0))[0],
-                        hw_at,
-                        hw_length - 8,
-                    )
-                return layout
-            if length >= 8:  # as read_packet: shorter ones are skipped
-                values[masked] = (offset + 4 - start, length)
-            offset = (offset + length + 3) & ~3
-        return None
 
 
 def single_packet(data: bytes | bytearray | memoryview, size: int) -> bool:

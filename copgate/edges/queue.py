@@ -42,12 +42,12 @@ from copgate.edges.nfqueue import (
     PACKET,
     NetlinkError,
     NfqueueSocket,
-    PacketReader,
     QueueBusyError,
     batch_verdict_message,
     mac_text,
     read_error,
     read_messages,
+    read_packet,
     read_proc_counters,
     single_packet,
     verdict_message,
@@ -150,8 +150,6 @@ class QueueEdge:
         self._names: dict[int, str] = {}
         self._handled = 0
         self._verdict_failures = 0
-        self._read_packet = PacketReader().read
-        """``read_packet`` by the layout of the queue's last packets."""
         self._socket = NfqueueSocket(queue_num, max_len=max_len, fail_open=fail_open)
 
     def fileno(self) -> int:
@@ -240,7 +238,7 @@ class QueueEdge:
         verdicts: _Verdicts,
     ) -> None:
         try:
-            packet_id, payload, mark, indev, hwaddr = self._read_packet(data, start, end)
+            packet_id, payload, mark, indev, hwaddr = read_packet(data, start, end)
         except NetlinkError:
             LOG.exception("unreadable queued packet; it waits until the queue is unbound")
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import sys
-from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -22,16 +21,10 @@ from copgate.edges.nfqueue import (
     NF_ACCEPT,
     NF_DROP,
     NF_REPEAT,
-    NFQA_HWADDR,
-    NFQA_IFINDEX_INDEV,
-    NFQA_MARK,
-    NFQA_PACKET_HDR,
-    NFQA_PAYLOAD,
     NLMSG_ERROR,
     PACKET,
     Message,
     NetlinkError,
-    PacketReader,
     QueueCounters,
     QueuedPacket,
     batch_verdict_message,
@@ -226,73 +219,6 @@ def test_a_cut_or_spliced_capture_reads_or_raises_netlink_error_only(cut: int, j
             read_packet(data, message.start, message.end)
     except NetlinkError:
         pass
-
-
-def packet_like(
-    packet_id: int, payload: bytes, *, mark: int | None = None, mac: bytes | None = b"\2" * 6
-) -> bytes:
-    """An NFQNL_MSG_PACKET laid out as the kernel lays one out: header, interface,
-    mark and address when given, the payload last and unpadded."""
-    body = nfqueue.attribute(NFQA_PACKET_HDR, packet_id.to_bytes(4, "big") + b"\x08\x00\x01")
-    body += nfqueue.attribute(NFQA_IFINDEX_INDEV, (2).to_bytes(4, "big"))
-    if mark is not None:
-        body += nfqueue.attribute(NFQA_MARK, mark.to_bytes(4, "big"))
-    if mac is not None:
-        body += nfqueue.attribute(
-            NFQA_HWADDR, len(mac).to_bytes(2, "big") + b"\0\0" + mac.ljust(8, b"\0")
-        )
-    body += nfqueue.attribute(NFQA_PAYLOAD, payload)[: 4 + len(payload)]
-    return nfqueue.nfq_message(0, 7, body, flags=0, seq=0)
-
-
-def outcome(read: Callable[[bytes, int, int], QueuedPacket], data: bytes) -> object:
-    """What reading ``data`` as one packet message gives: the packet, or the error's text."""
-    try:
-        return read(data, 0, len(data))
-    except NetlinkError as exc:
-        return str(exc)
-
-
-def test_the_packet_reader_reads_a_stream_of_layouts_as_read_packet_does() -> None:
-    stream = [
-        packet_like(1, b"E" * 40),
-        packet_like(2, b"F" * 41),  # the same layout, another payload length
-        packet_like(3, b"G" * 3, mark=0x105),
-        packet_like(4, b"H" * 60),
-        packet_like(5, b"I", mac=None),
-        packet_like(6, b"J" * 9, mac=b"\1\2\3"),
-        packet_like(7, b"K" * 9),
-        CAPTURED_PACKET,
-        packet_like(8, b""),
-    ]
-    reader = PacketReader()
-    for data in stream * 2:
-        assert outcome(reader.read, data) == outcome(read_packet, data)
-    assert reader.read(stream[3], 0, len(stream[3])) == QueuedPacket(4, b"H" * 60, 0, 2, b"\2" * 6)
-
-
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from([0, 1, 2]),
-            st.integers(min_value=0, max_value=120),
-            st.binary(max_size=6),
-        ),
-        max_size=12,
-    )
-)
-def test_the_packet_reader_answers_and_refuses_as_read_packet_does(
-    edits: list[tuple[int, int, bytes]],
-) -> None:
-    # One reader over a stream of packets of a few layouts, some cut or spliced:
-    # whatever layout it remembers, each answer or refusal is read_packet's own.
-    bases = [packet_like(9, b"P" * 30), packet_like(10, b"Q" * 31, mark=7), CAPTURED_PACKET]
-    reader = PacketReader()
-    for which, cut, junk in edits:
-        base = bases[which]
-        data = base[:cut] + junk + base[cut + len(junk) :]
-        assert outcome(reader.read, data) == outcome(read_packet, data)
-        assert outcome(reader.read, base) == outcome(read_packet, base)
 
 
 def test_mac_text_needs_six_bytes() -> None:
