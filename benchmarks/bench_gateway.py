@@ -31,7 +31,8 @@ the default lists and the lab list:
   resident memory (VmRSS) right after that and after the round's traffic
   (with VmHWM, its peak): the cache is mapped, so lookups add its pages;
   then after one QUIC Initial more, whose key derivation is the first thing
-  to import ``cryptography`` (about 7 MB); and the daemon's CPU time (user +
+  to import ``cryptography`` (about 6 MB, less the clean pages its loading touched,
+  which ``copgate run`` gives back); and the daemon's CPU time (user +
   system) per DNS query during the DNS run.
 
 Prints medians over the rounds and the ratios (with / without) beside the
