@@ -40,17 +40,18 @@ goes to any address, the router included, is judged, in this order:
    marked decided.
 4. QUIC (UDP 443): every packet in the original direction until the flow
    is decided.
-5. TLS (TCP 443 and the policy's other TLS ports): the SYN, then the
-   client-to-server segments that carry data, until the flow is decided. A
-   segment without data has nothing for the server to read, so the
-   handshake's last ACK costs no queue round trip; the client's Fast Open
-   data the server took is read at the client's next segment with data.
+5. TLS (TCP 443 and the policy's other TLS ports): every packet in the
+   original direction until the flow is decided. Not only those with data:
+   the tracker must see a client's bare RST or FIN, or it keeps a closed
+   connection's sequence numbers, and a new connection from the same port
+   (its SYN ignored for a lower TTL) would have its hello read against them
+   and pass as "data before the stream start".
 6. HTTP (TCP 80): client-to-server segments that carry data, so every
    request on a kept-alive connection is judged and a download's bulk (and
    its pure ACKs) never reaches user space.
-7. The bare SYNs of DNS over TCP, TLS and HTTP too (the daemon must learn
-   each connection's initial sequence number, or a segment sent ahead of the
-   real one could make the real one "data before the stream start").
+7. The bare SYNs of DNS over TCP and HTTP too (the daemon must learn each
+   connection's initial sequence number, or a segment sent ahead of the real
+   one could make the real one "data before the stream start").
 
 The roles stand busiest first (TLS, HTTP, QUIC, DNS), and what a role's
 rules leave unqueued leaves the chain at once: the ports of two roles never
@@ -185,7 +186,7 @@ DOT_PORT = 853  # RFC 7858 §3.1 DNS over TLS; RFC 9250 §4.1.1 DNS over QUIC
 QUEUE_RATE = 300
 """Default per-client limit, packets per second handed to copgate. A browser
 starting up asks ~100 names in a second and opens tens of TLS connections
-(three queued packets each until decided: SYN, SYN-ACK, hello): 300/s covers a busy device
+(about four queued packets each until decided): 300/s covers a busy device
 while a flood is cut to what the daemon judges in a few milliseconds (it
 judges over 20,000 DNS packets/s), so a house full of clients fits."""
 QUEUE_BURST = 600
@@ -591,16 +592,7 @@ def build_rules(spec: FirewallSpec) -> tuple[Rule, ...]:
             "tls",
             tcp,
             spec.tls_ports,
-            (
-                Rule(Action.QUEUE, "copgate: tls syn", syn_only=True, undecided=decided),
-                Rule(
-                    Action.QUEUE,
-                    "copgate: tls",
-                    undecided=decided,
-                    original_only=True,
-                    payload_only=True,
-                ),
-            ),
+            (Rule(Action.QUEUE, "copgate: tls", undecided=decided, original_only=True),),
         ),
         (
             "http",

@@ -46,14 +46,8 @@ def test_iptables_default_rules_exactly() -> None:
         "decided' -j CONNMARK --set-xmark 0x40000000/0x40000000",
         "-A COPGATE -m mark --mark 0x40000000/0x40000000 -m comment --comment 'copgate: flow "
         "decided' -j RETURN",
-        "-A COPGATE -p tcp --dport 443 --syn -m connmark '!' --mark 0x40000000/0x40000000 -m "
-        "comment --comment 'copgate: tls syn' -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL -m connmark '!' --mark "
-        "0x40000000/0x40000000 -m u32 --u32 '0>>24&0xF=5&&32>>26&0x3C@17=0:0xFFFFFFFF' -m "
-        "comment --comment 'copgate: tls' -g COPGATE-QUEUE",
-        "-A COPGATE -p tcp --dport 443 -m conntrack --ctdir ORIGINAL -m connmark '!' --mark "
-        "0x40000000/0x40000000 -m u32 '!' --u32 '0>>24&0xF=5' -m comment --comment 'copgate: "
-        "tls' -g COPGATE-QUEUE",
+        "0x40000000/0x40000000 -m comment --comment 'copgate: tls' -g COPGATE-QUEUE",
         "-A COPGATE -p tcp --dport 443 -m comment --comment 'copgate: tls, nothing to judge' -j"
         " RETURN",
         "-A COPGATE -p tcp --dport 80 --syn -m comment --comment 'copgate: http syn' -g "
@@ -298,9 +292,9 @@ def test_iptables_refusals_come_before_the_queue_rules() -> None:
 
 def test_iptables_multiport_and_queue_number() -> None:
     rules = iptables_rules(FULL, Family.IPV4)
-    assert with_comment(rules, "tls syn") == [
-        "-A COPGATE -p tcp -m multiport --dports 443,8443 --syn"
-        " -m connmark '!' --mark 0x40000000/0x40000000 -m comment --comment 'copgate: tls syn'"
+    assert with_comment(rules, "tls") == [
+        "-A COPGATE -p tcp -m multiport --dports 443,8443 -m conntrack --ctdir ORIGINAL"
+        " -m connmark '!' --mark 0x40000000/0x40000000 -m comment --comment 'copgate: tls'"
         " -g COPGATE-QUEUE"
     ]
     assert with_comment(rules, "tls, nothing to judge") == [

@@ -63,7 +63,6 @@ def test_model_order_skip_injected_then_decided_then_roles_busiest_first() -> No
     assert actions[0] == (Action.RETURN, "copgate: injected by copgate")
     assert actions[1] == (Action.MARK_DECIDED, "copgate: flow decided")
     assert actions[2:] == [
-        (Action.QUEUE, "copgate: tls syn"),
         (Action.QUEUE, "copgate: tls"),
         (Action.RETURN, "copgate: tls, nothing to judge"),
         (Action.QUEUE, "copgate: http syn"),
@@ -128,8 +127,9 @@ def test_model_dns_is_never_decided_tls_and_quic_are() -> None:
     assert by_comment["copgate: dns tcp"].undecided == 0
     assert by_comment["copgate: dns tcp"].payload_only
     assert by_comment["copgate: tls"].undecided == DECIDED_MARK
-    assert by_comment["copgate: tls syn"].undecided == DECIDED_MARK
-    assert by_comment["copgate: tls"].payload_only  # the handshake's last ACK: no trip
+    # Every packet until decided: a bare RST or FIN too (see the model's docstring).
+    assert not by_comment["copgate: tls"].payload_only
+    assert not by_comment["copgate: tls"].syn_only
     assert by_comment["copgate: tls"].original_only
     assert by_comment["copgate: quic"].undecided == DECIDED_MARK
     assert by_comment["copgate: http"].payload_only
@@ -359,10 +359,10 @@ ACK = {"payload": False}
 @pytest.mark.parametrize(
     ("packet", "end"),
     [
-        # TLS: the SYN and each segment with data until decided; the
-        # handshake's last ACK and a decided flow's packets never.
-        (Walker(None, "tcp", 443, syn=True, payload=False), ("queue 1", "copgate: tls syn")),
-        (Walker(None, "tcp", 443, **ACK), ("pass", None)),
+        # TLS: every packet in the original direction until decided (a bare
+        # RST or FIN included); a decided flow's packets never.
+        (Walker(None, "tcp", 443, syn=True, payload=False), ("queue 1", "copgate: tls")),
+        (Walker(None, "tcp", 443, **ACK), ("queue 1", "copgate: tls")),
         (Walker(None, "tcp", 443), ("queue 1", "copgate: tls")),
         (Walker(None, "tcp", 443, decided=True), ("pass", None)),
         (Walker(None, "tcp", 443, original=False), ("pass", None)),
