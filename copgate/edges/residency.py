@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import mmap
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 LOG = logging.getLogger("copgate")
@@ -96,14 +96,38 @@ def read_maps(lines: Iterable[str]) -> list[Mapping]:
     return mappings
 
 
-def to_release(mappings: Collection[Mapping], before: Collection[str]) -> list[Mapping]:
-    """The releasable mappings of files that ``before`` (the files mapped then) lacks."""
-    return [m for m in mappings if m.releasable and m.path not in before]
+Owned = Callable[[str], bool]
+"""Whether a mapped file is one the wrapped block alone can have loaded."""
+
+
+def any_file(_path: str) -> bool:
+    """Every file: for a process with no other thread loading libraries (the tests)."""
+    return True
+
+
+def cryptography_files(path: str) -> bool:
+    """The files only an import of ``cryptography`` loads: its package's own (the
+    Rust binding) and cffi's backend. Another thread may be loading a library of
+    its own at that moment (the updater's first ``ssl``), whose mappings are half
+    made (the whole file read-only, its data segment not yet mapped over it):
+    advising those away would lose its relocated data, so they are never touched."""
+    return (
+        "/cryptography/" in path
+        or "/cryptography.libs/" in path
+        or (path.rpartition("/")[2].startswith("_cffi_backend"))
+    )
+
+
+def to_release(
+    mappings: Collection[Mapping], before: Collection[str], owned: Owned = any_file
+) -> list[Mapping]:
+    """The releasable mappings of ``owned`` files that ``before`` (the files mapped then) lacks."""
+    return [m for m in mappings if m.releasable and m.path not in before and owned(m.path)]
 
 
 @contextlib.contextmanager
-def released_after() -> Iterator[None]:
-    """Run the block (an import); then release the clean pages of the files it mapped.
+def released_after(owned: Owned = any_file) -> Iterator[None]:
+    """Run the block (an import); then release the clean pages of the ``owned`` files it mapped.
 
     A block that mapped no new file (the modules were loaded already) costs
     two reads of ``/proc/self/maps``, well under a millisecond each.
@@ -112,17 +136,18 @@ def released_after() -> Iterator[None]:
     yield
     after = _mapped_files()
     if before is not None and after is not None and not after <= before:
-        released = release(before)
+        released = release(before, owned)
         LOG.debug("released %d kB of pages mapped by a library's loading", released // 1024)
 
 
-def release(before: Collection[str]) -> int:
-    """MADV_DONTNEED on the releasable mappings of files not in ``before``; bytes advised."""
+def release(before: Collection[str], owned: Owned = any_file) -> int:
+    """MADV_DONTNEED on the releasable mappings of ``owned`` files not in ``before``;
+    bytes advised."""
     try:
         from copgate.edges._madvise_ffi import ffi  # noqa: PLC0415 - with cryptography only
 
         libc = ffi.dlopen(None)
-        mappings = to_release(read_maps(_lines(SMAPS)), before)
+        mappings = to_release(read_maps(_lines(SMAPS)), before, owned)
     except (ImportError, OSError, ValueError, AttributeError) as exc:
         LOG.debug("no pages released: %s", exc)
         return 0

@@ -64,6 +64,7 @@ LIGHT = "python3-light"
 THIRD_PARTY: Mapping[str, str] = MappingProxyType(
     {
         "cryptography": "python3-cryptography",  # QUIC Initial keys, release signatures
+        "_cffi_backend": "python3-cffi",  # madvise after cryptography's import (residency)
     }
 )
 """Other top-level modules copgate's router code may import -> their feed package."""

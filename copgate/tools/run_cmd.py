@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     # its use does (issue 10), which copgate.edges.residency gives back right
     # after that import.
     from copgate import cryptoimport  # noqa: PLC0415
-    from copgate.edges.residency import released_after  # noqa: PLC0415
+    from copgate.edges.residency import cryptography_files, released_after  # noqa: PLC0415
 
-    cryptoimport.wrap(released_after)
+    cryptoimport.wrap(lambda: released_after(cryptography_files))
     # Imported here: the daemon brings the queue, injection and firewall edges,
     # which the offline tools (inspect, compile, check) never load.
     from copgate.daemon.run import Options  # noqa: PLC0415
