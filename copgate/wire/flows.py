@@ -198,6 +198,9 @@ class FlowTracker:
         self._done: dict[FlowKey, None] = {}
         self._ended: dict[FlowKey, Observation] = {}
         self._resume: dict[FlowKey, _Resume] = {}
+        self._lower_syns: dict[FlowKey, Packet] = {}
+        """The last SYN ignored for its lower TTL on each 4-tuple (``_syn``), kept until
+        the server's SYN-ACK shows whether it took it (``_syn_ack``)."""
         self._gone: list[tuple[FlowKey, str]] = []
         self._held = 0
         self._now = 0.0
@@ -377,6 +380,13 @@ class FlowTracker:
         """
         ignored = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
         key = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_TCP)
+        lower = self._lower_syns.get(key)
+        if lower is not None and _acknowledges(packet, lower) and not self._bad_checksum(packet):
+            # The server took the SYN ignored for its lower TTL: it did not die on
+            # the way but opened a new connection (the old one closed by a reset
+            # copgate never saw). Its bytes are read from its own start, not
+            # against the old connection's numbers ("data before the stream start").
+            self._new_connection(key, lower, self._now)
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
         if flow is None or tcp is None or not tcp.synced or tcp.server_next is not None:
@@ -426,21 +436,35 @@ class FlowTracker:
             tcp.ttl = max(tcp.ttl, packet.ttl)
         elif self._lower_syn(key, packet, tcp, usual):
             # A SYN that may die on the way must not replace what the
-            # connection's real SYN set up (its trusted TTL, its ending).
+            # connection's real SYN set up (its trusted TTL, its ending);
+            # kept in case the server's SYN-ACK shows it did not die.
+            if len(self._lower_syns) >= self.limits.max_flows:
+                del self._lower_syns[next(iter(self._lower_syns))]
+            self._lower_syns.pop(key, None)
+            self._lower_syns[key] = packet
             return Observation(Seen.IGNORED, reason="a SYN with a lower TTL than the connection's")
         else:
-            previous = self._ended.pop(key, None)
-            self._done.pop(key, None)  # a new connection on a reused port
-            self._resume.pop(key, None)
-            if flow is not None:
-                self._drop(key)
-            flow = self._new_flow(key, packet.src, now)
-            flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
-            options = read_options(packet.segment)
-            flow.tcp.tsval = options.tsval
-            flow.tcp.wscale = options.wscale or 0
-            flow.tcp.max_window = _window(packet)  # a SYN's window is never scaled
-            flow.previous = previous
+            return self._new_connection(key, packet, now)
+        if not packet.payload:
+            return _PENDING
+        return self._tcp_data(key, flow, packet, start)  # TFO: SYN data is offset 0
+
+    def _new_connection(self, key: FlowKey, packet: Packet, now: float) -> Observation:
+        """A SYN that starts a connection on ``key``, whatever the tuple carried before."""
+        start = (packet.seq + 1) % SEQ_MODULO
+        self._lower_syns.pop(key, None)
+        previous = self._ended.pop(key, None)
+        self._done.pop(key, None)  # a new connection on a reused port
+        self._resume.pop(key, None)
+        if key in self._flows:
+            self._drop(key)
+        flow = self._new_flow(key, packet.src, now)
+        flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
+        options = read_options(packet.segment)
+        flow.tcp.tsval = options.tsval
+        flow.tcp.wscale = options.wscale or 0
+        flow.tcp.max_window = _window(packet)  # a SYN's window is never scaled
+        flow.previous = previous
         if not packet.payload:
             return _PENDING
         return self._tcp_data(key, flow, packet, start)  # TFO: SYN data is offset 0
@@ -854,6 +878,13 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
     if tcp is not None:
         tcp.saw_window(_window(packet))
     return True
+
+
+def _acknowledges(syn_ack: Packet, syn: Packet) -> bool:
+    """Whether ``syn_ack`` answers ``syn``: its ACK number is the SYN's next sequence
+    number, or past the SYN's data (Fast Open, RFC 7413 §4.2)."""
+    acked = (syn_ack.ack - syn.seq - 1) % SEQ_MODULO
+    return acked == 0 or acked == len(syn.payload)
 
 
 def _window(packet: Packet) -> int:

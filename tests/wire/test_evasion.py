@@ -247,6 +247,35 @@ def test_a_low_ttl_syn_with_another_isn_cannot_replace_the_connection() -> None:
     assert names(feed(tracker, tcp4(START, BLOCKED))) == ["blocked.example"]
 
 
+@pytest.mark.parametrize("held", [b"", b"\x16"], ids=["nothing held", "a byte held"])
+def test_a_low_ttl_syn_the_server_takes_starts_a_new_connection(held: bytes) -> None:
+    # The client resets a connection (its RST never reaches copgate: a decided
+    # or an HTTP flow's bare RST is not queued), then opens a new one from the
+    # same port with a lower TTL. The server's SYN-ACK acknowledges that SYN:
+    # the hello that follows is read against the new connection's numbers,
+    # not passed as "data before the stream start" of the old one.
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    feed(tracker, syn_ack4(5_000, START))
+    if held:
+        feed(tracker, tcp4(START, held))
+    new_isn = 7_000_000
+    assert feed(tracker, syn4(new_isn, ttl=63)).seen is Seen.IGNORED
+    assert feed(tracker, syn_ack4(9_000, new_isn + 1)).seen is Seen.IGNORED
+    hello = feed(tracker, tcp4(new_isn + 1, BLOCKED, ttl=63))
+    assert names(hello) == ["blocked.example"] and hello.questions[0].trusted
+
+
+def test_a_low_ttl_syn_the_server_never_answers_changes_nothing() -> None:
+    tracker = FlowTracker()
+    feed(tracker, syn4(ISN, ttl=64))
+    feed(tracker, syn_ack4(5_000, START))
+    assert feed(tracker, syn4(7_000_000, ttl=2)).seen is Seen.IGNORED
+    # A SYN-ACK of the first connection again (a retransmission) is no answer to it.
+    feed(tracker, syn_ack4(5_000, START))
+    assert names(feed(tracker, tcp4(START, BLOCKED))) == ["blocked.example"]
+
+
 def test_a_low_ttl_syn_cannot_wipe_an_ended_flow() -> None:
     tracker = FlowTracker()
     feed(tracker, syn4(ISN, ttl=64))
