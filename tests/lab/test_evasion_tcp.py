@@ -193,6 +193,35 @@ def test_a_hello_in_a_syn_the_server_ignores_does_not_decide(
         _assert_refused(connection, blocked)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_reset_copgate_never_sees_then_a_lower_ttl_syn_on_the_port_is_judged(
+    gateway: Gateway, evader: Client, family: int
+) -> None:
+    # A connection sends one byte of a hello and resets: copgate still holds
+    # the byte, so it keeps the connection's numbers. From the same port a new
+    # connection, its SYN with a lower TTL (which copgate ignores: it may die
+    # on the way), then a hello for the blocked name: the server's SYN-ACK
+    # shows it took that SYN, so the hello is read from the new connection's
+    # start and judged, not passed as data before the old one's.
+    blocked = kit.client_hello(BLOCKED)
+    server = kit.server_address(BLOCKED, family)
+    with RawTcp(evader, server, HTTPS) as first:
+        first.connect()
+        first.send(blocked.records[:1], 0)
+        first.reset(1)
+        sport = first.sport
+    time.sleep(0.2)
+    with RawTcp(evader, server, HTTPS, sport=sport) as second:
+        second.syn(ttl=kit.DEFAULT_TTL - 1)
+        assert second.wait_for(lambda: second.server_isn is not None, kit.WAIT)
+        segment = next(s for s in second.received if s.flags & 0x12 == 0x12)
+        second.emit(second.packet("A", segment.ack, ttl=kit.DEFAULT_TTL - 1))
+        for start in range(0, len(blocked.records), kit.MSS):
+            piece = blocked.records[start : start + kit.MSS]
+            second.send(piece, start, ttl=kit.DEFAULT_TTL - 1)
+        _assert_refused(second, blocked)
+
+
 def _records(message: bytes, size: int, version: bytes = b"\x03\x01") -> bytes:
     """``message`` (a handshake message) in TLS handshake records of ``size`` bytes."""
     out = b""
