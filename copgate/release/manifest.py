@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from copgate.jsonobject import unique_keys
 from copgate.release.errors import BadManifest, BadSignature
 from copgate.release.signify import PublicKey, public_key_line, read_public_key
 
@@ -209,7 +210,7 @@ def _document(data: bytes, where: str) -> dict[str, Any]:
     if len(data) > MAX_MANIFEST_BYTES:
         raise BadManifest(f"{where}: {len(data)} bytes, more than {MAX_MANIFEST_BYTES}")
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadManifest(f"{where}: not JSON ({exc})") from None
     if not isinstance(doc, dict):
@@ -217,15 +218,6 @@ def _document(data: bytes, where: str) -> dict[str, Any]:
     version = doc.get("format")
     if type(version) is not int or version != FORMAT:
         raise BadManifest(f"{where}: format {version!r}, this reader knows {FORMAT}")
-    return doc
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise ValueError(f"duplicate key {key!r}")
-        doc[key] = value
     return doc
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from copgate.errors import CopgateError
+from copgate.jsonobject import unique_keys
 
 MAX_BODY = 4096
 """Bytes of one posted report (docs/reports.md): more is refused with 413 unread."""
@@ -99,7 +100,7 @@ def read_report(body: bytes, header_key: str | None) -> ReportIn:
     if len(body) > MAX_BODY:
         raise IntakeRefusal(413, f"a report is at most {MAX_BODY} bytes, this one is {len(body)}")
     try:
-        document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise IntakeRefusal(400, f"the body is not a UTF-8 JSON document: {exc}") from None
     if not isinstance(document, dict):
@@ -172,12 +173,3 @@ def _created(text: str) -> datetime:
     except ValueError:
         message = "created must be UTC RFC 3339: YYYY-MM-DDTHH:MM:SSZ"
         raise IntakeRefusal(422, message, "created") from None
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document: dict[str, object] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ValueError(f"duplicate key {key!r}")
-        document[key] = value
-    return document
