@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copgate.dist.errors import DistError
-from copgate.durable import fsync_path, write_new
+from copgate.durable import fsync_path, replace_durably, write_new
 from copgate.release.manifest import CACHE_ARTEFACT, KeySet, Manifest, read_keyset, read_manifest
 from copgate.release.verify import KEYSET_FILE, MANIFEST_FILE, SIGNATURE_SUFFIX
 
@@ -124,18 +124,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, exclusive: bool = F
     overwritten), checked again at the rename by linking instead of renaming.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if exclusive and path.exists():
+    if not exclusive:
+        replace_durably(path, data, mode=mode)
+        return
+    if path.exists():
         raise DistError(f"{path}: exists; refusing to overwrite it")
     temporary = write_new(path.parent, data, prefix=f".{path.name}.tmp-", mode=mode)
     try:
-        if exclusive:
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise DistError(f"{path}: exists; refusing to overwrite it") from None
-            os.unlink(temporary)
-        else:
-            os.replace(temporary, path)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise DistError(f"{path}: exists; refusing to overwrite it") from None
+        os.unlink(temporary)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
