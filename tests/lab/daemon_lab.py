@@ -154,11 +154,16 @@ class Gateway:
 def running_copgate(lab: Lab, extra: str = "") -> Iterator[Gateway]:
     """copgate serving the lab's school config; stopped (and checked) on leaving."""
     lists = compile_lab_lists(lab.workdir)
-    config = write_config(lab.workdir, lists, extra)
-    daemon = start_copgate(lab, config)
-    gateway = Gateway(lab, daemon, lists, config)
-    try:
+    with serving(lab, write_config(lab.workdir, lists, extra), lists) as gateway:
         yield gateway
+
+
+@contextlib.contextmanager
+def serving(lab: Lab, config: Path, lists: tuple[Path, Path]) -> Iterator[Gateway]:
+    """copgate serving ``config`` (with ``lists``); stopped, and its exit checked, on leaving."""
+    daemon = start_copgate(lab, config)
+    try:
+        yield Gateway(lab, daemon, lists, config)
     finally:
         if daemon.alive():
             status = lab.stop(daemon)

@@ -21,7 +21,6 @@ gateway's config names the service's intake (``reports_url``,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import shutil
@@ -37,12 +36,12 @@ import pytest
 
 from copgate.lab import clients, plan, servers
 from copgate.lab.clients import DnsResult
-from copgate.lab.gateway import compile_lab_lists, start_copgate, write_config
+from copgate.lab.gateway import compile_lab_lists, write_config
 from copgate.lab.processes import LabProcess
 from copgate.lab.servers import listening
 from copgate.lab.topology import Lab
 from tests.lab.blockpage_kit import post, token
-from tests.lab.daemon_lab import Gateway
+from tests.lab.daemon_lab import serving
 
 pytestmark = pytest.mark.lab
 
@@ -199,17 +198,6 @@ def builtin_release(tree: Path, number: int, directory: Path) -> None:
         shutil.copyfile(tree / name, directory / name)
 
 
-@contextlib.contextmanager
-def filtering(lab: Lab, config: Path, lists: tuple[Path, Path]) -> Iterator[Gateway]:
-    daemon = start_copgate(lab, config)
-    try:
-        yield Gateway(lab, daemon, lists, config)
-    finally:
-        if daemon.alive():
-            status = lab.stop(daemon)
-            assert status == 0, daemon.log_text()[-3000:]
-
-
 def ask(lab: Lab, name: str) -> DnsResult:
     return clients.dig(lab.clients["teen"], name, server=plan.LAN.router_v4, timeout=2.0)
 
@@ -241,7 +229,7 @@ def test_a_reported_site_is_proposed_approved_published_and_blocked(
     config, lists = gateway_config(lab, service)
     teen = lab.clients["teen"]
 
-    with filtering(lab, config, lists) as gateway:
+    with serving(lab, config, lists) as gateway:
         gateway.wait_log(r"update: no news: release 1 is current", 0, timeout=INTERVAL * 3)
         assert ask(lab, SITE).status == "NOERROR"
 

@@ -24,11 +24,11 @@ import pytest
 
 from copgate.lab import clients, plan
 from copgate.lab.clients import DnsResult
-from copgate.lab.gateway import compile_lab_lists, start_copgate, write_config
+from copgate.lab.gateway import compile_lab_lists, write_config
 from copgate.lab.processes import LabProcess
 from copgate.lab.servers import listening, static_tree_config
 from copgate.lab.topology import Lab
-from tests.lab.daemon_lab import Gateway
+from tests.lab.daemon_lab import Gateway, serving
 
 pytestmark = pytest.mark.lab
 
@@ -127,13 +127,8 @@ def updating_copgate(lab: Lab, keys: Path) -> Iterator[Gateway]:
     _default, lab_list = compile_lab_lists(lab.workdir)
     lists = (base / "ram" / "current" / "lists.cache", lab_list)
     config = write_config(lab.workdir, lists, update_section(lab, keys))
-    daemon = start_copgate(lab, config)
-    try:
-        yield Gateway(lab, daemon, lists, config)
-    finally:
-        if daemon.alive():
-            status = lab.stop(daemon)
-            assert status == 0, daemon.log_text()[-3000:]
+    with serving(lab, config, lists) as gateway:
+        yield gateway
 
 
 def test_a_name_added_in_a_new_release_is_blocked_within_one_poll_and_no_verdict_is_lost(
