@@ -52,6 +52,8 @@ from copgate.edges.inject import Injector  # noqa: E402
 from copgate.edges.nfqueue import (  # noqa: E402
     NFQA_HWADDR,
     NFQA_IFINDEX_INDEV,
+    NFQA_IFINDEX_OUTDEV,
+    NFQA_IFINDEX_PHYSINDEV,
     NFQA_PACKET_HDR,
     NFQA_PAYLOAD,
     NFQNL_MSG_PACKET,
@@ -67,6 +69,8 @@ NOW = float((int(time.time()) // DAY + 1) * DAY + 12 * 3600)
 """Tomorrow at noon (the lab's timezone is UTC): after the lists' build time, so
 the clock is plausible, and outside the teens' only window (23:00 to 06:00)."""
 IFINDEX = 7
+PORT_IFINDEX = 8
+WAN_IFINDEX = 3
 IFACE = "br-lan"
 MAC = bytes.fromhex("020000000b11")
 PACKETS_PER_DRAIN = 512
@@ -76,8 +80,12 @@ PACKETS_PER_DRAIN = 512
 
 def queued(packet_id: int, payload: bytes) -> bytes:
     """An NFQNL_MSG_PACKET as the kernel lays one out for a bridged LAN client."""
-    body = attribute(NFQA_PACKET_HDR, packet_id.to_bytes(4, "big") + b"\x08\x00\x00")
+    # The order nfqnl_build_packet_message writes (seen in the lab): the header,
+    # the bridge, its port (br_netfilter is loaded), the way out, the MAC, the packet.
+    body = attribute(NFQA_PACKET_HDR, packet_id.to_bytes(4, "big") + b"\x08\x00\x02")
     body += attribute(NFQA_IFINDEX_INDEV, IFINDEX.to_bytes(4, "big"))
+    body += attribute(NFQA_IFINDEX_PHYSINDEV, PORT_IFINDEX.to_bytes(4, "big"))
+    body += attribute(NFQA_IFINDEX_OUTDEV, WAN_IFINDEX.to_bytes(4, "big"))
     body += attribute(NFQA_HWADDR, len(MAC).to_bytes(2, "big") + b"\0\0" + MAC + b"\0\0")
     body += attribute(NFQA_PAYLOAD, payload)[: 4 + len(payload)]  # last: no padding
     return nfq_message(NFQNL_MSG_PACKET, 0, body, flags=0, seq=0)

@@ -59,8 +59,6 @@ __all__ = ["MAX_QUEUE_LENGTH", "QueueBusyError", "QueueEdge", "QueueStats"]
 LOG = logging.getLogger("copgate.queue")
 MAX_QUEUE_LENGTH = 4096
 """Packets the kernel holds for us before the queue fails open (accepts) or closed (drops)."""
-VERDICTS_PER_SEND = 256
-"""Verdict messages sent to the kernel in one datagram (about 12 KB)."""
 PACKETS_PER_SEND = 32
 """Packets read before their verdicts go to the kernel, even when all are accepts
 (then one batch message): a packet waits in user space until its verdict is sent,
@@ -159,51 +157,98 @@ class QueueEdge:
         """Judge every packet waiting in the queue, give each its verdict; return when none is left.
 
         At most ``max_len`` packets wait in the kernel when this is called, so
-        reading that many serves them all; a flood that keeps refilling the
-        queue cannot hold the event loop here longer than that.
+        reading that many datagrams serves them all; a flood that keeps
+        refilling the queue cannot hold the event loop here longer than that.
+        The verdicts read so far go to the kernel even when a read fails.
+
+        Every queued packet takes this loop, so its per-packet steps stand in
+        line, with one copy of them: the kernel sends each queued packet in a
+        datagram of its own, and a datagram that is anything else (several
+        messages, an error answer) is split by ``_packets_in`` and its packets
+        served by the same steps.
         """
         verdicts = _Verdicts(self.queue_num)
         now = time.time()
         # One PacketMeta per interface and source MAC in this drain: a burst
         # comes from a few clients, and building one costs more than finding it.
         metas: dict[tuple[int, bytes], PacketMeta] = {}
-        receive, data, handle = self._socket.receive, self._socket.buffer, self._handle
-        for count in range(1, self._max_len + 1):
-            size = receive()
-            if size < 0:
-                break
-            if single_packet(data, size):
-                # One packet adds at most two messages (a run closed, its own
-                # verdict): between two sends, far fewer than VERDICTS_PER_SEND.
-                handle(data, 0, size, metas, now, verdicts)
-            else:
-                self._read_all(data, size, metas, now, verdicts)
-                if len(verdicts) >= VERDICTS_PER_SEND:
+        receive, data = self._socket.receive, self._socket.buffer
+        judge, on_verdict, accept = self._judge, self._on_verdict, verdicts.accept
+        held: list[tuple[int, int]] = []
+        """Packets of a datagram that held several, still to serve, last first."""
+        datagrams = handled = 0
+        try:
+            while True:
+                if held:
+                    start, end = held.pop()
+                else:
+                    if datagrams >= self._max_len:
+                        break
+                    size = receive()
+                    if size < 0:
+                        break
+                    datagrams += 1
+                    if not single_packet(data, size):
+                        held = self._packets_in(data, size)
+                        continue
+                    start, end = 0, size
+                try:
+                    packet_id, payload, mark, indev, hwaddr = read_packet(data, start, end)
+                except NetlinkError:
+                    LOG.exception("unreadable queued packet; it waits until the queue is unbound")
+                    continue
+                handled += 1
+                try:
+                    source = (indev, hwaddr)
+                    meta = metas.get(source)
+                    if meta is None:
+                        iface = self._names.get(indev) or self._iface(indev)
+                        meta = metas[source] = PacketMeta(now, iface, mac_text(hwaddr))
+                    verdict = judge(payload, meta)
+                    if verdict.inject:  # a block: most verdicts inject nothing
+                        for datagram in verdict.inject:
+                            self._injector.send(datagram)
+                except Exception:
+                    LOG.exception("judging failed; accepting the packet")
+                    accept(packet_id)
+                else:
+                    action = verdict.action
+                    if action is _ACCEPT:
+                        accept(packet_id)
+                    elif action is _DROP:
+                        verdicts.other(packet_id, NF_DROP)
+                    else:
+                        verdicts.other(packet_id, NF_REPEAT, mark | self._decided_mark)
+                    if on_verdict is not None:
+                        try:
+                            on_verdict(verdict)
+                        except Exception:
+                            LOG.exception("verdict callback failed")
+                if not handled % PACKETS_PER_SEND:
                     self._send(verdicts)
-            if not count % PACKETS_PER_SEND:
-                self._send(verdicts)
-        self._send(verdicts)
+        finally:
+            self._handled += handled
+            self._send(verdicts)
 
-    def _read_all(
-        self,
-        data: bytearray,
-        size: int,
-        metas: dict[tuple[int, bytes], PacketMeta],
-        now: float,
-        verdicts: _Verdicts,
-    ) -> None:
-        """A datagram of several messages, or one that is not a packet (an error answer)."""
+    def _packets_in(self, data: bytearray, size: int) -> list[tuple[int, int]]:
+        """Where the packets of a datagram that is not one packet lie, last first.
+
+        Error answers are counted and logged as refused verdicts. An unreadable
+        datagram is logged: the packets read before its bad message are served;
+        one we could not read has no id to answer and waits until the unbind.
+        """
+        found: list[tuple[int, int]] = []
         try:
             for message in read_messages(data, size):
                 if message.msg_type == PACKET:
-                    self._handle(data, message.start, message.end, metas, now, verdicts)
+                    found.append((message.start, message.end))
                 elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
                     self._verdict_failures += 1
                     LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
         except NetlinkError:
-            # The packets read before the bad message have their verdicts; one we
-            # could not read has no id to answer and waits until the unbind.
             LOG.exception("unreadable datagram from the kernel")
+        found.reverse()
+        return found
 
     def close(self) -> None:
         """Unbind, close: with --queue-bypass the kernel passes new packets from now on."""
@@ -227,49 +272,6 @@ class QueueEdge:
             user_dropped,
             total,
         )
-
-    def _handle(
-        self,
-        data: bytearray,
-        start: int,
-        end: int,
-        metas: dict[tuple[int, bytes], PacketMeta],
-        now: float,
-        verdicts: _Verdicts,
-    ) -> None:
-        try:
-            packet_id, payload, mark, indev, hwaddr = read_packet(data, start, end)
-        except NetlinkError:
-            LOG.exception("unreadable queued packet; it waits until the queue is unbound")
-            return
-        self._handled += 1
-        try:
-            source = (indev, hwaddr)
-            meta = metas.get(source)
-            if meta is None:
-                iface = self._names.get(indev) or self._iface(indev)
-                meta = metas[source] = PacketMeta(now, iface, mac_text(hwaddr))
-            verdict = self._judge(payload, meta)
-            if verdict.inject:  # a block: most verdicts inject nothing
-                for datagram in verdict.inject:
-                    self._injector.send(datagram)
-        except Exception:
-            LOG.exception("judging failed; accepting the packet")
-            verdicts.accept(packet_id)
-            return
-        action = verdict.action
-        if action is _ACCEPT:
-            verdicts.accept(packet_id)
-        elif action is _DROP:
-            verdicts.other(packet_id, NF_DROP)
-        else:
-            verdicts.other(packet_id, NF_REPEAT, mark | self._decided_mark)
-        on_verdict = self._on_verdict
-        if on_verdict is not None:
-            try:
-                on_verdict(verdict)
-            except Exception:
-                LOG.exception("verdict callback failed")
 
     def _send(self, verdicts: _Verdicts) -> None:
         count = len(verdicts)
