@@ -161,6 +161,9 @@ Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
 
 _ALLOW, _BLOCK, _ACCEPT, _DNS = Verdict.ALLOW, Verdict.BLOCK, Action.ACCEPT, Kind.DNS
 """Module globals for the DNS fast path: found faster than the enums' members."""
+_WAITING = "waiting for the rest of the hello"
+_TCP_BYTE = bytes([PROTO_TCP])
+"""IPv4's protocol byte (offset 9, RFC 791) of a TCP segment: ``judge`` skips ``_dns_fast``."""
 
 
 class Engine:
@@ -234,7 +237,10 @@ class Engine:
         """The verdict for one queued IP datagram. Never raises."""
         self.counters.packets += 1
         try:
-            verdict = (self._dns_fast(datagram, meta) if self.fast_dns else None) or self._judge(
+            # IPv4 protocol 6 (a TCP segment, most of what is not DNS) is no plain
+            # DNS query over UDP: it goes straight to the general path.
+            fast = self.fast_dns and (datagram[9:10] != _TCP_BYTE or datagram[0] >> 4 != 4)
+            verdict = (self._dns_fast(datagram, meta) if fast else None) or self._judge(
                 datagram, meta
             )
             if verdict.inject and not self._from_lan(meta):
@@ -466,14 +472,15 @@ class Engine:
 
     def _pending(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
         self.counters.pending += 1
-        return PacketVerdict(Action.ACCEPT, note="waiting for the rest of the hello", packet=packet)
+        return new_tuple(PacketVerdict, (_ACCEPT, (), None, None, _WAITING, packet))
 
     def _ignored(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
         # A bad checksum: the receiver drops the packet, so passing it is
         # harmless, and it must neither decide nor block (the tracker kept it out).
-        if "checksum" in observation.reason:
+        reason = observation.reason
+        if "checksum" in reason:
             self.counters.bad_checksum += 1
-        return PacketVerdict(Action.ACCEPT, note=observation.reason)
+        return new_tuple(PacketVerdict, (_ACCEPT, (), None, None, reason, None))
 
     def _unreadable(
         self, packet: Packet, observation: Observation, meta: PacketMeta

@@ -124,6 +124,11 @@ DNS_PORT = 53
 QUIC_MIN_INITIAL_DATAGRAM = 1200  # RFC 9000 §14.1
 _PENDING = Observation(Seen.PENDING)
 _BAD_CHECKSUM = Observation(Seen.IGNORED, reason="bad checksum")
+# Observations the same for every packet that gets them, built once.
+_SYN_ACK = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
+_NO_PAYLOAD = Observation(Seen.IGNORED, reason="no payload")
+_CLOSING = Observation(Seen.IGNORED, reason="connection closing")
+_DECIDED = Observation(Seen.IGNORED, reason="flow already decided")
 
 
 _V = TypeVar("_V")
@@ -244,25 +249,31 @@ class FlowTracker:
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
-        if self._flows:
-            self._expire(now)
+        for flow in self._flows.values():
+            # ``_expire`` has work only when the front flow (the oldest) is due.
+            if flow.touched <= now - self.limits.max_age:
+                self._expire(now)
+            break
         self._now = now
         if packet.fragment and not packet.sport:
             return Observation(Seen.IGNORED, reason="a later IP fragment")
-        if packet.proto == PROTO_UDP:
+        proto = packet.proto
+        if proto == PROTO_TCP:
+            return self._tcp(packet, now)
+        if proto == PROTO_UDP:
             if DNS_PORT in (packet.dport, packet.sport):
                 return self._dns_udp(packet)
             return self._quic(packet, now)
-        if packet.proto == PROTO_TCP:
-            return self._tcp(packet, now)
-        return Observation(Seen.IGNORED, reason=f"IP protocol {packet.proto}")
+        return Observation(Seen.IGNORED, reason=f"IP protocol {proto}")
 
     def dns_query(self, client: bytes, ttl: int, now: float) -> None:
         """What ``feed`` does to the tracker for a plain DNS query over UDP from
         ``client`` (``copgate.wire.dns_datagram``, the daemon's fast path), which
         is then judged without a ``Packet``: expire due flows, learn the TTL."""
-        if self._flows:
-            self._expire(now)
+        for flow in self._flows.values():  # as in ``feed``
+            if flow.touched <= now - self.limits.max_age:
+                self._expire(now)
+            break
         self._now = now
         self._shares.learn_ttl(client, ttl, now)
 
@@ -292,17 +303,18 @@ class FlowTracker:
         if key in self._done:
             if flags & (TCP_FIN | TCP_RST):
                 self._done.pop(key, None)
-            return Observation(Seen.IGNORED, reason="flow already decided")
+            return _DECIDED
         flow = self._flows.get(key)
         if not packet.payload:
             if flow is not None and flow.syn_data and flow.syn_taken:
                 # Fast Open data the SYN-ACK showed taken: read it now, not at
                 # the client's next data (which may wait for the server's reply).
                 return self._read_syn_data(key, flow, packet)
-            if flags & (TCP_FIN | TCP_RST) and flow is not None and not flow.size:
-                self._drop(key)
-            reason = "connection closing" if flags & (TCP_FIN | TCP_RST) else "no payload"
-            return Observation(Seen.IGNORED, reason=reason)
+            if flags & (TCP_FIN | TCP_RST):
+                if flow is not None and not flow.size:
+                    self._drop(key)
+                return _CLOSING
+            return _NO_PAYLOAD
         if self._bad_checksum(packet):
             return _BAD_CHECKSUM
         if flags & TCP_URG:
@@ -378,7 +390,7 @@ class FlowTracker:
         ACK number whether it took the SYN's data (Fast Open). Nothing in it
         is judged: its observation is always IGNORED.
         """
-        ignored = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
+        ignored = _SYN_ACK
         key = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_TCP)
         lower = self._lower_syns.get(key)
         if lower is not None and _acknowledges(packet, lower) and not self._bad_checksum(packet):
@@ -633,7 +645,7 @@ class FlowTracker:
     def _quic(self, packet: Packet, now: float) -> Observation:
         key = (packet.src, packet.sport, packet.dst, packet.dport, PROTO_UDP)
         if key in self._done:
-            return Observation(Seen.IGNORED, reason="flow already decided")
+            return _DECIDED
         ended = self._ended.get(key)
         if ended is not None:
             return ended
