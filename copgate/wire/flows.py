@@ -69,6 +69,7 @@ from __future__ import annotations
 from typing import NamedTuple, TypeVar
 
 from copgate.errors import WireError
+from copgate.tuplenew import new_tuple
 from copgate.wire.checksum import segment_ok
 from copgate.wire.dns import read_dns_message
 from copgate.wire.http import HttpFramingError
@@ -432,7 +433,8 @@ class FlowTracker:
         if hello is None:
             return None
         self._finish(key)
-        return Observation(Seen.QUESTION, (asked(Kind.TLS, packet, hello.sni, hello=hello),))
+        question = asked(Kind.TLS, packet, hello.sni, hello=hello)
+        return new_tuple(Observation, (Seen.QUESTION, (question,), ""))
 
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
         if self._bad_checksum(packet):
@@ -887,8 +889,9 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
             if tcp.tsval is not None and older(tsval, tcp.tsval):
                 return False
             tcp.tsval = tsval
-    if tcp is not None:
-        tcp.saw_window(_window(packet))
+    if tcp is not None and len(segment) >= 16:
+        # ``TcpStream.saw_window`` in line: the window field (RFC 9293 §3.1), unscaled.
+        tcp.max_window = max(tcp.max_window, ((segment[14] << 8) | segment[15]) << tcp.wscale)
     return True
 
 
