@@ -316,7 +316,8 @@ class FlowTracker:
                     self._drop(key)
                 return _CLOSING
             return _NO_PAYLOAD
-        if self._bad_checksum(packet):
+        if self.verify_checksums and not segment_ok(packet):  # ``_bad_checksum`` in line
+            self.stats.bad_checksums += 1
             return _BAD_CHECKSUM
         if flags & TCP_URG:
             # The server's socket takes the urgent byte out of the stream
@@ -337,9 +338,9 @@ class FlowTracker:
         elif flow.layer is None and not flow.held and flow.tcp is not None:
             tcp = flow.tcp
             if (
-                tcp.offset(packet.seq) == 0
-                and packet.ttl == tcp.ttl
+                packet.ttl == tcp.ttl
                 and not tcp.trusted.origin
+                and (packet.seq - tcp.anchor) % SEQ_MODULO == 0  # ``tcp.offset`` is 0
                 and _server_reads(packet, tcp)
             ):
                 whole = self._whole_hello(key, packet, packet.payload)
@@ -439,8 +440,7 @@ class FlowTracker:
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
         if self._bad_checksum(packet):
             return _BAD_CHECKSUM
-        usual = self._shares.ttl_ok(packet.src, packet.ttl, now)
-        self._shares.learn_ttl(packet.src, packet.ttl, now)
+        usual = self._shares.learn_ttl_ok(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -448,7 +448,8 @@ class FlowTracker:
             # A retransmitted SYN: the flow goes on. The highest TTL stands, so
             # a copy sent to die on the way cannot lower the trusted one.
             tcp.ttl = max(tcp.ttl, packet.ttl)
-        elif self._lower_syn(key, packet, tcp, usual):
+        elif (tcp is not None or not usual) and self._lower_syn(key, packet, tcp, usual):
+            # (With no stream and a usual TTL, ``_lower_syn`` is False: not asked.)
             # A SYN that may die on the way must not replace what the
             # connection's real SYN set up (its trusted TTL, its ending);
             # kept in case the server's SYN-ACK shows it did not die.
@@ -473,11 +474,11 @@ class FlowTracker:
         if key in self._flows:
             self._drop(key)
         flow = self._new_flow(key, packet.src, now)
-        flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
-        options = read_options(packet.segment)
-        flow.tcp.tsval = options.tsval
-        flow.tcp.wscale = options.wscale or 0
-        flow.tcp.max_window = _window(packet)  # a SYN's window is never scaled
+        flow.tcp = tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
+        tsval, _signed, wscale = read_options(packet.segment)
+        tcp.tsval = tsval
+        tcp.wscale = wscale or 0
+        tcp.max_window = _window(packet)  # a SYN's window is never scaled
         flow.previous = previous
         if not packet.payload:
             return _PENDING
@@ -773,16 +774,17 @@ class FlowTracker:
     def _new_flow(self, key: FlowKey, client: bytes, now: float) -> _Flow:
         """A new undecided flow, after making room for it within the client's share."""
         shares = self._shares
-        if shares.count(client) >= self.limits.max_client_flows:
+        limits = self.limits
+        if shares.flows_by.count(client) >= limits.max_client_flows:
             self._evict_oldest(client)
-        while len(self._flows) >= self.limits.max_flows:
+        while len(self._flows) >= limits.max_flows:
             busiest = shares.busiest()
             if busiest is None:
                 break
             self._evict_oldest(busiest)
         flow = _Flow(client, now)
         self._flows[key] = flow
-        shares.add(client, key)
+        shares.flows_by.add(client, key)
         return flow
 
     def _evict_oldest(self, client: bytes) -> None:

@@ -138,7 +138,7 @@ class Shares:
         self.flows_by.add(client, key)
 
     def remove(self, client: bytes, key: FlowKey, held: int) -> None:
-        if self.flows_by.remove(client, key):
+        if self.flows_by.remove(client, key) and held:
             self.add_bytes(client, -held)
 
     # -- bytes ---------------------------------------------------------------
@@ -192,6 +192,20 @@ class Shares:
         if known is None or now - known[1] > TTL_MEMORY:
             return ttl >= TTL_FLOOR
         return ttl >= min(TTL_FLOOR, known[0] - TTL_SLACK)
+
+    def learn_ttl_ok(self, client: bytes, ttl: int, now: float) -> bool:
+        """``ttl_ok``, then ``learn_ttl`` (a SYN asks both): one lookup for the two."""
+        known = self._ttls.get(client)
+        if known is None or now - known[1] > TTL_MEMORY:
+            ok = ttl >= TTL_FLOOR
+        else:
+            ok = ttl >= min(TTL_FLOOR, known[0] - TTL_SLACK)
+            if ttl < known[0]:
+                return ok  # the higher TTL seen lately stays the reference
+        if known is None and len(self._ttls) >= self.cache_entries:
+            self._ttls.clear()
+        self._ttls[client] = (ttl, now)
+        return ok
 
     def learn_ttl(self, client: bytes, ttl: int, now: float) -> None:
         """Note a TTL the client used (its SYNs, DNS queries, Initials): the highest lately."""

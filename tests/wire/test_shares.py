@@ -94,3 +94,19 @@ def test_the_caches_stay_bounded() -> None:
         shares.learn_ttl(bytes([10, 0, 0, i]), 64, 0.0)
         shares.tokens(bytes([10, 0, 0, i]), 0.0, 1.0, 1.0)
     assert len(shares._ttls) <= 10 and len(shares._tokens) <= 10
+
+
+def test_learn_ttl_ok_is_ttl_ok_then_learn_ttl() -> None:
+    """The SYN's one-lookup form answers and learns as the two calls do, over
+    rising, falling and stale TTLs of several clients and a cache that fills."""
+    rng = random.Random(7)
+    one, two = Shares(cache_entries=3), Shares(cache_entries=3)
+    now = 0.0
+    for _ in range(5000):
+        client = bytes([192, 0, 2, rng.randrange(5)])
+        ttl = rng.choice((1, 17, 18, 20, 31, 32, 33, 62, 63, 64, 127, 128, 255))
+        now += rng.choice((0.0, 1.0, TTL_MEMORY / 3, TTL_MEMORY + 1))
+        expected = two.ttl_ok(client, ttl, now)
+        two.learn_ttl(client, ttl, now)
+        assert one.learn_ttl_ok(client, ttl, now) is expected
+        assert one._ttls == two._ttls
