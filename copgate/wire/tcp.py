@@ -172,9 +172,10 @@ class TcpStream:
         server_next = self.server_next
         if server_next is None:
             return True
-        if not self.answered and older(server_next, ack):
+        # ``older`` in line (this runs for every data segment the server may read).
+        if not self.answered and 0 < (ack - server_next) % SEQ_MODULO < _HALF:
             return False  # acknowledges data the server never sent
-        return not older(ack, (server_next - self.max_window) % SEQ_MODULO)
+        return not 0 < ((server_next - self.max_window) - ack) % SEQ_MODULO < _HALF
 
     def saw_window(self, window: int) -> None:
         """A segment the server takes advertised ``window`` (its field, unscaled)."""
