@@ -394,7 +394,7 @@ class FlowTracker:
         """
         ignored = _SYN_ACK
         key = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_TCP)
-        lower = self._lower_syns.get(key)
+        lower = self._lower_syns.get(key) if self._lower_syns else None
         if lower is not None and _acknowledges(packet, lower) and not self._bad_checksum(packet):
             # The server took the SYN ignored for its lower TTL: it did not die on
             # the way but opened a new connection (the old one closed by a reset
