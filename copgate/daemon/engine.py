@@ -161,6 +161,9 @@ Handler = Callable[[Packet, Observation, PacketMeta], PacketVerdict]
 
 _ALLOW, _BLOCK, _ACCEPT, _DNS = Verdict.ALLOW, Verdict.BLOCK, Action.ACCEPT, Kind.DNS
 """Module globals for the DNS fast path: found faster than the enums' members."""
+_WAITING = "waiting for the rest of the hello"
+_TCP_BYTE = bytes([PROTO_TCP])
+"""IPv4's protocol byte (offset 9, RFC 791) of a TCP segment: ``judge`` skips ``_dns_fast``."""
 
 
 class Engine:
@@ -234,7 +237,10 @@ class Engine:
         """The verdict for one queued IP datagram. Never raises."""
         self.counters.packets += 1
         try:
-            verdict = (self._dns_fast(datagram, meta) if self.fast_dns else None) or self._judge(
+            # IPv4 protocol 6 (a TCP segment, most of what is not DNS) is no plain
+            # DNS query over UDP: it goes straight to the general path.
+            fast = self.fast_dns and (datagram[9:10] != _TCP_BYTE or datagram[0] >> 4 != 4)
+            verdict = (self._dns_fast(datagram, meta) if fast else None) or self._judge(
                 datagram, meta
             )
             if verdict.inject and not self._from_lan(meta):
@@ -340,17 +346,26 @@ class Engine:
     def _questions(
         self, packet: Packet, observation: Observation, meta: PacketMeta
     ) -> PacketVerdict:
-        group = self.group_of(packet, meta)
-        local, plausible = self._local(meta.now)
+        now = meta.now
+        # ``group_of`` and ``_local`` with their usual case in line, as in ``_dns_fast``.
+        group = self._groups.get((meta.iface, packet.src, meta.mac))
+        if group is None or self.config is not self._groups_config:
+            group = self._group_for(meta, packet.src)
+        if int(now) == self._local_second:
+            local, plausible = self._local_time, now >= self.lists_built
+        else:
+            local, plausible = self._local(now)
         questions = observation.questions
         if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
             question = questions[0]
             name = question.name
             if name is not None and name.text == self.page_name and question.kind is Kind.DNS:
-                return self._page_name(packet, question, group, meta.now)
-            decision = self._decide(question, group, local, plausible, meta.now)
-            self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
-            return self._act(packet, question, decision, meta.now)
+                return self._page_name(packet, question, group, now)
+            decision = self._decide(question, group, local, plausible, now)
+            by_kind = self.counters.by_kind  # ``Counters.count`` in line
+            key = COUNT_KEYS[question.kind, decision.verdict]
+            by_kind[key] = by_kind.get(key, 0) + 1
+            return self._act(packet, question, decision, now)
         blocked: PacketVerdict | None = None
         last: PacketVerdict | None = None
         for question in questions:
@@ -377,8 +392,9 @@ class Engine:
         self, packet: Packet, question: Question, decision: Decision, now: float
     ) -> PacketVerdict:
         kind = question.kind
-        if decision.verdict is Verdict.ALLOW and not decision.dns_nodata:
-            return PacketVerdict(self._allowed(question), (), question, decision)
+        if decision.verdict is _ALLOW and not decision.dns_nodata:
+            action = self._allowed(question)
+            return new_tuple(PacketVerdict, (action, (), question, decision, "", None))
         if kind is Kind.DNS:
             return self._dns_answer(packet, question, decision, now)
         if kind is Kind.TLS:
@@ -466,14 +482,15 @@ class Engine:
 
     def _pending(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
         self.counters.pending += 1
-        return PacketVerdict(Action.ACCEPT, note="waiting for the rest of the hello", packet=packet)
+        return new_tuple(PacketVerdict, (_ACCEPT, (), None, None, _WAITING, packet))
 
     def _ignored(self, packet: Packet, observation: Observation, meta: PacketMeta) -> PacketVerdict:
         # A bad checksum: the receiver drops the packet, so passing it is
         # harmless, and it must neither decide nor block (the tracker kept it out).
-        if "checksum" in observation.reason:
+        reason = observation.reason
+        if "checksum" in reason:
             self.counters.bad_checksum += 1
-        return PacketVerdict(Action.ACCEPT, note=observation.reason)
+        return new_tuple(PacketVerdict, (_ACCEPT, (), None, None, reason, None))
 
     def _unreadable(
         self, packet: Packet, observation: Observation, meta: PacketMeta

@@ -69,6 +69,7 @@ from __future__ import annotations
 from typing import NamedTuple, TypeVar
 
 from copgate.errors import WireError
+from copgate.tuplenew import new_tuple
 from copgate.wire.checksum import segment_ok
 from copgate.wire.dns import read_dns_message
 from copgate.wire.http import HttpFramingError
@@ -124,6 +125,11 @@ DNS_PORT = 53
 QUIC_MIN_INITIAL_DATAGRAM = 1200  # RFC 9000 §14.1
 _PENDING = Observation(Seen.PENDING)
 _BAD_CHECKSUM = Observation(Seen.IGNORED, reason="bad checksum")
+# Observations the same for every packet that gets them, built once.
+_SYN_ACK = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
+_NO_PAYLOAD = Observation(Seen.IGNORED, reason="no payload")
+_CLOSING = Observation(Seen.IGNORED, reason="connection closing")
+_DECIDED = Observation(Seen.IGNORED, reason="flow already decided")
 
 
 _V = TypeVar("_V")
@@ -244,25 +250,31 @@ class FlowTracker:
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
-        if self._flows:
-            self._expire(now)
+        for flow in self._flows.values():
+            # ``_expire`` has work only when the front flow (the oldest) is due.
+            if flow.touched <= now - self.limits.max_age:
+                self._expire(now)
+            break
         self._now = now
         if packet.fragment and not packet.sport:
             return Observation(Seen.IGNORED, reason="a later IP fragment")
-        if packet.proto == PROTO_UDP:
+        proto = packet.proto
+        if proto == PROTO_TCP:
+            return self._tcp(packet, now)
+        if proto == PROTO_UDP:
             if DNS_PORT in (packet.dport, packet.sport):
                 return self._dns_udp(packet)
             return self._quic(packet, now)
-        if packet.proto == PROTO_TCP:
-            return self._tcp(packet, now)
-        return Observation(Seen.IGNORED, reason=f"IP protocol {packet.proto}")
+        return Observation(Seen.IGNORED, reason=f"IP protocol {proto}")
 
     def dns_query(self, client: bytes, ttl: int, now: float) -> None:
         """What ``feed`` does to the tracker for a plain DNS query over UDP from
         ``client`` (``copgate.wire.dns_datagram``, the daemon's fast path), which
         is then judged without a ``Packet``: expire due flows, learn the TTL."""
-        if self._flows:
-            self._expire(now)
+        for flow in self._flows.values():  # as in ``feed``
+            if flow.touched <= now - self.limits.max_age:
+                self._expire(now)
+            break
         self._now = now
         self._shares.learn_ttl(client, ttl, now)
 
@@ -292,18 +304,20 @@ class FlowTracker:
         if key in self._done:
             if flags & (TCP_FIN | TCP_RST):
                 self._done.pop(key, None)
-            return Observation(Seen.IGNORED, reason="flow already decided")
+            return _DECIDED
         flow = self._flows.get(key)
         if not packet.payload:
             if flow is not None and flow.syn_data and flow.syn_taken:
                 # Fast Open data the SYN-ACK showed taken: read it now, not at
                 # the client's next data (which may wait for the server's reply).
                 return self._read_syn_data(key, flow, packet)
-            if flags & (TCP_FIN | TCP_RST) and flow is not None and not flow.size:
-                self._drop(key)
-            reason = "connection closing" if flags & (TCP_FIN | TCP_RST) else "no payload"
-            return Observation(Seen.IGNORED, reason=reason)
-        if self._bad_checksum(packet):
+            if flags & (TCP_FIN | TCP_RST):
+                if flow is not None and not flow.size:
+                    self._drop(key)
+                return _CLOSING
+            return _NO_PAYLOAD
+        if self.verify_checksums and not segment_ok(packet):  # ``_bad_checksum`` in line
+            self.stats.bad_checksums += 1
             return _BAD_CHECKSUM
         if flags & TCP_URG:
             # The server's socket takes the urgent byte out of the stream
@@ -324,9 +338,9 @@ class FlowTracker:
         elif flow.layer is None and not flow.held and flow.tcp is not None:
             tcp = flow.tcp
             if (
-                tcp.offset(packet.seq) == 0
-                and packet.ttl == tcp.ttl
+                packet.ttl == tcp.ttl
                 and not tcp.trusted.origin
+                and (packet.seq - tcp.anchor) % SEQ_MODULO == 0  # ``tcp.offset`` is 0
                 and _server_reads(packet, tcp)
             ):
                 whole = self._whole_hello(key, packet, packet.payload)
@@ -378,9 +392,9 @@ class FlowTracker:
         ACK number whether it took the SYN's data (Fast Open). Nothing in it
         is judged: its observation is always IGNORED.
         """
-        ignored = Observation(Seen.IGNORED, reason="a server's SYN-ACK")
+        ignored = _SYN_ACK
         key = (packet.dst, packet.dport, packet.src, packet.sport, PROTO_TCP)
-        lower = self._lower_syns.get(key)
+        lower = self._lower_syns.get(key) if self._lower_syns else None
         if lower is not None and _acknowledges(packet, lower) and not self._bad_checksum(packet):
             # The server took the SYN ignored for its lower TTL: it did not die on
             # the way but opened a new connection (the old one closed by a reset
@@ -420,13 +434,13 @@ class FlowTracker:
         if hello is None:
             return None
         self._finish(key)
-        return Observation(Seen.QUESTION, (asked(Kind.TLS, packet, hello.sni, hello=hello),))
+        question = asked(Kind.TLS, packet, hello.sni, hello=hello)
+        return new_tuple(Observation, (Seen.QUESTION, (question,), ""))
 
     def _syn(self, key: FlowKey, packet: Packet, now: float) -> Observation:
         if self._bad_checksum(packet):
             return _BAD_CHECKSUM
-        usual = self._shares.ttl_ok(packet.src, packet.ttl, now)
-        self._shares.learn_ttl(packet.src, packet.ttl, now)
+        usual = self._shares.learn_ttl_ok(packet.src, packet.ttl, now)
         start = (packet.seq + 1) % SEQ_MODULO
         flow = self._flows.get(key)
         tcp = flow.tcp if flow is not None else None
@@ -434,7 +448,8 @@ class FlowTracker:
             # A retransmitted SYN: the flow goes on. The highest TTL stands, so
             # a copy sent to die on the way cannot lower the trusted one.
             tcp.ttl = max(tcp.ttl, packet.ttl)
-        elif self._lower_syn(key, packet, tcp, usual):
+        elif (tcp is not None or not usual) and self._lower_syn(key, packet, tcp, usual):
+            # (With no stream and a usual TTL, ``_lower_syn`` is False: not asked.)
             # A SYN that may die on the way must not replace what the
             # connection's real SYN set up (its trusted TTL, its ending);
             # kept in case the server's SYN-ACK shows it did not die.
@@ -459,11 +474,11 @@ class FlowTracker:
         if key in self._flows:
             self._drop(key)
         flow = self._new_flow(key, packet.src, now)
-        flow.tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
-        options = read_options(packet.segment)
-        flow.tcp.tsval = options.tsval
-        flow.tcp.wscale = options.wscale or 0
-        flow.tcp.max_window = _window(packet)  # a SYN's window is never scaled
+        flow.tcp = tcp = TcpStream(self.limits.max_flow_bytes, start, True, packet.ttl)
+        tsval, _signed, wscale = read_options(packet.segment)
+        tcp.tsval = tsval
+        tcp.wscale = wscale or 0
+        tcp.max_window = _window(packet)  # a SYN's window is never scaled
         flow.previous = previous
         if not packet.payload:
             return _PENDING
@@ -633,7 +648,7 @@ class FlowTracker:
     def _quic(self, packet: Packet, now: float) -> Observation:
         key = (packet.src, packet.sport, packet.dst, packet.dport, PROTO_UDP)
         if key in self._done:
-            return Observation(Seen.IGNORED, reason="flow already decided")
+            return _DECIDED
         ended = self._ended.get(key)
         if ended is not None:
             return ended
@@ -759,16 +774,17 @@ class FlowTracker:
     def _new_flow(self, key: FlowKey, client: bytes, now: float) -> _Flow:
         """A new undecided flow, after making room for it within the client's share."""
         shares = self._shares
-        if shares.count(client) >= self.limits.max_client_flows:
+        limits = self.limits
+        if shares.flows_by.count(client) >= limits.max_client_flows:
             self._evict_oldest(client)
-        while len(self._flows) >= self.limits.max_flows:
+        while len(self._flows) >= limits.max_flows:
             busiest = shares.busiest()
             if busiest is None:
                 break
             self._evict_oldest(busiest)
         flow = _Flow(client, now)
         self._flows[key] = flow
-        shares.add(client, key)
+        shares.flows_by.add(client, key)
         return flow
 
     def _evict_oldest(self, client: bytes) -> None:
@@ -875,8 +891,9 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
             if tcp.tsval is not None and older(tsval, tcp.tsval):
                 return False
             tcp.tsval = tsval
-    if tcp is not None:
-        tcp.saw_window(_window(packet))
+    if tcp is not None and len(segment) >= 16:
+        # ``TcpStream.saw_window`` in line: the window field (RFC 9293 §3.1), unscaled.
+        tcp.max_window = max(tcp.max_window, ((segment[14] << 8) | segment[15]) << tcp.wscale)
     return True
 
 

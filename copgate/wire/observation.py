@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+from copgate.tuplenew import new_tuple
 from copgate.wire.http import HttpRequest
 from copgate.wire.layers import Item, Malformed
 from copgate.wire.names import Name
@@ -121,6 +122,7 @@ def asked(
     """The question the client-to-server ``packet`` completed."""
     client = (packet.src, packet.sport)
     server = (packet.dst, packet.dport)
-    return Question(
-        kind, name, client, server, hello, quic_version=quic_version, transport=packet.proto
+    # Built for every hello and request: by tuple's constructor, every field in order.
+    return new_tuple(
+        Question, (kind, name, client, server, hello, None, quic_version, packet.proto, True)
     )

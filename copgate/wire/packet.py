@@ -18,6 +18,7 @@ from struct import Struct
 from typing import NamedTuple
 
 from copgate.errors import WireError
+from copgate.tuplenew import new_tuple
 
 PROTO_TCP = 6
 PROTO_UDP = 17
@@ -51,6 +52,10 @@ _IPV4 = Struct("!BBHHHBBH4s4s")
 _IPV6 = Struct("!IHBB16s16s")
 _TCP = Struct("!HHIIBB")
 _UDP = Struct("!HHH")
+_IPV4_TCP = Struct("!BxHxxHBB2x4s4sHHIIBB")
+"""An IPv4 header without options and the TCP header's first fields, in one unpack."""
+_IPV4_PLAIN = 0x45  # version 4, a 20-byte header: no IP options
+_FRAGMENT_BITS = 0x3FFF  # more fragments, and the fragment offset (RFC 791)
 
 
 class Packet(NamedTuple):
@@ -92,6 +97,39 @@ class Packet(NamedTuple):
 
 def read_ip(data: bytes) -> Packet:
     """Read an IP datagram down to its innermost transport header."""
+    if len(data) >= 40 and data[0] == _IPV4_PLAIN:
+        # Nearly every queued TCP segment: IPv4 without options, not a fragment.
+        # Read in one unpack exactly as ``_read_ipv4`` and ``_transport`` read
+        # it; any other shape (options, fragments, tunnels, a length or data
+        # offset they refuse) takes the general path, which says what it is.
+        _v, total, frag, ttl, proto, src, dst, sport, dport, seq, ack, offset, flags = (
+            _IPV4_TCP.unpack_from(data)
+        )
+        if proto == PROTO_TCP and not frag & _FRAGMENT_BITS:
+            end = total if 0 < total <= len(data) else len(data)
+            header = (offset >> 4) * 4
+            if 20 <= header <= end - 20:
+                segment = data[20:end]
+                payload = segment[header:]
+                return new_tuple(
+                    Packet,
+                    (
+                        4,
+                        src,
+                        dst,
+                        PROTO_TCP,
+                        sport,
+                        dport,
+                        payload,
+                        seq,
+                        ack,
+                        flags,
+                        False,
+                        ttl,
+                        segment,
+                        False,
+                    ),
+                )
     return _read_ip(data, 0)
 
 

@@ -71,7 +71,17 @@ class FlowsByClient:
 
     def add(self, client: bytes, key: FlowKey) -> None:
         """Add ``key`` as the client's newest flow (moved there when it was held already)."""
-        mine = self._flows.setdefault(client, {})
+        mine = self._flows.get(client)
+        if mine is None:
+            # A client's first flow (a LAN host's usual case): ``_move`` from 0 to 1 in line.
+            self._flows[client] = {key: None}
+            ones = self._by_count.get(1)
+            if ones is None:
+                self._by_count[1] = {client: None}
+            else:
+                ones[client] = None
+            self._most = max(self._most, 1)
+            return
         if key in mine:
             del mine[key]
             mine[key] = None
@@ -85,6 +95,15 @@ class FlowsByClient:
         if mine is None or key not in mine:
             return False
         del mine[key]
+        if not mine:  # the client's last flow: ``_move`` from 1 to 0 in line
+            del self._flows[client]
+            ones = self._by_count[1]
+            del ones[client]
+            if not ones:
+                del self._by_count[1]
+                if self._most == 1:
+                    self._most = 0
+            return True
         self._move(client, len(mine) + 1, len(mine))
         if not mine:
             del self._flows[client]
@@ -138,7 +157,7 @@ class Shares:
         self.flows_by.add(client, key)
 
     def remove(self, client: bytes, key: FlowKey, held: int) -> None:
-        if self.flows_by.remove(client, key):
+        if self.flows_by.remove(client, key) and held:
             self.add_bytes(client, -held)
 
     # -- bytes ---------------------------------------------------------------
@@ -192,6 +211,20 @@ class Shares:
         if known is None or now - known[1] > TTL_MEMORY:
             return ttl >= TTL_FLOOR
         return ttl >= min(TTL_FLOOR, known[0] - TTL_SLACK)
+
+    def learn_ttl_ok(self, client: bytes, ttl: int, now: float) -> bool:
+        """``ttl_ok``, then ``learn_ttl`` (a SYN asks both): one lookup for the two."""
+        known = self._ttls.get(client)
+        if known is None or now - known[1] > TTL_MEMORY:
+            ok = ttl >= TTL_FLOOR
+        else:
+            ok = ttl >= min(TTL_FLOOR, known[0] - TTL_SLACK)
+            if ttl < known[0]:
+                return ok  # the higher TTL seen lately stays the reference
+        if known is None and len(self._ttls) >= self.cache_entries:
+            self._ttls.clear()
+        self._ttls[client] = (ttl, now)
+        return ok
 
     def learn_ttl(self, client: bytes, ttl: int, now: float) -> None:
         """Note a TTL the client used (its SYNs, DNS queries, Initials): the highest lately."""

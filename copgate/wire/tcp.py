@@ -22,8 +22,10 @@ This module never parses the bytes and never reads the clock.
 
 from __future__ import annotations
 
+from struct import Struct
 from typing import NamedTuple
 
+from copgate.tuplenew import new_tuple
 from copgate.wire.stream import Added, StreamBuffer
 
 SEQ_MODULO = 1 << 32  # RFC 9293 §3.4: sequence numbers are modulo 2**32
@@ -50,13 +52,41 @@ class Options(NamedTuple):
 
 NO_OPTIONS = Options(None, False)
 
+# The two option layouts nearly every segment carries, as Linux (and most
+# stacks) send them: read by comparing their fixed bytes, not by a walk.
+_TIMESTAMPS_ONLY = b"\x01\x01\x08\x0a"  # NOP, NOP, timestamps: every segment after the SYN
+_SYN_LAYOUT = Struct("!2s2x4sI4x3sB")
+"""A SYN's MSS, SACK-permitted, timestamps, NOP, window scale (20 option bytes)."""
+_SYN_MSS, _SYN_SACK_TIMESTAMPS, _SYN_NOP_WSCALE = b"\x02\x04", b"\x04\x02\x08\x0a", b"\x01\x03\x03"
+_TSVAL = Struct("!I")
+
 
 def read_options(segment: bytes) -> Options:
-    """The timestamp and signature options of a TCP ``segment`` (header included).
+    """The timestamp, signature and window scale options of a TCP ``segment`` (header
+    included).
 
     Options a receiver cannot parse end the walk, as Linux's
-    ``tcp_parse_options`` does; what was read before stands.
+    ``tcp_parse_options`` does; what was read before stands. The two layouts
+    Linux sends are read without the walk (``walk_options`` reads them alike).
     """
+    size = len(segment)
+    if size >= 32:
+        words = segment[12] >> 4
+        if words == 8 and segment[20:24] == _TIMESTAMPS_ONLY:
+            return new_tuple(Options, (_TSVAL.unpack_from(segment, 24)[0], False, None))
+        if words == 10 and size >= 40:
+            mss, sack_timestamps, tsval, nop_wscale, shift = _SYN_LAYOUT.unpack_from(segment, 20)
+            if (
+                mss == _SYN_MSS
+                and sack_timestamps == _SYN_SACK_TIMESTAMPS
+                and nop_wscale == _SYN_NOP_WSCALE
+            ):
+                return new_tuple(Options, (tsval, False, min(shift, MAX_WSCALE)))
+    return walk_options(segment)
+
+
+def walk_options(segment: bytes) -> Options:
+    """``read_options`` by walking the options one by one, whatever their layout."""
     end = (segment[12] >> 4) * 4 if len(segment) > 12 else 0
     if end <= TCP_HEADER:
         return NO_OPTIONS
@@ -142,9 +172,10 @@ class TcpStream:
         server_next = self.server_next
         if server_next is None:
             return True
-        if not self.answered and older(server_next, ack):
+        # ``older`` in line (this runs for every data segment the server may read).
+        if not self.answered and 0 < (ack - server_next) % SEQ_MODULO < _HALF:
             return False  # acknowledges data the server never sent
-        return not older(ack, (server_next - self.max_window) % SEQ_MODULO)
+        return not 0 < ((server_next - self.max_window) - ack) % SEQ_MODULO < _HALF
 
     def saw_window(self, window: int) -> None:
         """A segment the server takes advertised ``window`` (its field, unscaled)."""

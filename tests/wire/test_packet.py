@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import struct
+
 import pytest
 
 from copgate.errors import WireError
-from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_SYN, read_ip
+from copgate.wire.packet import PROTO_TCP, PROTO_UDP, TCP_SYN, Packet, _read_ip, read_ip
 from tests.conftest import shared_data
 from tests.wire.builders import (
     CLIENT4,
@@ -127,3 +130,48 @@ def test_a_first_fragment_has_no_segment_to_check() -> None:
     datagram = ipv4(CLIENT4, SERVER4, PROTO_UDP, udp(1, 2, b"abc"), frag=0x2000)
     packet = read_ip(datagram)
     assert packet.fragment and packet.segment == b""
+
+
+# -- the one-unpack path for plain IPv4 TCP against the general reader ----------------
+
+
+def _general(data: bytes) -> Packet | str:
+    """What the general reader (``_read_ip``) makes of ``data``: a Packet or its error."""
+    try:
+        return _read_ip(data, 0)
+    except WireError as exc:
+        return f"WireError: {exc}"
+
+
+def _read(data: bytes) -> Packet | str:
+    try:
+        return read_ip(data)
+    except WireError as exc:
+        return f"WireError: {exc}"
+
+
+def test_plain_ipv4_tcp_is_read_as_the_general_path_reads_it() -> None:
+    """Header lengths, total lengths, fragment bits, protocols, data offsets and
+    sizes of every kind around the bounds: the one-unpack path gives the same
+    Packet as the general reader, or the same error."""
+    shapes = itertools.product(
+        (0x45, 0x46, 0x55),
+        (0, 39, 40, 41, 44, 60, 200, 0xFFFF),
+        (0, 0x4000, 0x2000, 0x0001),
+        (PROTO_TCP, PROTO_UDP, 4),
+        range(16),
+        (0, 1, 3, 4, 20, 40),
+    )
+    fast = 0
+    for first, total, frag, proto, data_offset, size in shapes:
+        header = struct.pack(
+            "!BBHHHBBH4s4s", first, 0, total, 1, frag, 64, proto, 0, CLIENT4, SERVER4
+        )
+        segment = struct.pack("!HHIIBBHHH", 40000, 443, 7, 9, data_offset << 4, 0x18, 512, 0, 0)
+        data = header + segment + bytes(range(size))
+        read = _read(data)
+        assert read == _general(data), data.hex()
+        if isinstance(read, Packet):
+            assert type(read.fragment) is bool and type(read.discarded) is bool
+            fast += first == 0x45 and proto == PROTO_TCP
+    assert fast > 100  # the one-unpack path was taken

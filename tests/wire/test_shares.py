@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from copgate.wire.shares import TTL_FLOOR, TTL_MEMORY, TTL_SLACK, FlowKey, Shares
+from copgate.wire.shares import (
+    TTL_FLOOR,
+    TTL_MEMORY,
+    TTL_SLACK,
+    FlowKey,
+    FlowsByClient,
+    Shares,
+)
 
 A = bytes([192, 0, 2, 1])
 B = bytes([192, 0, 2, 2])
@@ -94,3 +101,40 @@ def test_the_caches_stay_bounded() -> None:
         shares.learn_ttl(bytes([10, 0, 0, i]), 64, 0.0)
         shares.tokens(bytes([10, 0, 0, i]), 0.0, 1.0, 1.0)
     assert len(shares._ttls) <= 10 and len(shares._tokens) <= 10
+
+
+def test_learn_ttl_ok_is_ttl_ok_then_learn_ttl() -> None:
+    """The SYN's one-lookup form answers and learns as the two calls do, over
+    rising, falling and stale TTLs of several clients and a cache that fills."""
+    rng = random.Random(7)
+    one, two = Shares(cache_entries=3), Shares(cache_entries=3)
+    now = 0.0
+    for _ in range(5000):
+        client = bytes([192, 0, 2, rng.randrange(5)])
+        ttl = rng.choice((1, 17, 18, 20, 31, 32, 33, 62, 63, 64, 127, 128, 255))
+        now += rng.choice((0.0, 1.0, TTL_MEMORY / 3, TTL_MEMORY + 1))
+        expected = two.ttl_ok(client, ttl, now)
+        two.learn_ttl(client, ttl, now)
+        assert one.learn_ttl_ok(client, ttl, now) is expected
+        assert one._ttls == two._ttls
+
+
+def test_the_counts_by_client_hold_their_invariants_through_every_change() -> None:
+    """``FlowsByClient``'s own tables, checked after each add and remove (clients
+    going from none to one flow and back, alone and beside busier ones)."""
+    rng = random.Random(11)
+    flows_by = FlowsByClient()
+    for _ in range(5000):
+        client = bytes([10, 0, 0, rng.randrange(6)])
+        flow = key(rng.randrange(4), client)
+        if rng.random() < 0.5:
+            flows_by.add(client, flow)
+        else:
+            flows_by.remove(client, flow)
+        counts = {c: len(mine) for c, mine in flows_by._flows.items()}
+        assert all(counts.values())
+        by_count: dict[int, set[bytes]] = {}
+        for c, n in counts.items():
+            by_count.setdefault(n, set()).add(c)
+        assert {n: set(cs) for n, cs in flows_by._by_count.items()} == by_count
+        assert flows_by._most == max(counts.values(), default=0)

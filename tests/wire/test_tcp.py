@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from copgate.wire.stream import Added, StreamConflict
-from copgate.wire.tcp import MAX_WSCALE, SEQ_MODULO, TcpStream, read_options
+from copgate.wire.tcp import MAX_WSCALE, SEQ_MODULO, TcpStream, read_options, walk_options
 
 
 def test_offsets_wrap_around_the_sequence_space() -> None:
@@ -92,3 +94,33 @@ def test_the_window_scale_option_is_read(options: bytes, expected: int | None) -
     options += bytes(-len(options) % 4)
     header = bytes(12) + bytes((((20 + len(options)) // 4) << 4,)) + bytes(7)
     assert read_options(header + options).wscale == expected
+
+
+# The option layouts ``read_options`` reads without a walk: Linux's SYN (MSS,
+# SACK-permitted, timestamps, NOP, window scale) and its later segments (NOP,
+# NOP, timestamps).
+LINUX_SYN_OPTIONS = bytes.fromhex("020405b4 0402 080a 0001e240 00000000 01 030307".replace(" ", ""))
+LINUX_DATA_OPTIONS = bytes.fromhex("0101 080a 0001e241 0004c4b4".replace(" ", ""))
+
+
+def test_the_layouts_read_without_a_walk_are_read_as_the_walk_reads_them() -> None:
+    """Every byte of the header's tail and options set to values that matter to the
+    walk (ends, NOPs, kinds, lengths), under data offsets around the layouts' own,
+    and cut short: the same Options, or the walk's own refusal."""
+    fast = 0
+    for options in (LINUX_SYN_OPTIONS, LINUX_DATA_OPTIONS):
+        for words in (5, 7, 8, 9, 10, 11, 15):
+            header = struct.pack("!HHIIBBHHH", 40000, 443, 1, 2, words << 4, 0x18, 512, 0, 0)
+            segment = header + options + b"payload"
+            for at in range(12, len(header) + len(options)):
+                for value in (0, 1, 2, 3, 4, 8, 10, 19, 29, 0x5F, 0xA0, 0xFF):
+                    mutated = segment[:at] + bytes([value]) + segment[at + 1 :]
+                    for cut in (mutated, mutated[:32], mutated[:39], mutated[:40]):
+                        if len(cut) >= (cut[12] >> 4) * 4:  # read_ip's guarantee
+                            assert read_options(cut) == walk_options(cut), cut.hex()
+                            fast += read_options(cut).tsval is not None
+    assert fast > 1000
+    syn = struct.pack("!HHIIBBHHH", 40000, 443, 1, 0, 10 << 4, 0x02, 512, 0, 0)
+    assert read_options(syn + LINUX_SYN_OPTIONS) == (123456, False, 7)
+    data = struct.pack("!HHIIBBHHH", 40000, 443, 1, 0, 8 << 4, 0x18, 512, 0, 0)
+    assert read_options(data + LINUX_DATA_OPTIONS + b"x") == (123457, False, None)
