@@ -245,8 +245,6 @@ class FlowTracker:
                 return
             self._evict(key, EXPIRED)
             self.stats.evicted_age += 1
-        if len(self._gone) > self.limits.max_done:
-            del self._gone[: len(self._gone) // 2]  # an edge that never asks gets the newest
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
@@ -840,7 +838,12 @@ class FlowTracker:
         tcp = flow.tcp
         if flow.size and (tcp is None or tcp.synced or flow.layer is not None):
             self._end(key, Seen.EVASION, why)
-            self._gone.append((key, why))
+            gone = self._gone
+            gone.append((key, why))
+            if len(gone) > self.limits.max_done:
+                # Bounded where it grows (``_expire`` runs only when a flow is due):
+                # an edge that never asks gets the newest.
+                del gone[: len(gone) // 2]
             return
         self._drop(key)
         if tcp is not None and tcp.synced:

@@ -189,6 +189,18 @@ def test_the_flow_count_bound_evicts_the_oldest() -> None:
     assert evicted.seen is Seen.EVASION and evicted.reason == "evicted undecided"
 
 
+def test_flows_evicted_between_two_asks_are_remembered_up_to_the_done_bound() -> None:
+    """A flood of flows evicted undecided, with no ``expire`` in between (no flow
+    is old enough for the age bound either): the list handed over stays bounded."""
+    tracker = FlowTracker(Limits(max_flows=3, max_done=8))
+    for port in range(40000, 40100):
+        tracker.feed(read_ip(tcp4(HELLO_SEQ, client_hello()[:20], sport=port)), 0.0)
+    assert tracker.stats.evicted_flows == 97
+    gone = tracker.expire(0.0)
+    assert 0 < len(gone) <= 8
+    assert gone[-1][0][1] == 40096, "the newest evictions are kept"
+
+
 def test_a_flow_past_its_byte_bound_is_evasion_and_freed() -> None:
     tracker = FlowTracker(Limits(max_flow_bytes=600))
     big = client_hello(padding=2000)
