@@ -120,7 +120,6 @@ class Daemon:
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._signals: list[int] = []
-        self.injector = Injector()
         self.queues: list[QueueEdge] = []
         self.blockpages: list[BlockPageServer] = []
         self.resolver: SafeResolver | None = None
@@ -132,6 +131,9 @@ class Daemon:
         self._started_monotonic = time.monotonic()
         self.observers = Observers(self.config.settings, options.control)
         self.verdict_log = VerdictLog(time.time, ring=self.observers.ring)
+        # Its failures' lines go through the same rate as the handlers': a flood
+        # of blocked queries whose answers cannot leave is one line and a count.
+        self.injector = Injector(rate=self.verdict_log.rate)
         self.requests = RequestsEdge(
             self.config, self._group_name, local.tz, recent_from_ring(self.observers.ring)
         )

@@ -13,14 +13,22 @@ in ``copgate.firewall.model``), after routing and policy routing, at no
 cost here. A packet so dropped makes ``sendto`` fail with EPERM: it is
 counted in ``refused``, not logged one by one, since a LAN client can send
 such queries as fast as it likes (a query claiming an internet source).
+Any other failure (a full socket buffer under a flood of blocked queries, a
+route gone) is logged once per kind and window through the daemon's
+``LogRate``, and its repeats are summarised with their count.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import socket
+import time
+from collections.abc import Callable
 
+from copgate.daemon.lograte import LogRate
+from copgate.daemon.verdict_log import log_summary
 from copgate.firewall import INJECTED_MARK
 
 LOG = logging.getLogger("copgate.inject")
@@ -29,7 +37,13 @@ LOG = logging.getLogger("copgate.inject")
 class Injector:
     """Two raw sockets, IPv4 and IPv6, that send whole IP datagrams."""
 
-    def __init__(self, mark: int = INJECTED_MARK) -> None:
+    def __init__(
+        self,
+        mark: int = INJECTED_MARK,
+        rate: LogRate | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``rate``: where failures' log lines are admitted (None: every one is written)."""
         self._v4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self._v6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         for sock in (self._v4, self._v6):
@@ -39,6 +53,8 @@ class Injector:
         self.failed = 0
         self.refused = 0
         """Packets the firewall kept from leaving (an answer routed off the LAN)."""
+        self._rate = rate
+        self._clock = clock
 
     def send(self, datagram: bytes) -> None:
         """Send one IPv4 or IPv6 datagram; a failure is counted (and logged, unless the
@@ -57,7 +73,19 @@ class Injector:
             LOG.debug("the firewall kept a %d-byte injected packet from leaving", len(datagram))
         except OSError as exc:
             self.failed += 1
-            LOG.warning("could not inject a %d-byte packet: %s", len(datagram), exc)
+            self._warn(exc, len(datagram))
+
+    def _warn(self, exc: OSError, size: int) -> None:
+        """The failure's line, if its kind had none in this window; the repeats of
+        the window before summarised first."""
+        if self._rate is not None:
+            kind = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            write, summary = self._rate.admit(("inject", kind), self._clock())
+            if summary is not None:
+                log_summary(summary)
+            if not write:
+                return
+        LOG.warning("could not inject a %d-byte packet: %s", size, exc)
 
     def close(self) -> None:
         self._v4.close()
