@@ -186,6 +186,7 @@ class Daemon:
                 self.injector,
                 on_verdict=self.verdict_log if self.options.log_decisions else None,
                 fail_open=fail_open,
+                rate=self.verdict_log.rate,
             )
         except QueueBusyError as exc:
             raise QueueBusyError(

@@ -27,12 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from copgate.daemon.engine import Action, PacketMeta, PacketVerdict
+from copgate.daemon.lograte import LogRate
+from copgate.daemon.verdict_log import log_summary
 from copgate.edges.inject import Injector
 from copgate.edges.nfqueue import (
     NF_ACCEPT,
@@ -138,7 +141,9 @@ class QueueEdge:
         on_verdict: Callable[[PacketVerdict], None] | None = None,
         fail_open: bool = True,
         max_len: int = MAX_QUEUE_LENGTH,
+        rate: LogRate | None = None,
     ) -> None:
+        """``rate``: where failures' log lines are admitted (None: every one is written)."""
         self.queue_num = queue_num
         self._judge = judge
         self._injector = injector
@@ -148,6 +153,7 @@ class QueueEdge:
         self._names: dict[int, str] = {}
         self._handled = 0
         self._verdict_failures = 0
+        self._rate = rate
         self._socket = NfqueueSocket(queue_num, max_len=max_len, fail_open=fail_open)
 
     def fileno(self) -> int:
@@ -195,7 +201,7 @@ class QueueEdge:
                 try:
                     packet_id, payload, mark, indev, hwaddr = read_packet(data, start, end)
                 except NetlinkError:
-                    LOG.exception("unreadable queued packet; it waits until the queue is unbound")
+                    self._log("unreadable queued packet; it waits until the queue is unbound")
                     continue
                 handled += 1
                 try:
@@ -209,7 +215,7 @@ class QueueEdge:
                         for datagram in verdict.inject:
                             self._injector.send(datagram)
                 except Exception:
-                    LOG.exception("judging failed; accepting the packet")
+                    self._log("judging failed; accepting the packet")
                     accept(packet_id)
                 else:
                     action = verdict.action
@@ -223,7 +229,7 @@ class QueueEdge:
                         try:
                             on_verdict(verdict)
                         except Exception:
-                            LOG.exception("verdict callback failed")
+                            self._log("verdict callback failed")
                 if not handled % PACKETS_PER_SEND:
                     self._send(verdicts)
         finally:
@@ -244,9 +250,9 @@ class QueueEdge:
                     found.append((message.start, message.end))
                 elif message.msg_type == NLMSG_ERROR and (code := read_error(data, message)):
                     self._verdict_failures += 1
-                    LOG.warning("the kernel refused a verdict: %s", os.strerror(code))
+                    self._log(f"the kernel refused a verdict: {os.strerror(code)}", traceback=False)
         except NetlinkError:
-            LOG.exception("unreadable datagram from the kernel")
+            self._log("unreadable datagram from the kernel")
         found.reverse()
         return found
 
@@ -281,7 +287,22 @@ class QueueEdge:
             self._socket.send(verdicts.take())
         except OSError:
             self._verdict_failures += count
-            LOG.exception("could not send %d verdicts", count)
+            self._log(f"could not send {count} verdicts")
+
+    def _log(self, message: str, *, traceback: bool = True) -> None:
+        """An error line (with the exception being handled, if ``traceback``): with a
+        ``rate``, once per kind and window, and the window's repeats summarised
+        with their count, so that a packet that fails the same way at packet
+        rate is a line and a count, not a flood."""
+        if self._rate is not None:
+            failure = sys.exc_info()[0]
+            key = ("queue", message, failure.__name__ if traceback and failure else "")
+            write, summary = self._rate.admit(key, time.time())
+            if summary is not None:
+                log_summary(summary)
+            if not write:
+                return
+        LOG.error(message, exc_info=traceback)
 
     def _iface(self, index: int) -> str | None:
         if not index:

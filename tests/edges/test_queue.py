@@ -9,12 +9,14 @@ read that fails), and the verdicts sent are read back message by message.
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import pytest
 
 from copgate.daemon.engine import Action, PacketMeta, PacketVerdict
+from copgate.daemon.lograte import LogRate
 from copgate.edges import queue as queue_module
 from copgate.edges.nfqueue import (
     NF_ACCEPT,
@@ -153,6 +155,7 @@ def drain(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
         judge: Callable[[bytes, PacketMeta], PacketVerdict],
         on_verdict: Callable[[PacketVerdict], None] | None = None,
         max_len: int = 4096,
+        rate: LogRate | None = None,
     ) -> Run:
         ScriptedSocket.script = script
         injector = FakeInjector()
@@ -170,6 +173,7 @@ def drain(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
             decided_mark=DECIDED,
             on_verdict=record,
             max_len=max_len,
+            rate=rate,
         )
         sock = edge._socket
         assert isinstance(sock, ScriptedSocket)
@@ -300,3 +304,32 @@ def test_a_failed_read_flushes_the_verdicts_already_given(monkeypatch: pytest.Mo
         1: (NF_ACCEPT, None),
         2: (NF_DROP, None),
     }
+
+
+def test_a_failure_at_packet_rate_is_one_line_and_a_count(
+    drain: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    def judge(payload: bytes, meta: PacketMeta) -> PacketVerdict:
+        raise RuntimeError("a bug every packet meets")
+
+    rate = LogRate()
+    with caplog.at_level(logging.ERROR, logger="copgate.queue"):
+        run = drain([queued(n, b"a") for n in range(1, 501)], judge, rate=rate)
+    lines = [r for r in caplog.records if r.name == "copgate.queue"]
+    assert [r.getMessage() for r in lines] == ["judging failed; accepting the packet"]
+    assert lines[0].exc_info is not None  # the traceback of the first
+    assert rate.suppressed == 499
+    sent = outcome(list(verdicts_of(run.socket.sent)), range(1, 501))
+    assert set(sent.values()) == {(NF_ACCEPT, None)}
+
+
+def test_without_a_rate_each_failure_is_written(
+    drain: Callable[..., Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    def callback(verdict: PacketVerdict) -> None:
+        raise RuntimeError("a bug in the log")
+
+    with caplog.at_level(logging.ERROR, logger="copgate.queue"):
+        drain([queued(n, b"a") for n in range(1, 4)], by_payload({b"a": ACCEPT}), callback)
+    lines = [r.getMessage() for r in caplog.records if r.name == "copgate.queue"]
+    assert lines == ["verdict callback failed"] * 3
