@@ -28,7 +28,11 @@ copgate_setup() {
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${DEBIAN_PACKAGES[@]}" >/dev/null
     if [ ! -x "$root/.venv/bin/python" ]; then
-        python3 -m venv "$root/.venv"
+        # Debian's interpreter, the one apt-get just installed with its venv
+        # module: a python3 found first on PATH (pyenv's, say) may be another
+        # build (measured: a non-PGO 3.11 ran the daemon's per-packet path 13%
+        # slower, BENCHMARKS.md).
+        /usr/bin/python3 -m venv "$root/.venv"
     fi
     echo "== pip: copgate with its gateway, tools and dev extras into .venv" >&2
     "$root/.venv/bin/python" -m pip install -q --upgrade pip
