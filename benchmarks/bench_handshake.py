@@ -38,7 +38,6 @@ import statistics
 import struct
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -250,17 +249,16 @@ class Child:
 
 def extract(ref: str, into: Path) -> Path:
     """The files of git revision ``ref`` of this repository, written under ``into``."""
+    tree = into / "tree"
+    tree.mkdir()
+    # git's own archive of this repository, unpacked by tar: tarfile's extraction
+    # filters (which a tarball from elsewhere would need) are not in Debian's 3.11.2.
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", ref],
         check=True,
         capture_output=True,
     ).stdout
-    tree = into / "tree"
-    tree.mkdir()
-    archive_path = into / "tree.tar"
-    archive_path.write_bytes(archive)
-    with tarfile.open(archive_path) as tar:
-        tar.extractall(tree, filter="data")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
 
 
