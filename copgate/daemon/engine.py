@@ -347,14 +347,8 @@ class Engine:
         self, packet: Packet, observation: Observation, meta: PacketMeta
     ) -> PacketVerdict:
         now = meta.now
-        # ``group_of`` and ``_local`` with their usual case in line, as in ``_dns_fast``.
-        group = self._groups.get((meta.iface, packet.src, meta.mac))
-        if group is None or self.config is not self._groups_config:
-            group = self._group_for(meta, packet.src)
-        if int(now) == self._local_second:
-            local, plausible = self._local_time, now >= self.lists_built
-        else:
-            local, plausible = self._local(now)
+        group = self.group_of(packet, meta)
+        local, plausible = self._local(now)
         questions = observation.questions
         if len(questions) == 1:  # nearly always: skip the loop's bookkeeping
             question = questions[0]
@@ -362,9 +356,7 @@ class Engine:
             if name is not None and name.text == self.page_name and question.kind is Kind.DNS:
                 return self._page_name(packet, question, group, now)
             decision = self._decide(question, group, local, plausible, now)
-            by_kind = self.counters.by_kind  # ``Counters.count`` in line
-            key = COUNT_KEYS[question.kind, decision.verdict]
-            by_kind[key] = by_kind.get(key, 0) + 1
+            self.counters.count(COUNT_KEYS[question.kind, decision.verdict])
             return self._act(packet, question, decision, now)
         blocked: PacketVerdict | None = None
         last: PacketVerdict | None = None

@@ -248,11 +248,8 @@ class FlowTracker:
 
     def feed(self, packet: Packet, now: float) -> Observation:
         """What ``packet`` shows, given the flows seen before ``now``."""
-        for flow in self._flows.values():
-            # ``_expire`` has work only when the front flow (the oldest) is due.
-            if flow.touched <= now - self.limits.max_age:
-                self._expire(now)
-            break
+        if self._flows:
+            self._expire(now)
         self._now = now
         if packet.fragment and not packet.sport:
             return Observation(Seen.IGNORED, reason="a later IP fragment")
@@ -269,10 +266,8 @@ class FlowTracker:
         """What ``feed`` does to the tracker for a plain DNS query over UDP from
         ``client`` (``copgate.wire.dns_datagram``, the daemon's fast path), which
         is then judged without a ``Packet``: expire due flows, learn the TTL."""
-        for flow in self._flows.values():  # as in ``feed``
-            if flow.touched <= now - self.limits.max_age:
-                self._expire(now)
-            break
+        if self._flows:
+            self._expire(now)
         self._now = now
         self._shares.learn_ttl(client, ttl, now)
 
@@ -314,8 +309,7 @@ class FlowTracker:
                     self._drop(key)
                 return _CLOSING
             return _NO_PAYLOAD
-        if self.verify_checksums and not segment_ok(packet):  # ``_bad_checksum`` in line
-            self.stats.bad_checksums += 1
+        if self._bad_checksum(packet):
             return _BAD_CHECKSUM
         if flags & TCP_URG:
             # The server's socket takes the urgent byte out of the stream
@@ -338,7 +332,7 @@ class FlowTracker:
             if (
                 packet.ttl == tcp.ttl
                 and not tcp.trusted.origin
-                and (packet.seq - tcp.anchor) % SEQ_MODULO == 0  # ``tcp.offset`` is 0
+                and tcp.offset(packet.seq) == 0
                 and _server_reads(packet, tcp)
             ):
                 whole = self._whole_hello(key, packet, packet.payload)
@@ -773,7 +767,7 @@ class FlowTracker:
         """A new undecided flow, after making room for it within the client's share."""
         shares = self._shares
         limits = self.limits
-        if shares.flows_by.count(client) >= limits.max_client_flows:
+        if shares.count(client) >= limits.max_client_flows:
             self._evict_oldest(client)
         while len(self._flows) >= limits.max_flows:
             busiest = shares.busiest()
@@ -782,7 +776,7 @@ class FlowTracker:
             self._evict_oldest(busiest)
         flow = _Flow(client, now)
         self._flows[key] = flow
-        shares.flows_by.add(client, key)
+        shares.add(client, key)
         return flow
 
     def _evict_oldest(self, client: bytes) -> None:
@@ -841,8 +835,8 @@ class FlowTracker:
             gone = self._gone
             gone.append((key, why))
             if len(gone) > self.limits.max_done:
-                # Bounded where it grows (``_expire`` runs only when a flow is due):
-                # an edge that never asks gets the newest.
+                # Bounded where it grows, between two asks of the edge's
+                # (``expire``): an edge that never asks gets the newest.
                 del gone[: len(gone) // 2]
             return
         self._drop(key)
@@ -894,9 +888,8 @@ def _server_reads(packet: Packet, tcp: TcpStream | None) -> bool:
             if tcp.tsval is not None and older(tsval, tcp.tsval):
                 return False
             tcp.tsval = tsval
-    if tcp is not None and len(segment) >= 16:
-        # ``TcpStream.saw_window`` in line: the window field (RFC 9293 §3.1), unscaled.
-        tcp.max_window = max(tcp.max_window, ((segment[14] << 8) | segment[15]) << tcp.wscale)
+    if tcp is not None:
+        tcp.saw_window(_window(packet))
     return True
 
 
