@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from copgate.daemon.engine import Action, PacketVerdict
 from copgate.daemon.lograte import LogRate, Summary
@@ -169,6 +169,17 @@ def log_summary(summary: Summary) -> None:
         LOG.info("repeats: %s: %s", " ".join(str(part) for part in summary.key), summary.text())
     else:
         LOG.info("repeats: lines of too many kinds at once: %s", summary.text())
+
+
+def admitted(rate: LogRate | None, key: Hashable, now: float) -> bool:
+    """Whether to write the line of ``key`` now: always without a ``rate``; with one,
+    only the first of its window, after the summary of its last window's repeats."""
+    if rate is None:
+        return True
+    write, summary = rate.admit(key, now)
+    if summary is not None:
+        log_summary(summary)
+    return write
 
 
 def endpoint(packed: bytes, port: int) -> str:

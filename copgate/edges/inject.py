@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 
 from copgate.daemon.lograte import LogRate
-from copgate.daemon.verdict_log import log_summary
+from copgate.daemon.verdict_log import admitted
 from copgate.firewall import INJECTED_MARK
 
 LOG = logging.getLogger("copgate.inject")
@@ -78,14 +78,9 @@ class Injector:
     def _warn(self, exc: OSError, size: int) -> None:
         """The failure's line, if its kind had none in this window; the repeats of
         the window before summarised first."""
-        if self._rate is not None:
-            kind = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-            write, summary = self._rate.admit(("inject", kind), self._clock())
-            if summary is not None:
-                log_summary(summary)
-            if not write:
-                return
-        LOG.warning("could not inject a %d-byte packet: %s", size, exc)
+        kind = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        if admitted(self._rate, ("inject", kind), self._clock()):
+            LOG.warning("could not inject a %d-byte packet: %s", size, exc)
 
     def close(self) -> None:
         self._v4.close()

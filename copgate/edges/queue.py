@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from copgate.daemon.engine import Action, PacketMeta, PacketVerdict
 from copgate.daemon.lograte import LogRate
-from copgate.daemon.verdict_log import log_summary
+from copgate.daemon.verdict_log import admitted
 from copgate.edges.inject import Injector
 from copgate.edges.nfqueue import (
     NF_ACCEPT,
@@ -294,15 +294,10 @@ class QueueEdge:
         ``rate``, once per kind and window, and the window's repeats summarised
         with their count, so that a packet that fails the same way at packet
         rate is a line and a count, not a flood."""
-        if self._rate is not None:
-            failure = sys.exc_info()[0]
-            key = ("queue", message, failure.__name__ if traceback and failure else "")
-            write, summary = self._rate.admit(key, time.time())
-            if summary is not None:
-                log_summary(summary)
-            if not write:
-                return
-        LOG.error(message, exc_info=traceback)
+        failure = sys.exc_info()[0]
+        key = ("queue", message, failure.__name__ if traceback and failure else "")
+        if admitted(self._rate, key, time.time()):
+            LOG.error(message, exc_info=traceback)
 
     def _iface(self, index: int) -> str | None:
         if not index:
